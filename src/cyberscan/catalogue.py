@@ -1,0 +1,371 @@
+"""The check catalogue, framework files and profiles: data a DEN editor can change without code.
+
+Layout (inside the wheel under ``cyberscan/_data/``, in a source tree at the repository root)::
+
+    checks/catalogue.yaml            version of the catalogue as a whole
+    checks/<area>/<rest-of-id>.yaml  one check each; the path mirrors the id
+    checks/frameworks/<id>.yaml      DEN checklist, stappenplan, incident response, continuity ...
+    profiles/<id>.yaml               which checks run and how they are tuned
+
+Every file is read with ``yaml.safe_load``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import CatalogueError, ConfigError
+from .models import Severity
+
+LANGUAGES = ("nl", "en")
+RELATIONS = ("direct", "partial", "indicator", "answer")
+CONFIDENCE = ("read", "partial", "secondary", "inferred", "ours")
+
+Text = Mapping[str, str]
+
+
+def text(value: Text, lang: str) -> str:
+    """Pick ``lang`` from a two-language text, falling back to Dutch, then English."""
+    return value.get(lang) or value.get("nl") or value.get("en") or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    id: str
+    version: int
+    severity: Severity
+    evaluator: str
+    needs: tuple[str, ...]
+    title: Text
+    risk: Text
+    remediation: Text
+    messages: Mapping[str, Text]
+    maps_to: Mapping[str, str]  # framework item id -> relation
+    params: Mapping[str, Any] = field(default_factory=dict)
+    references: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    continuity: tuple[str, ...] = ()
+    active: bool = False  # sends more than ordinary client traffic (port scans): needs consent
+    who: str = "volunteer"  # who usually fixes it: volunteer | supplier | director
+    effort: str = "low"  # low | medium | high
+    source: str = ""  # file it came from
+
+    @property
+    def area(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkItem:
+    id: str
+    framework: str
+    title: Text
+    description: Text
+    confidence: str
+    manual: bool = False
+    number: str | None = None
+    continuity: tuple[str, ...] = ()
+    source: str = ""
+    phase: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Framework:
+    id: str
+    title: Text
+    description: Text
+    source: tuple[str, ...]
+    confidence: str
+    items: tuple[FrameworkItem, ...]
+    scored: bool = True  # gets a readiness score in reports
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    id: str
+    title: Text
+    description: Text
+    include_tags: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    frameworks: tuple[str, ...] = ()
+    questions: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Catalogue:
+    version: str
+    checks: Mapping[str, Check]
+    frameworks: Mapping[str, Framework]
+    profiles: Mapping[str, Profile]
+    extras: Mapping[str, Any] = field(default_factory=dict)  # other data files (eol.yaml, questions)
+
+    def item(self, item_id: str) -> FrameworkItem | None:
+        for fw in self.frameworks.values():
+            for item in fw.items:
+                if item.id == item_id:
+                    return item
+        return None
+
+    def items(self) -> Iterator[FrameworkItem]:
+        for fw in self.frameworks.values():
+            yield from fw.items
+
+    def select(self, profile: Profile) -> list[Check]:
+        """The profile's checks, with its overrides applied, in catalogue order."""
+        chosen = []
+        for check in self.checks.values():
+            wanted = check.id in profile.include or bool(set(check.tags) & set(profile.include_tags))
+            if not wanted or check.id in profile.exclude:
+                continue
+            override = profile.overrides.get(check.id, {})
+            if override.get("enabled") is False:
+                continue
+            if override:
+                check = replace(
+                    check,
+                    severity=Severity(override.get("severity", check.severity)),
+                    params={**check.params, **override.get("params", {})},
+                )
+            chosen.append(check)
+        return chosen
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def data_root() -> Traversable:
+    """Where ``checks/`` and ``profiles/`` live: inside the installed package or the source tree."""
+    packaged = resources.files("cyberscan") / "_data"
+    if packaged.is_dir():
+        return packaged
+    source_tree = Path(__file__).resolve().parents[2]
+    if (source_tree / "checks").is_dir():
+        return source_tree
+    raise CatalogueError("the check catalogue is missing from this installation")
+
+
+def _read_yaml(path: Traversable) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise CatalogueError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CatalogueError(f"{path}: cannot be read ({exc})") from exc
+
+
+def _walk(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.is_dir():
+            yield from _walk(entry, f"{prefix}{entry.name}/")
+        elif entry.name.endswith(".yaml"):
+            yield f"{prefix}{entry.name}", entry
+
+
+def _texts(raw: Any, where: str, name: str, *, required: bool = True) -> Text:
+    if raw is None and not required:
+        return {}
+    if not isinstance(raw, Mapping) or not all(isinstance(raw.get(lang), str) and raw.get(lang) for lang in LANGUAGES):
+        raise CatalogueError(f"{where}: {name} needs non-empty texts in {' and '.join(LANGUAGES)}")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _tuple(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (raw,)
+    return tuple(str(x) for x in raw)
+
+
+def parse_check(raw: Any, where: str, rel_path: str | None = None) -> Check:
+    if not isinstance(raw, Mapping):
+        raise CatalogueError(f"{where}: a check must be a mapping")
+    try:
+        check_id = str(raw["id"])
+        if rel_path is not None:
+            expected = rel_path.removesuffix(".yaml").replace("/", ".", 1)
+            if check_id != expected:
+                raise CatalogueError(f"{where}: id {check_id!r} does not match its path (expected {expected!r})")
+        maps_raw = raw.get("maps_to") or {}
+        if isinstance(maps_raw, list):  # a plain list means every mapping is "direct"
+            maps_raw = {str(item): "direct" for item in maps_raw}
+        for item, relation in maps_raw.items():
+            if relation not in RELATIONS:
+                raise CatalogueError(f"{where}: mapping to {item} has unknown relation {relation!r}")
+        messages = {str(k): _texts(v, where, f"message {k!r}") for k, v in (raw.get("messages") or {}).items()}
+        return Check(
+            id=check_id,
+            version=int(raw.get("version", 1)),
+            severity=Severity(raw["severity"]),
+            evaluator=str(raw["evaluator"]),
+            needs=_tuple(raw.get("needs")),
+            title=_texts(raw.get("title"), where, "title"),
+            risk=_texts(raw.get("risk"), where, "risk"),
+            remediation=_texts(raw.get("remediation"), where, "remediation"),
+            messages=messages,
+            maps_to={str(k): str(v) for k, v in maps_raw.items()},
+            params=dict(raw.get("params") or {}),
+            references=_tuple(raw.get("references")),
+            tags=_tuple(raw.get("tags")),
+            continuity=_tuple(raw.get("continuity")),
+            active=bool(raw.get("active", False)),
+            who=str(raw.get("who", "volunteer")),
+            effort=str(raw.get("effort", "low")),
+            source=where,
+        )
+    except KeyError as exc:
+        raise CatalogueError(f"{where}: missing field {exc.args[0]!r}") from exc
+    except ValueError as exc:
+        raise CatalogueError(f"{where}: {exc}") from exc
+
+
+def parse_framework(raw: Any, where: str) -> Framework:
+    if not isinstance(raw, Mapping) or "id" not in raw or "items" not in raw:
+        raise CatalogueError(f"{where}: a framework needs 'id' and 'items'")
+    fw_id = str(raw["id"])
+    items = []
+    for entry in raw["items"] or []:
+        if not isinstance(entry, Mapping) or "id" not in entry:
+            raise CatalogueError(f"{where}: every item needs an 'id'")
+        item_where = f"{where} item {entry['id']}"
+        confidence = str(entry.get("confidence", raw.get("confidence", "inferred"))).lower()
+        if confidence not in CONFIDENCE:
+            raise CatalogueError(f"{item_where}: confidence must be one of {', '.join(CONFIDENCE)}")
+        number = entry.get("number")
+        items.append(
+            FrameworkItem(
+                id=str(entry["id"]),
+                framework=fw_id,
+                title=_texts(entry.get("title"), item_where, "title"),
+                description=_texts(entry.get("description"), item_where, "description", required=False),
+                confidence=confidence,
+                manual=bool(entry.get("manual", False)),
+                number=None if number is None else str(number),
+                continuity=_tuple(entry.get("continuity")),
+                source=str(entry.get("source", "")),
+                phase=entry.get("phase"),
+            )
+        )
+    return Framework(
+        id=fw_id,
+        title=_texts(raw.get("title"), where, "title"),
+        description=_texts(raw.get("description"), where, "description", required=False),
+        source=_tuple(raw.get("source")),
+        confidence=str(raw.get("confidence", "inferred")),
+        items=tuple(items),
+        scored=bool(raw.get("scored", True)),
+    )
+
+
+def _parse_profile(raw: Any, where: str, known: Mapping[str, Mapping[str, Any]]) -> Profile:
+    if not isinstance(raw, Mapping) or "id" not in raw:
+        raise CatalogueError(f"{where}: a profile needs an 'id'")
+    merged: dict[str, Any] = {}
+    parent = raw.get("extends")
+    if parent:
+        if parent not in known:
+            raise CatalogueError(f"{where}: extends unknown profile {parent!r}")
+        merged = _merge(dict(known[parent]), {})
+    merged = _merge(merged, dict(raw))
+    select = merged.get("select") or {}
+    return Profile(
+        id=str(raw["id"]),
+        title=_texts(raw.get("title"), where, "title"),
+        description=_texts(raw.get("description"), where, "description", required=False),
+        include_tags=_tuple(select.get("tags")),
+        include=_tuple(select.get("include")),
+        exclude=_tuple(select.get("exclude")),
+        overrides=merged.get("overrides") or {},
+        settings=merged.get("settings") or {},
+        frameworks=_tuple(merged.get("frameworks")),
+        questions=merged.get("questions") or {},
+    )
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def load(extra_dirs: Iterable[Traversable | Path] = ()) -> Catalogue:
+    """Read the built-in catalogue plus plugin catalogues and ``--catalogue`` directories."""
+    root = data_root()
+    checks_dir = root / "checks"
+    meta = _read_yaml(checks_dir / "catalogue.yaml") or {}
+    checks: dict[str, Check] = {}
+    frameworks: dict[str, Framework] = {}
+    extras: dict[str, Any] = {}
+    for folder in [checks_dir, *extra_dirs]:
+        for rel, path in _walk(folder):
+            where = f"{folder.name}/{rel}"
+            if rel == "catalogue.yaml":
+                continue
+            raw = _read_yaml(path)
+            if rel.startswith("frameworks/"):
+                fw = parse_framework(raw, where)
+                if fw.id in frameworks:
+                    raise CatalogueError(f"{where}: framework {fw.id!r} defined twice")
+                frameworks[fw.id] = fw
+            elif rel.startswith("data/"):
+                extras[rel.removeprefix("data/").removesuffix(".yaml")] = raw
+            else:
+                check = parse_check(raw, where, rel)
+                if check.id in checks:
+                    raise CatalogueError(f"{where}: check id {check.id!r} is defined twice")
+                checks[check.id] = check
+    profiles_raw: dict[str, Mapping[str, Any]] = {}
+    pending = {rel: _read_yaml(path) for rel, path in _walk(root / "profiles")}
+    profiles: dict[str, Profile] = {}
+    # parents first: a few passes suffice for shallow inheritance
+    for _ in range(len(pending) + 1):
+        for rel, raw in list(pending.items()):
+            parent = raw.get("extends") if isinstance(raw, Mapping) else None
+            if parent and parent not in profiles_raw:
+                continue
+            profile = _parse_profile(raw, f"profiles/{rel}", profiles_raw)
+            merged = _merge(dict(profiles_raw.get(parent, {})) if parent else {}, raw)
+            profiles_raw[profile.id] = merged
+            profiles[profile.id] = profile
+            del pending[rel]
+    if pending:
+        raise CatalogueError(f"profiles with unknown or circular 'extends': {', '.join(sorted(pending))}")
+    return Catalogue(
+        version=str(meta.get("version", "0")),
+        checks=checks,
+        frameworks=frameworks,
+        profiles=profiles,
+        extras=extras,
+    )
+
+
+@functools.cache
+def builtin() -> Catalogue:
+    from . import registry
+
+    return load(registry.load().catalogues)
+
+
+def profile(catalogue: Catalogue, name: str) -> Profile:
+    try:
+        return catalogue.profiles[name]
+    except KeyError:
+        known = ", ".join(sorted(catalogue.profiles))
+        raise ConfigError(f"unknown profile {name!r}; choose one of: {known}") from None

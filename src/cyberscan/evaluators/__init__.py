@@ -1,0 +1,1 @@
+"""Evaluators are pure: (facts, params) -> verdicts. No sockets, clock or files."""

@@ -1,0 +1,252 @@
+"""A small authoritative DNS server on loopback, for the demo and for tests.
+
+It answers from dnspython zones over UDP and TCP on one port: NXDOMAIN and NODATA with the SOA,
+CNAME chains inside its zones, RRSIGs when the query sets the DO bit (for zones signed beforehand),
+and AXFR when a zone allows it. It also acts as a tiny "resolver" for names in its zones (it sets RA),
+which is all cyberscan needs when pointed at it with ``--nameserver``.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import struct
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+
+
+@dataclass
+class ServedZone:
+    zone: dns.zone.Zone
+    allow_axfr: bool = False
+
+
+@dataclass
+class ZoneSet:
+    zones: dict[dns.name.Name, ServedZone] = field(default_factory=dict)
+    hang: set[str] = field(default_factory=set)  # names (lowercase, no dot) whose queries are never answered
+    servfail: set[str] = field(default_factory=set)
+
+    def add_text(self, origin: str, text: str, *, allow_axfr: bool = False) -> None:
+        zone = dns.zone.from_text(text, origin=origin, relativize=False, check_origin=True)
+        self.zones[zone.origin] = ServedZone(zone, allow_axfr)
+
+    def find(self, qname: dns.name.Name) -> ServedZone | None:
+        best = None
+        for origin, served in self.zones.items():
+            if qname.is_subdomain(origin) and (best is None or len(origin) > len(best.zone.origin)):
+                best = served
+        return best
+
+    def answer(self, query: dns.message.Message) -> dns.message.Message | None:
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.RA
+        if not query.question:
+            response.set_rcode(dns.rcode.FORMERR)
+            return response
+        question = query.question[0]
+        qname, qtype = question.name, question.rdtype
+        key = qname.to_text().rstrip(".").lower()
+        if key in self.hang:
+            return None
+        if key in self.servfail:
+            response.set_rcode(dns.rcode.SERVFAIL)
+            return response
+        want_dnssec = bool(query.ednsflags & dns.flags.DO)
+        served = self.find(qname)
+        if served is None:
+            response.set_rcode(dns.rcode.REFUSED)
+            return response
+        response.flags |= dns.flags.AA
+        zone = served.zone
+        name = qname
+        for _ in range(8):  # follow CNAMEs inside our zones
+            node = zone.get_node(name)
+            if node is None:
+                # below a delegation? (NS at an intermediate name)
+                if not self._has_descendants(zone, name):
+                    response.set_rcode(dns.rcode.NXDOMAIN)
+                self._add_soa(response, zone, want_dnssec)
+                return response
+            cname = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
+            if cname is not None and qtype != dns.rdatatype.CNAME:
+                self._add(response.answer, name, cname, node, want_dnssec)
+                name = cname[0].target  # type: ignore[attr-defined]
+                nxt = self.find(name)
+                if nxt is None:
+                    return response
+                zone = nxt.zone
+                continue
+            rdataset = node.get_rdataset(dns.rdataclass.IN, qtype)
+            if rdataset is None:
+                self._add_soa(response, zone, want_dnssec)
+            else:
+                self._add(response.answer, name, rdataset, node, want_dnssec)
+            return response
+        response.set_rcode(dns.rcode.SERVFAIL)
+        return response
+
+    @staticmethod
+    def _has_descendants(zone: dns.zone.Zone, name: dns.name.Name) -> bool:
+        return any(n != name and n.is_subdomain(name) for n in zone.nodes)
+
+    @staticmethod
+    def _add(section: list[dns.rrset.RRset], name: dns.name.Name, rdataset: object, node: object, dnssec: bool) -> None:
+        rrset = dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))  # type: ignore[attr-defined]
+        section.append(rrset)
+        if dnssec:
+            sigs = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, rdataset.rdtype)  # type: ignore[attr-defined]
+            if sigs is not None:
+                section.append(dns.rrset.from_rdata_list(name, sigs.ttl, list(sigs)))
+
+    def _add_soa(self, response: dns.message.Message, zone: dns.zone.Zone, dnssec: bool) -> None:
+        node = zone.get_node(zone.origin)
+        soa = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.SOA) if node else None
+        if soa is not None:
+            self._add(response.authority, zone.origin, soa, node, dnssec)
+
+    def axfr(self, query: dns.message.Message) -> list[dns.message.Message]:
+        qname = query.question[0].name
+        served = self.zones.get(qname)
+        response = dns.message.make_response(query)
+        if served is None or not served.allow_axfr:
+            response.set_rcode(dns.rcode.REFUSED)
+            return [response]
+        zone = served.zone
+        soa = zone.find_rrset(zone.origin, dns.rdatatype.SOA)
+        response.answer.append(soa)
+        for name, node in zone.nodes.items():
+            for rdataset in node.rdatasets:
+                if rdataset.rdtype == dns.rdatatype.SOA and name == zone.origin:
+                    continue
+                response.answer.append(dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset)))
+        response.answer.append(soa)
+        return [response]
+
+
+class _UDPHandler(socketserver.BaseRequestHandler):
+    server: _UDPServer
+
+    def handle(self) -> None:
+        data, sock = self.request
+        try:
+            query = dns.message.from_wire(data)
+        except Exception:  # noqa: BLE001 - garbage in, no answer out
+            return
+        response = self.server.zones.answer(query)
+        if response is None:
+            return
+        wire = response.to_wire(max_size=query.payload if query.edns >= 0 else 512)
+        sock.sendto(wire, self.client_address)
+
+
+class _TCPHandler(socketserver.BaseRequestHandler):
+    server: _TCPServer
+
+    def handle(self) -> None:
+        conn: socket.socket = self.request
+        conn.settimeout(5)
+        try:
+            while True:
+                header = _recv_exact(conn, 2)
+                if header is None:
+                    return
+                (length,) = struct.unpack("!H", header)
+                data = _recv_exact(conn, length)
+                if data is None:
+                    return
+                query = dns.message.from_wire(data)
+                if query.question and query.question[0].rdtype == dns.rdatatype.AXFR:
+                    replies: Iterable[dns.message.Message] = self.server.zones.axfr(query)
+                else:
+                    one = self.server.zones.answer(query)
+                    if one is None:
+                        return
+                    replies = [one]
+                for reply in replies:
+                    wire = reply.to_wire()
+                    conn.sendall(struct.pack("!H", len(wire)) + wire)
+        except (OSError, dns.exception.DNSException):
+            return
+
+
+def _recv_exact(conn: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+class _UDPServer(socketserver.ThreadingMixIn, socketserver.UDPServer):
+    daemon_threads = True
+    zones: ZoneSet
+
+
+class _TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    zones: ZoneSet
+
+
+class LocalDnsServer:
+    """``with LocalDnsServer(zones) as srv: ... srv.address, srv.port``. Port 0 picks a free port."""
+
+    def __init__(self, zones: ZoneSet, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.zones = zones
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        _UDPServer.address_family = family
+        _TCPServer.address_family = family
+        # bind UDP and TCP to the same port
+        for _ in range(20):
+            udp = _UDPServer((host, port), _UDPHandler)
+            chosen = udp.server_address[1]
+            try:
+                tcp = _TCPServer((host, chosen), _TCPHandler)
+            except OSError:
+                udp.server_close()
+                if port:
+                    raise
+                continue
+            break
+        else:  # pragma: no cover
+            raise OSError("no free port for the local DNS server")
+        udp.zones = tcp.zones = zones
+        self._servers: list[socketserver.BaseServer] = [udp, tcp]
+        self.address = host
+        self.port = chosen
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> LocalDnsServer:
+        for srv in self._servers:
+            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+            t.start()
+            self._threads.append(t)
+        return self
+
+    def stop(self) -> None:
+        for srv in self._servers:
+            srv.shutdown()
+            srv.server_close()
+
+    def __enter__(self) -> LocalDnsServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def nameserver(self) -> str:
+        return f"{self.address}:{self.port}" if ":" not in self.address else f"[{self.address}]:{self.port}"

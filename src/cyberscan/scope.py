@@ -1,0 +1,108 @@
+"""What the user asked us to scan, and what we may therefore contact.
+
+``normalize_domain`` turns user input (an IDN, a URL, an e-mail address) into an ASCII domain name or
+raises :class:`UsageError`. :class:`Scope` decides which addresses a probe may connect to: public
+addresses of names inside the scanned domains, and loopback/private ones only with ``allow_private``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from .errors import OutOfScope, UsageError
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    domain: str
+    original: str
+    notice: str | None = None  # "url" | "email" | "idn" when the input was rewritten
+
+
+def normalize_domain(raw: str) -> Normalized:
+    """Validate and normalise a domain name given by the user."""
+    original = raw
+    value = raw.strip()
+    notice = None
+    if not value:
+        raise UsageError("an empty domain name was given")
+    if "://" in value or value.startswith("//"):
+        host = urlsplit(value if "://" in value else "http:" + value).hostname
+        if not host:
+            raise UsageError(f"{original!r} is a URL without a host name")
+        value, notice = host, "url"
+    elif "@" in value:
+        local, _, host = value.rpartition("@")
+        if not local or not host:
+            raise UsageError(f"{original!r} is not a domain name or e-mail address")
+        value, notice = host, "email"
+    elif "/" in value:
+        value = value.split("/", 1)[0]
+        notice = "url"
+    value = value.rstrip(".").lower()
+    try:
+        ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        raise UsageError(f"{original!r} is an IP address; cyberscan scans domain names")
+    if any(ord(ch) > 127 for ch in value):
+        try:
+            value = value.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise UsageError(f"{original!r} is not a valid international domain name") from exc
+        notice = notice or "idn"
+    labels = value.split(".")
+    if len(labels) < 2 or len(value) > 253 or not all(_LABEL.match(label) for label in labels):
+        raise UsageError(f"{original!r} is not a valid domain name (expected something like museum.nl)")
+    if labels[-1].isdigit():
+        raise UsageError(f"{original!r} is not a valid domain name (the last label is a number)")
+    return Normalized(value, original, notice)
+
+
+def is_private(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return not ip.is_global
+
+
+def in_domain(name: str, domain: str) -> bool:
+    name = name.rstrip(".").lower()
+    domain = domain.rstrip(".").lower()
+    return name == domain or name.endswith("." + domain)
+
+
+@dataclass(slots=True)
+class Scope:
+    """Addresses a scan may contact, and a record of those it did contact."""
+
+    domains: tuple[str, ...]
+    allow_private: bool = False
+    extra_hosts: tuple[str, ...] = ()
+    probed: dict[str, set[str]] = field(default_factory=dict)  # address -> names it was reached as
+    refused: dict[str, set[str]] = field(default_factory=dict)  # address -> names, refused for privacy
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def permits(self, address: str) -> bool:
+        return self.allow_private or not is_private(address)
+
+    def admit(self, address: str, name: str) -> None:
+        """Record that ``address`` (reached as ``name``) is about to be contacted, or raise OutOfScope."""
+        with self._lock:
+            if not self.permits(address):
+                self.refused.setdefault(address, set()).add(name)
+                raise OutOfScope(
+                    f"{name} resolves to {address}, a loopback or private address; "
+                    "use --allow-private to scan it",
+                    target=name,
+                )
+            self.probed.setdefault(address, set()).add(name)
+
+    def summary(self) -> dict[str, list[str]]:
+        with self._lock:
+            return {addr: sorted(names) for addr, names in sorted(self.probed.items())}
