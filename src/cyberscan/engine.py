@@ -50,7 +50,9 @@ class Nameserver:
         value = raw.strip()
         port = 53
         if value.startswith("["):
-            host, _, rest = value[1:].partition("]")
+            host, closed, rest = value[1:].partition("]")
+            if not closed or (rest and not rest.startswith(":")):
+                raise ValueError("malformed [address]:port")
             if rest.startswith(":"):
                 port = int(rest[1:])
             value = host

@@ -13,6 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import idna
+
 from .errors import OutOfScope, UsageError
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -54,8 +56,8 @@ def normalize_domain(raw: str) -> Normalized:
         raise UsageError(f"{original!r} is an IP address; cyberscan scans domain names")
     if any(ord(ch) > 127 for ch in value):
         try:
-            value = value.encode("idna").decode("ascii")
-        except UnicodeError as exc:
+            value = idna.encode(value, uts46=True).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
             raise UsageError(f"{original!r} is not a valid international domain name") from exc
         notice = notice or "idn"
     labels = value.split(".")
