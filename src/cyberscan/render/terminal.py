@@ -1,42 +1,83 @@
-"""A readable summary for the terminal: worst findings first."""
+"""A readable summary for the terminal: a header with the readiness, then the worst findings first.
+
+Plain text by default; colours only when the caller asks (``Report.extra["color"] = True``), so a file
+written with ``--format terminal --output x.txt`` never holds escape codes.
+"""
 
 from __future__ import annotations
 
+import textwrap
+
 import click
 
-from ..catalogue import text
-from ..i18n import message, notice
 from ..models import Status
 from ..plugin import renderer
 from . import Report
+from .view import Finding, View, build_view, fmt
 
-_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2, Status.INFO: 3, Status.SKIPPED: 4, Status.MANUAL: 5, Status.PASS: 6}
-_COLOUR = {Status.FAIL: "red", Status.ERROR: "magenta", Status.WARN: "yellow", Status.PASS: "green"}
-_LABEL = {
-    "nl": {Status.PASS: "OK", Status.FAIL: "FOUT", Status.WARN: "LET OP", Status.INFO: "INFO", Status.ERROR: "ONBEKEND", Status.SKIPPED: "OVERGESLAGEN", Status.MANUAL: "HANDMATIG"},
-    "en": {Status.PASS: "PASS", Status.FAIL: "FAIL", Status.WARN: "WARN", Status.INFO: "INFO", Status.ERROR: "ERROR", Status.SKIPPED: "SKIPPED", Status.MANUAL: "MANUAL"},
-}
+_COLOUR = {"fail": "red", "error": "magenta", "warn": "yellow", "pass": "green", "info": "cyan"}
+_WIDTH = 100
+
+
+def _style(value: str, colour: bool, **styles: object) -> str:
+    return click.style(value, **styles) if colour else value  # type: ignore[arg-type]
+
+
+def _wrap(value: str, indent: int) -> list[str]:
+    return textwrap.wrap(value, width=_WIDTH, initial_indent=" " * indent, subsequent_indent=" " * indent) or [""]
+
+
+def _label(f: Finding, width: int, colour: bool) -> str:
+    return _style(f.short_label.ljust(width), colour, fg=_COLOUR.get(f.status), bold=f.status == Status.FAIL.value)
+
+
+def _header(v: View, colour: bool) -> list[str]:
+    t = v.t
+    lines = [
+        _style(f"{t['report_title']}: {', '.join(v.targets)}", colour, bold=True),
+        f"{t['scanned_at']}: {v.started} · {t['profile']}: {v.profile} · cyberscan {v.tool_version}",
+        fmt(t["readiness_line"], score=v.overall),
+    ]
+    for fw in v.frameworks:
+        lines.append(f"  {fw.title}: {fw.score} ({fw.assessed})")
+    lines.append(f"{t['counts']}: " + ", ".join(f"{c.label} {c.count}" for c in v.counts))
+    if v.unassessed_count:
+        lines.extend(_wrap(v.unassessed, 0))
+    return lines
+
+
+def render_view(v: View, *, colour: bool = False) -> str:
+    t = v.t
+    lines = _header(v, colour)
+    if v.notices:
+        lines.append("")
+        for n in v.notices:
+            wrapped = _wrap(n, 2)
+            wrapped[0] = "!" + wrapped[0][1:]
+            lines.extend(wrapped)
+    width = max(len(f.short_label) for f in v.findings) if v.findings else 4
+    lines.append("")
+    if v.attention:
+        lines.append(_style(t["worst_first"], colour, bold=True))
+        for f in v.attention:
+            where = f" [{f.host}]" if f.host else ""
+            lines.append(f"{_label(f, width, colour)}  {f.title}{where}")
+            lines.extend(_wrap(f.message, width + 2))
+            if f.status != Status.ERROR.value and f.remediation_short:
+                lines.extend(_wrap(f"→ {f.remediation_short}", width + 2))
+    else:
+        lines.append(t["nothing_to_fix"])
+    if v.passed:
+        lines.append("")
+        lines.append(_style(t["passed_checks"], colour, bold=True))
+        for f in v.passed:
+            where = f" [{f.host}]" if f.host else ""
+            lines.append(f"{_label(f, width, colour)}  {f.title}{where}")
+            if f.status != Status.PASS.value:
+                lines.extend(_wrap(f.message, width + 2))
+    return "\n".join(lines) + "\n"
 
 
 @renderer("terminal", suffix="txt")
 def render_terminal(report: Report) -> str:
-    lang = report.lang if report.lang in _LABEL else "nl"
-    labels = _LABEL[lang]
-    lines: list[str] = []
-    scan = report.scan
-    for n in scan.notices:
-        lines.append(click.style("! ", fg="yellow") + notice(report.catalogue, n, lang))
-    results = sorted(scan.results, key=lambda r: (_ORDER[r.status], -r.severity.rank, r.check_id))
-    width = max(len(v) for v in labels.values())
-    for r in results:
-        check = report.catalogue.checks.get(r.check_id)
-        title = text(check.title, lang) if check else r.check_id
-        where = f" [{r.host}]" if r.host else ""
-        label = click.style(labels[r.status].ljust(width), fg=_COLOUR.get(r.status), bold=r.status is Status.FAIL)
-        lines.append(f"{label}  {r.target}{where}  {title}")
-        lines.append(" " * (width + 2) + message(report.catalogue, check, r, lang))
-    counts = {s: sum(1 for r in scan.results if r.status is s) for s in Status}
-    summary = ", ".join(f"{labels[s]}: {n}" for s, n in counts.items() if n)
-    lines.append("")
-    lines.append(summary)
-    return "\n".join(lines) + "\n"
+    return render_view(build_view(report), colour=bool(report.extra.get("color", False)))

@@ -1,0 +1,506 @@
+"""The presentation model shared by the HTML, Markdown and terminal reports.
+
+Renderers hold no business logic: this module turns a finished :class:`Report` into plain, already
+translated values (texts, labels, groups), so templates only lay them out. Findings are grouped by
+DEN checklist item with the readiness of each item (:func:`cyberscan.readiness.assess`).
+
+Other parts of cyberscan may add tables to the HTML report (e.g. TLS facts per host) with
+:func:`register_section`: a provider reads the report and returns :class:`Section` rows.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from ..catalogue import Catalogue, Check, FrameworkItem, text
+from ..i18n import message, notice
+from ..models import Result, Status
+from ..readiness import UNKNOWN, FrameworkAssessment, ItemAssessment, Readiness, assess
+from . import Report
+
+DEN_CHECKLIST = "den-checklist"
+
+STATUS_ORDER = {
+    Status.FAIL: 0,
+    Status.ERROR: 1,
+    Status.WARN: 2,
+    Status.INFO: 3,
+    Status.MANUAL: 4,
+    Status.SKIPPED: 5,
+    Status.PASS: 6,
+}
+STATUS_SYMBOL = {
+    Status.PASS: "✓",
+    Status.FAIL: "✗",
+    Status.WARN: "!",
+    Status.INFO: "i",
+    Status.ERROR: "?",
+    Status.SKIPPED: "–",
+    Status.MANUAL: "…",
+}
+DETAILED = (Status.FAIL, Status.WARN, Status.ERROR)  # get a full card with risk and what to do
+_RELATION_RANK = {"direct": 0, "partial": 1, "answer": 2, "indicator": 3}
+_EVIDENCE_LIMIT = 2000
+
+
+# ----------------------------------------------------------------------------- strings
+
+
+@functools.cache
+def _strings() -> Mapping[str, Mapping[str, str]]:
+    raw = (resources.files("cyberscan.render") / "strings.yaml").read_text(encoding="utf-8")
+    data: Mapping[str, Mapping[str, str]] = yaml.safe_load(raw)
+    return data
+
+
+def strings(lang: str) -> dict[str, str]:
+    """Every interface text in ``lang`` (Dutch when the language is unknown)."""
+    return {key: text(value, lang) for key, value in _strings().items()}
+
+
+def language(report: Report) -> str:
+    return report.lang if report.lang in ("nl", "en") else "nl"
+
+
+def fmt(template: str, **params: Any) -> str:
+    return template.format(**params)
+
+
+def percent(value: float | None, t: Mapping[str, str]) -> str:
+    return t["no_score"] if value is None else f"{round(value * 100)}%"
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRef:
+    id: str
+    label: str  # "4. Secure settings ..." or the id when the item is unknown
+    framework: str
+    relation: str
+    confidence: str
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    anchor: str
+    check_id: str
+    title: str
+    status: str  # Status value, for CSS classes and tests
+    status_label: str
+    short_label: str
+    symbol: str
+    severity: str
+    severity_label: str
+    target: str
+    host: str
+    message: str
+    risk: str
+    remediation: str
+    remediation_short: str
+    evidence: tuple[tuple[str, str], ...]
+    items: tuple[ItemRef, ...]
+    continuity: tuple[str, ...]
+    who: str
+    effort: str
+    references: tuple[str, ...]
+    self_reported: bool
+    detailed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ItemGroup:
+    anchor: str
+    id: str
+    label: str
+    description: str
+    status: str  # gap | ok-external | ok | unknown
+    status_label: str
+    score: str
+    manual: bool
+    confidence: str
+    confidence_label: str
+    findings: tuple[Finding, ...]  # detailed, listed here first
+    passed: tuple[Finding, ...]  # compact
+    elsewhere: tuple[Finding, ...]  # detailed elsewhere, mentioned here with a link
+
+
+@dataclass(frozen=True, slots=True)
+class FrameworkRow:
+    id: str
+    title: str
+    score: str
+    assessed: str
+    value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """An extra table in the HTML report, contributed by a helper outside the renderers."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    intro: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Count:
+    status: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfidenceNote:
+    label: str
+    framework: str
+    confidence: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    lang: str
+    t: Mapping[str, str]
+    targets: tuple[str, ...]
+    started: str
+    profile: str
+    tool_version: str
+    catalogue_version: str
+    notices: tuple[str, ...]
+    counts: tuple[Count, ...]
+    total: int
+    overall: str  # DEN checklist score, or "no score"
+    overall_value: float | None
+    overall_title: str
+    frameworks: tuple[FrameworkRow, ...]
+    unassessed: str
+    unassessed_count: int
+    groups: tuple[ItemGroup, ...]
+    other: tuple[Finding, ...]
+    other_passed: tuple[Finding, ...]
+    findings: tuple[Finding, ...]  # every result, worst first
+    addresses: tuple[tuple[str, str], ...]
+    sections: tuple[Section, ...]
+    confidence_notes: tuple[ConfidenceNote, ...]
+    readiness: Readiness = field(repr=False)
+
+    @property
+    def attention(self) -> tuple[Finding, ...]:
+        """Fails, errors and warnings, worst first."""
+        return tuple(f for f in self.findings if f.detailed)
+
+    @property
+    def passed(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.detailed)
+
+
+# ----------------------------------------------------------------------------- sections
+
+SectionProvider = Callable[[Report], Sequence[Section]]
+_PROVIDERS: list[SectionProvider] = []
+# Helpers that exist in some versions of cyberscan: "module:function" taking the Report.
+_KNOWN_PROVIDERS = ("cyberscan.tlsfacts:report_sections", "cyberscan.evaluators.tls:report_sections")
+
+
+def register_section(provider: SectionProvider) -> SectionProvider:
+    """Add a table to every HTML report; ``provider(report)`` returns zero or more sections."""
+    if provider not in _PROVIDERS:
+        _PROVIDERS.append(provider)
+    return provider
+
+
+def _providers() -> list[SectionProvider]:
+    found = list(_PROVIDERS)
+    for spec in _KNOWN_PROVIDERS:
+        module_name, _, attr = spec.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        fn = getattr(module, attr, None)
+        if callable(fn) and fn not in found:
+            found.append(fn)
+    return found
+
+
+def _sections(report: Report) -> tuple[Section, ...]:
+    out: list[Section] = []
+    for provider in _providers():
+        for section in provider(report):
+            if isinstance(section, Section):
+                out.append(section)
+            else:  # a helper that does not know our class: anything with the same fields
+                out.append(
+                    Section(
+                        title=str(section.title),
+                        columns=tuple(str(c) for c in section.columns),
+                        rows=tuple(tuple(str(v) for v in row) for row in section.rows),
+                        intro=str(getattr(section, "intro", "")),
+                    )
+                )
+    return tuple(out)
+
+
+# ----------------------------------------------------------------------------- building
+
+
+def evidence_rows(evidence: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Evidence as (name, text) pairs; nested values as compact JSON, long values cut short."""
+    rows = []
+    for key, value in evidence.items():
+        if isinstance(value, str):
+            shown = value
+        elif isinstance(value, list | tuple) and all(isinstance(v, str | int | float) for v in value):
+            shown = ", ".join(str(v) for v in value)
+        else:
+            shown = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        if len(shown) > _EVIDENCE_LIMIT:
+            shown = shown[:_EVIDENCE_LIMIT] + " …"
+        rows.append((str(key), shown))
+    return tuple(rows)
+
+
+def first_sentence(value: str) -> str:
+    """The first sentence of a text: the one-line 'what to do' for compact reports."""
+    value = " ".join(value.split())
+    for end in (". ", "! ", "? "):
+        cut = value.find(end)
+        if cut != -1:
+            return value[: cut + 1]
+    return value
+
+
+def item_label(item: FrameworkItem | None, item_id: str, lang: str) -> str:
+    if item is None:
+        return item_id
+    title = text(item.title, lang)
+    return f"{item.number}. {title}" if item.number else title
+
+
+def _sort_key(result: Result) -> tuple[int, int, str, str]:
+    return (STATUS_ORDER.get(result.status, 9), -result.severity.rank, result.check_id, result.host or "")
+
+
+class _Builder:
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.cat: Catalogue = report.catalogue
+        self.lang = language(report)
+        self.t = strings(self.lang)
+        self._anchors: dict[int, str] = {}
+
+    def framework_title(self, framework_id: str) -> str:
+        fw = self.cat.frameworks.get(framework_id)
+        return text(fw.title, self.lang) if fw else framework_id
+
+    def continuity_label(self, area: str) -> str:
+        item = self.cat.item(area)
+        return text(item.title, self.lang) if item else area
+
+    def finding(self, index: int, result: Result) -> Finding:
+        check: Check | None = self.cat.checks.get(result.check_id)
+        lang, t = self.lang, self.t
+        relations = dict(check.maps_to) if check else {i: "answer" for i in result.maps_to}
+        items = []
+        for item_id in result.maps_to:
+            item = self.cat.item(item_id)
+            relation = relations.get(item_id, "direct")
+            items.append(
+                ItemRef(
+                    id=item_id,
+                    label=item_label(item, item_id, lang),
+                    framework=self.framework_title(item.framework) if item else "",
+                    relation=t.get(f"relation_{relation}", relation),
+                    confidence=item.confidence if item else "",
+                )
+            )
+        remediation = text(check.remediation, lang) if check else ""
+        return Finding(
+            anchor=f"f{index}",
+            check_id=result.check_id,
+            title=text(check.title, lang) if check else result.check_id,
+            status=result.status.value,
+            status_label=t[f"status_{result.status.value}"],
+            short_label=t[f"short_{result.status.value}"],
+            symbol=STATUS_SYMBOL[result.status],
+            severity=result.severity.value,
+            severity_label=t[f"severity_{result.severity.value}"],
+            target=result.target,
+            host=result.host or "",
+            message=message(self.cat, check, result, lang),
+            risk=text(check.risk, lang) if check else "",
+            remediation=remediation,
+            remediation_short=first_sentence(remediation),
+            evidence=evidence_rows(result.evidence),
+            items=tuple(items),
+            continuity=tuple(self.continuity_label(c) for c in (check.continuity if check else ())),
+            who=t.get(f"who_{check.who}", check.who) if check else "",
+            effort=t.get(f"effort_{check.effort}", check.effort) if check else "",
+            references=tuple(check.references) if check else (),
+            self_reported=result.source == "self-reported",
+            detailed=result.status in DETAILED,
+        )
+
+    def primary_den_item(self, result: Result, den_ids: Sequence[str]) -> str | None:
+        check = self.cat.checks.get(result.check_id)
+        candidates = [i for i in result.maps_to if i in den_ids]
+        if not candidates:
+            return None
+        relations: Mapping[str, str] = check.maps_to if check else {}
+
+        def rank(item_id: str) -> tuple[int, int]:
+            relation = relations.get(item_id, "direct" if check else "answer")
+            return (_RELATION_RANK.get(relation, 9), den_ids.index(item_id))
+
+        return min(candidates, key=rank)
+
+    def groups(
+        self, den: FrameworkAssessment | None, findings: Sequence[tuple[Result, Finding]]
+    ) -> tuple[tuple[ItemGroup, ...], list[Finding], list[Finding]]:
+        if den is None:
+            others = [f for _, f in findings]
+            return (), [f for f in others if f.detailed], [f for f in others if not f.detailed]
+        den_ids = [a.item.id for a in den.items]
+        primary = {id(r): self.primary_den_item(r, den_ids) for r, _ in findings}
+        groups = []
+        for assessment in den.items:
+            groups.append(self.group(assessment, findings, primary))
+        unmapped = [f for r, f in findings if primary[id(r)] is None]
+        return tuple(groups), [f for f in unmapped if f.detailed], [f for f in unmapped if not f.detailed]
+
+    def group(
+        self, a: ItemAssessment, findings: Sequence[tuple[Result, Finding]], primary: Mapping[int, str | None]
+    ) -> ItemGroup:
+        mine = [(r, f) for r, f in findings if a.item.id in r.maps_to]
+        here = [f for r, f in mine if primary[id(r)] == a.item.id]
+        return ItemGroup(
+            anchor=f"item-{a.item.id}".replace(".", "-"),
+            id=a.item.id,
+            label=item_label(a.item, a.item.id, self.lang),
+            description=text(a.item.description, self.lang) if a.item.description else "",
+            status=a.status,
+            status_label=self.t[f"readiness_{a.status}"],
+            score=percent(a.score, self.t),
+            manual=a.item.manual,
+            confidence=a.item.confidence,
+            confidence_label=self.t.get(f"confidence_{a.item.confidence}", a.item.confidence),
+            findings=tuple(f for f in here if f.detailed),
+            passed=tuple(f for f in here if not f.detailed),
+            elsewhere=tuple(f for r, f in mine if primary[id(r)] != a.item.id and f.detailed),
+        )
+
+    def confidence_notes(self, readiness: Readiness, results: Iterable[Result]) -> tuple[ConfidenceNote, ...]:
+        wanted: list[str] = []
+        for fa in readiness.frameworks:
+            wanted.extend(a.item.id for a in fa.items)
+        for r in results:
+            wanted.extend(r.maps_to)
+        notes = []
+        seen = set()
+        for item_id in wanted:
+            if item_id in seen:
+                continue
+            seen.add(item_id)
+            item = self.cat.item(item_id)
+            if item is None or item.confidence == "read":
+                continue
+            notes.append(
+                ConfidenceNote(
+                    label=item_label(item, item_id, self.lang),
+                    framework=self.framework_title(item.framework),
+                    confidence=self.t.get(f"confidence_{item.confidence}", item.confidence),
+                    source=item.source,
+                )
+            )
+        return tuple(notes)
+
+    def build(self) -> View:
+        scan, t, lang = self.report.scan, self.t, self.lang
+        results = sorted(scan.results, key=_sort_key)
+        findings = [(r, self.finding(i, r)) for i, r in enumerate(results, start=1)]
+        profile = self.cat.profiles.get(scan.profile)
+        frameworks = list(profile.frameworks) if profile and profile.frameworks else None
+        readiness = assess(self.cat, scan.results, frameworks)
+        den = readiness.framework(DEN_CHECKLIST)
+        groups, other, other_passed = self.groups(den, findings)
+        rows = tuple(
+            FrameworkRow(
+                id=fa.framework_id,
+                title=self.framework_title(fa.framework_id),
+                score=percent(fa.score, t),
+                assessed=fmt(
+                    t["items_assessed"],
+                    assessed=sum(1 for a in fa.items if a.status != UNKNOWN),
+                    total=len(fa.items),
+                ),
+                value=fa.score,
+            )
+            for fa in readiness.frameworks
+        )
+        total = readiness.checks_total
+        unassessed_n = readiness.checks_unassessed
+        unassessed = (
+            fmt(
+                t["unassessed_text"],
+                count=unassessed_n,
+                total=total,
+                percent=percent(unassessed_n / total if total else 0.0, t),
+            )
+            if unassessed_n
+            else t["unassessed_none"]
+        )
+        counts = tuple(
+            Count(s.value, t[f"status_{s.value}"], n)
+            for s in sorted(Status, key=lambda s: STATUS_ORDER.get(s, 9))
+            if (n := sum(1 for r in scan.results if r.status is s))
+        )
+        return View(
+            lang=lang,
+            t=t,
+            targets=tuple(scan.targets),
+            started=_when(scan.started),
+            profile=text(profile.title, lang) if profile else scan.profile,
+            tool_version=scan.tool_version,
+            catalogue_version=scan.catalogue_version,
+            notices=tuple(notice(self.cat, n, lang) for n in scan.notices),
+            counts=counts,
+            total=len(scan.results),
+            overall=percent(den.score if den else None, t),
+            overall_value=den.score if den else None,
+            overall_title=self.framework_title(DEN_CHECKLIST),
+            frameworks=rows,
+            unassessed=unassessed,
+            unassessed_count=unassessed_n,
+            groups=groups,
+            other=tuple(other),
+            other_passed=tuple(other_passed),
+            findings=tuple(f for _, f in findings),
+            addresses=tuple((addr, ", ".join(names)) for addr, names in scan.addresses_probed.items()),
+            sections=_sections(self.report),
+            confidence_notes=self.confidence_notes(readiness, scan.results),
+            readiness=readiness,
+        )
+
+
+def _when(iso: str) -> str:
+    """``2026-11-28T16:30:00+00:00`` as ``2026-11-28 16:30 UTC``."""
+    date, _, rest = iso.partition("T")
+    if not rest:
+        return iso
+    time = rest[:5]
+    return f"{date} {time} UTC" if rest.endswith(("+00:00", "Z")) else f"{date} {time}"
+
+
+def build_view(report: Report) -> View:
+    return _Builder(report).build()
