@@ -114,6 +114,11 @@ class ProbeContext:
     def outcome(self, probe: str, subject: str | None = None) -> ProbeOutcome:
         return self._run.outcome(probe, subject or self.target)
 
+    def check_params(self, probe: str) -> list[Mapping[str, Any]]:
+        """The params of the selected checks that will run and need ``probe`` (e.g. the port lists
+        the net checks want scanned), so a probe collects exactly what those checks judge."""
+        return [c.params for c in self._run.checks if probe in c.needs]
+
     def admit(self, address: str, name: str) -> None:
         """Call before connecting to ``address``: raises OutOfScope outside the user's scope."""
         self.scope.admit(address, name)
@@ -156,6 +161,7 @@ class _Run:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._host_sems: dict[str, threading.BoundedSemaphore] = {}
+        self.checks: list[Check] = []  # the selected checks that will run (see ProbeContext.check_params)
         self.notices: list[Notice] = []
 
     # -- shared clients -------------------------------------------------------------------
@@ -262,10 +268,13 @@ def make_resolver(options: ScanOptions) -> dns.resolver.Resolver:
 class Facts(Mapping[str, ProbeOutcome]):
     """What an evaluator sees: the outcomes of the probes its check needs, plus scan context."""
 
-    def __init__(self, target: str, outcomes: Mapping[str, ProbeOutcome], *, now: datetime) -> None:
+    def __init__(
+        self, target: str, outcomes: Mapping[str, ProbeOutcome], *, now: datetime, data: Mapping[str, Any] | None = None
+    ) -> None:
         self.target = target
         self._outcomes = outcomes
         self.now = now
+        self.data: Mapping[str, Any] = data or {}  # the catalogue's shared data files (hosting, eol ...)
 
     def __getitem__(self, probe: str) -> ProbeOutcome:
         return self._outcomes[probe]
@@ -363,6 +372,7 @@ def scan(
     run = _Run(registry=registry, profile=profile, options=options, scope=scope, now=started)
 
     gated = {c.id for c in checks if c.active and not (options.ports and options.authorised)}
+    run.checks = [c for c in checks if c.id not in gated]
     needed = sorted({(p, t) for t in targets for c in checks if c.id not in gated for p in c.needs})
     total = len(needed)
     done = 0
@@ -381,7 +391,7 @@ def scan(
                 results.append(skipped(check, target, key))
                 continue
             outcomes = {p: run.outcome(p, target) for p in check.needs}
-            results.extend(judge(check, Facts(target, outcomes, now=started), registry))
+            results.extend(judge(check, Facts(target, outcomes, now=started, data=catalogue.extras), registry))
 
     for address, names in sorted(scope.refused.items()):
         run.add_notice(Notice("scope.private-address", {"address": address, "names": sorted(names)}))
@@ -411,7 +421,7 @@ def rejudge(stored: ScanResult, *, catalogue: Catalogue, profile: Profile, regis
             if len(outcomes) < len(check.needs):
                 results.append(skipped(check, target, "skipped.no-stored-facts"))
                 continue
-            results.extend(judge(check, Facts(target, outcomes, now=now), registry))
+            results.extend(judge(check, Facts(target, outcomes, now=now, data=catalogue.extras), registry))
     return ScanResult(
         tool_version=__version__,
         catalogue_version=catalogue.version,
