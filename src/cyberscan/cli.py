@@ -78,7 +78,8 @@ def write_reports(
     written: list[Path] = []
     to_files = [f for f in formats if not (f == "terminal" and output is None)]
     if "terminal" in formats and output is None:
-        click.echo(render("terminal", report, registry), nl=False)
+        coloured = Report(report.scan, report.catalogue, report.lang, report.answers, {**report.extra, "color": True})
+        click.echo(render("terminal", coloured, registry), nl=False)  # click strips colour when not a terminal
     if not to_files:
         return written
     if output == "-" and len(to_files) == 1:
