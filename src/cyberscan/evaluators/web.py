@@ -1,0 +1,307 @@
+"""Judgement of the website: HTTPS, redirect, HSTS, security headers, cookies, security.txt, software."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from ..engine import Facts
+from ..eol import judge_version
+from ..models import Status, Verdict
+from ..parsers.headers import csp_directive, parse_hsts, parse_products, parse_set_cookie
+from ..parsers.securitytxt import looks_like_securitytxt, parse_securitytxt
+from ..plugin import evaluator
+from ..probes.http import Exchange, Fetch, HttpSite, WebEndpoint
+
+_NOT_JUDGED = {
+    "refused": (Status.SKIPPED, "no-https", "not-applicable"),
+    "out-of-scope": (Status.SKIPPED, "out-of-scope", "out-of-scope"),
+    "timeout": (Status.ERROR, "unreachable", "timeout"),
+    "unreachable": (Status.ERROR, "unreachable", "unreachable"),
+    "protocol": (Status.ERROR, "unreachable", "protocol"),
+}
+
+
+def _problem(endpoint: WebEndpoint, fetch: Fetch) -> Verdict | None:
+    if fetch.ok:
+        return None
+    status, key, reason = _NOT_JUDGED.get(fetch.status, (Status.ERROR, "unreachable", "protocol"))
+    return Verdict(status, key, {"reason": reason, "detail": fetch.detail[:300], "host": endpoint.label},
+                   {"address": endpoint.address}, host=endpoint.label)
+
+
+def _each(site: HttpSite, judge: Callable[[WebEndpoint], Verdict], pick: Callable[[WebEndpoint], Fetch]) -> list[Verdict]:
+    if not site.endpoints:
+        return [Verdict(Status.INFO, "no-web-hosts", {"unresolved": list(site.unresolved)})]
+    out = []
+    for endpoint in site.endpoints:
+        problem = _problem(endpoint, pick(endpoint))
+        out.append(problem if problem is not None else judge(endpoint))
+    return out
+
+
+def _https(e: WebEndpoint) -> Fetch:
+    return e.https
+
+
+# ----------------------------------------------------------------------------- HTTPS available
+
+
+@evaluator("web.https_available")
+def https_available(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    site: HttpSite = facts.fact("http.site")
+    if not site.endpoints:
+        return [Verdict(Status.INFO, "no-web-hosts", {"unresolved": list(site.unresolved)})]
+    out = []
+    for e in site.endpoints:
+        first = e.https.first
+        if e.https.ok and first is not None:
+            out.append(Verdict(Status.PASS, "available", {"host": e.label, "code": first.status},
+                               {"url": first.url, "status": first.status}, e.label))
+        elif e.https.status == "refused":
+            out.append(Verdict(Status.FAIL, "not-offered", {"host": e.label}, {"detail": e.https.detail}, e.label))
+        else:
+            problem = _problem(e, e.https)
+            assert problem is not None
+            out.append(problem)
+    return out
+
+
+# ----------------------------------------------------------------------------- redirect
+
+
+def redirect_verdict(e: WebEndpoint) -> Verdict:
+    first = e.http.first
+    assert first is not None
+    evidence = {"url": first.url, "status": first.status, "location": first.location}
+    p = {"host": e.label, "code": first.status}
+    if not first.is_redirect:
+        return Verdict(Status.FAIL, "no-redirect", p, evidence, e.label)
+    target = urlsplit(urljoin(first.url, first.location or ""))
+    p["location"] = (first.location or "")[:200]
+    if target.scheme != "https":
+        return Verdict(Status.FAIL, "redirect-not-https", p, evidence, e.label)
+    if (target.hostname or "").lower() != e.name.lower():
+        return Verdict(Status.WARN, "redirect-other-host", p, evidence, e.label)
+    return Verdict(Status.PASS, "redirects", p, evidence, e.label)
+
+
+@evaluator("web.https_redirect")
+def https_redirect(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    site: HttpSite = facts.fact("http.site")
+    if not site.endpoints:
+        return [Verdict(Status.INFO, "no-web-hosts", {"unresolved": list(site.unresolved)})]
+    out = []
+    for e in site.endpoints:
+        if e.http.status == "refused":
+            out.append(Verdict(Status.PASS, "no-plain-http", {"host": e.label}, {"detail": e.http.detail}, e.label))
+            continue
+        problem = _problem(e, e.http)
+        out.append(problem if problem is not None else redirect_verdict(e))
+    return out
+
+
+# ----------------------------------------------------------------------------- HSTS
+
+
+def hsts_verdict(e: WebEndpoint, params: Mapping[str, Any]) -> Verdict:
+    first = e.https.first
+    assert first is not None
+    value = first.header("Strict-Transport-Security")
+    if value is None:  # some sites only send it after their own redirect
+        value = next((h.header("Strict-Transport-Security") for h in e.https.hops
+                      if h.header("Strict-Transport-Security")), None)
+    p: dict[str, Any] = {"host": e.label}
+    if value is None:
+        return Verdict(Status.FAIL, "missing", p, {"url": first.url}, e.label)
+    hsts = parse_hsts(value)
+    minimum = int(params.get("min_max_age", 31536000))
+    p.update({"max_age": hsts.max_age if hsts.max_age is not None else "-", "minimum": minimum,
+              "include_subdomains": hsts.include_subdomains})
+    evidence = {"header": value[:300], "url": first.url}
+    if not hsts.valid or hsts.max_age is None:
+        return Verdict(Status.FAIL, "invalid", p, evidence, e.label)
+    if hsts.max_age < minimum:
+        return Verdict(Status.FAIL, "too-short", p, evidence, e.label)
+    key = "ok-subdomains" if hsts.include_subdomains else "ok"
+    return Verdict(Status.PASS, key, p, evidence, e.label)
+
+
+@evaluator("web.hsts")
+def hsts(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    return _each(facts.fact("http.site"), lambda e: hsts_verdict(e, params), _https)
+
+
+# ----------------------------------------------------------------------------- security headers
+
+
+def headers_verdict(e: WebEndpoint) -> Verdict:
+    final = e.https.final
+    assert final is not None
+    csp = " ; ".join(final.header_all("Content-Security-Policy"))
+    missing = []
+    xcto = (final.header("X-Content-Type-Options") or "").strip().lower()
+    if xcto != "nosniff":
+        missing.append("X-Content-Type-Options")
+    xfo = (final.header("X-Frame-Options") or "").strip().lower()
+    if csp_directive(csp, "frame-ancestors") is None and xfo not in ("deny", "sameorigin"):
+        missing.append("X-Frame-Options / frame-ancestors")
+    if not (final.header("Referrer-Policy") or "").strip():
+        missing.append("Referrer-Policy")
+    evidence = {
+        "url": final.url,
+        "headers": {n: final.header(n) for n in ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
+                                                 "Content-Security-Policy") if final.header(n) is not None},
+    }
+    p: dict[str, Any] = {"host": e.label, "missing": ", ".join(missing), "csp": bool(csp)}
+    if missing:
+        return Verdict(Status.FAIL, "missing", p, evidence, e.label)
+    if not csp:
+        return Verdict(Status.PASS, "ok-no-csp", p, evidence, e.label)
+    return Verdict(Status.PASS, "ok", p, evidence, e.label)
+
+
+@evaluator("web.headers_basic")
+def headers_basic(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    return _each(facts.fact("http.site"), headers_verdict, _https)
+
+
+# ----------------------------------------------------------------------------- cookies
+
+
+def cookies_verdict(e: WebEndpoint) -> Verdict:
+    cookies = [parse_set_cookie(v) for hop in e.https.hops for v in hop.header_all("Set-Cookie")]
+    p: dict[str, Any] = {"host": e.label, "count": len(cookies)}
+    evidence = {"cookies": [{"name": c.name, "secure": c.secure, "httponly": c.http_only, "samesite": c.same_site}
+                            for c in cookies]}
+    if not cookies:
+        return Verdict(Status.PASS, "no-cookies", p, evidence, e.label)
+    insecure = sorted({c.name for c in cookies if not c.secure})
+    weak = sorted({c.name for c in cookies if not c.http_only or c.same_site in ("", "none", "invalid")})
+    if insecure:
+        return Verdict(Status.FAIL, "not-secure", {**p, "cookies": ", ".join(insecure)}, evidence, e.label)
+    if weak:
+        return Verdict(Status.WARN, "missing-flags", {**p, "cookies": ", ".join(weak)}, evidence, e.label)
+    return Verdict(Status.PASS, "ok", p, evidence, e.label)
+
+
+@evaluator("web.cookies")
+def cookies(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    return _each(facts.fact("http.site"), cookies_verdict, _https)
+
+
+# ----------------------------------------------------------------------------- security.txt
+
+
+def securitytxt_verdict(e: WebEndpoint, facts: Facts, params: Mapping[str, Any]) -> Verdict:
+    final = e.securitytxt.final
+    assert final is not None
+    url = f"https://{e.name}/.well-known/security.txt"
+    p: dict[str, Any] = {"host": e.label, "url": url}
+    evidence: dict[str, Any] = {"url": final.url, "status": final.status,
+                                "redirects": [h.url for h in e.securitytxt.hops[:-1]]}
+    if final.status != 200 or final.is_redirect:
+        return Verdict(Status.FAIL, "missing", {**p, "code": final.status}, evidence, e.label)
+    if not looks_like_securitytxt(final.content_type, final.body):
+        return Verdict(Status.FAIL, "missing", {**p, "code": final.status}, {**evidence, "content_type": final.content_type},
+                       e.label)
+    doc = parse_securitytxt(final.body)
+    evidence.update({"contacts": list(doc.contacts), "expires": list(doc.expires_raw), "canonical": list(doc.canonical),
+                     "signed": doc.signed, "problems": list(doc.errors)})
+    p.update({"contacts": ", ".join(doc.contacts) or "-", "signed": doc.signed})
+    structural = [x for x in doc.errors if x in ("no-contact", "no-expires", "bad-expires", "multiple-expires")]
+    if structural:
+        return Verdict(Status.FAIL, "malformed", {**p, "problems": ", ".join(structural)}, evidence, e.label)
+    assert doc.expires is not None
+    p["expires"] = doc.expires.date().isoformat()
+    if doc.expires <= facts.now:
+        return Verdict(Status.FAIL, "expired", p, evidence, e.label)
+    if doc.expires > facts.now + timedelta(days=int(params.get("max_expires_days", 366))):
+        return Verdict(Status.WARN, "expires-too-far", p, evidence, e.label)
+    fetched = {final.url.lower(), url.lower()}
+    if doc.canonical and not any(c.strip().lower() in fetched for c in doc.canonical):
+        return Verdict(Status.WARN, "canonical-mismatch", {**p, "canonical": ", ".join(doc.canonical)}, evidence,
+                       e.label)
+    if doc.errors:
+        return Verdict(Status.WARN, "minor-problems", {**p, "problems": ", ".join(doc.errors)}, evidence, e.label)
+    return Verdict(Status.PASS, "valid-signed" if doc.signed else "valid", p, evidence, e.label)
+
+
+@evaluator("web.securitytxt")
+def securitytxt(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    return _each(facts.fact("http.site"), lambda e: securitytxt_verdict(e, facts, params), lambda e: e.securitytxt)
+
+
+# ----------------------------------------------------------------------------- software versions
+
+
+def _judge_products(sources: list[tuple[str, str]], facts: Facts) -> tuple[list[dict[str, Any]], str]:
+    """(findings, worst status) for product strings such as ("Server", "nginx/1.22.1")."""
+    eol_data = facts.data.get("eol") if isinstance(facts.data, Mapping) else None
+    today = facts.now.date()
+    rows: list[dict[str, Any]] = []
+    order = {"": 0, "hidden": 1, "unknown": 2, "supported": 2, "outdated": 3, "end-of-life": 4}
+    worst = ""
+    for source, value in sources:
+        for product in parse_products(value):
+            if not product.version:
+                rows.append({"source": source, "product": product.name, "version": "", "status": "hidden"})
+                status = "hidden"
+            else:
+                verdict = judge_version(eol_data, product.name, product.version, today)
+                status = verdict.status
+                rows.append({"source": source, "product": verdict.title or product.name, "version": product.version,
+                             "status": status, "eol": verdict.eol.isoformat() if verdict.eol else None,
+                             "cycle": verdict.cycle, "reason": verdict.reason})
+            if order[status] > order[worst]:
+                worst = status
+    return rows, worst
+
+
+def _summary(rows: list[dict[str, Any]], statuses: tuple[str, ...]) -> str:
+    return ", ".join(f"{r['product']} {r['version']}".strip() for r in rows if r["status"] in statuses)
+
+
+def software_verdict(e: WebEndpoint, facts: Facts, sources: list[tuple[str, str]], *, cms: bool) -> Verdict:
+    rows, worst = _judge_products(sources, facts)
+    p: dict[str, Any] = {"host": e.label}
+    evidence = {"found": rows, "eol_updated": str((facts.data.get("eol") or {}).get("updated", ""))}
+    if not rows:
+        return Verdict(Status.PASS if not cms else Status.INFO, "none-detected", p, evidence, e.label)
+    if worst == "end-of-life":
+        return Verdict(Status.FAIL, "end-of-life", {**p, "software": _summary(rows, ("end-of-life",))}, evidence, e.label)
+    if worst == "outdated":
+        return Verdict(Status.WARN, "outdated", {**p, "software": _summary(rows, ("outdated",))}, evidence, e.label)
+    if worst in ("supported", "unknown"):
+        software = _summary(rows, ("supported", "unknown"))
+        if cms:
+            return Verdict(Status.PASS, "current", {**p, "software": software}, evidence, e.label)
+        return Verdict(Status.INFO, "version-disclosed", {**p, "software": software}, evidence, e.label)
+    return Verdict(Status.PASS, "no-version", {**p, "software": ", ".join(r["product"] for r in rows)}, evidence, e.label)
+
+
+def _banner_sources(e: WebEndpoint) -> list[tuple[str, str]]:
+    hops: list[Exchange] = [*e.https.hops, *e.http.hops]
+    out: list[tuple[str, str]] = []
+    for hop in hops:
+        for name in ("Server", "X-Powered-By", "X-AspNet-Version", "X-Generator"):
+            for value in hop.header_all(name):
+                if (name, value) not in out:
+                    out.append((name, value))
+    return out
+
+
+@evaluator("web.software_banner")
+def software_banner(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    return _each(facts.fact("http.site"), lambda e: software_verdict(e, facts, _banner_sources(e), cms=False), _https)
+
+
+@evaluator("web.cms_version")
+def cms_version(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    return _each(
+        facts.fact("http.site"),
+        lambda e: software_verdict(e, facts, [("generator", g) for g in e.generators], cms=True),
+        _https,
+    )
