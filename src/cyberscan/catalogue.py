@@ -75,6 +75,8 @@ class FrameworkItem:
     continuity: tuple[str, ...] = ()
     source: str = ""
     phase: str | None = None
+    note: Text = field(default_factory=dict)  # editor's note, e.g. "Dutch title is our translation"
+    provisional: bool = False  # the source was not fully read; number or wording may change
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +259,8 @@ def parse_framework(raw: Any, where: str) -> Framework:
                 continuity=_tuple(entry.get("continuity")),
                 source=str(entry.get("source", "")),
                 phase=entry.get("phase"),
+                note=_texts(entry.get("note"), item_where, "note", required=False),
+                provisional=bool(entry.get("provisional", False)),
             )
         )
     return Framework(
