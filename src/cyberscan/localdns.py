@@ -41,9 +41,13 @@ class ZoneSet:
         zone = dns.zone.from_text(text, origin=origin, relativize=False, check_origin=True)
         self.zones[zone.origin] = ServedZone(zone, allow_axfr)
 
-    def find(self, qname: dns.name.Name) -> ServedZone | None:
+    def find(self, qname: dns.name.Name, *, parent_side: bool = False) -> ServedZone | None:
+        """The most specific zone holding ``qname``; with ``parent_side`` never the zone whose apex it
+        is (DS records live in the parent zone, RFC 4035 3.1.4.1)."""
         best = None
         for origin, served in self.zones.items():
+            if parent_side and origin == qname:
+                continue
             if qname.is_subdomain(origin) and (best is None or len(origin) > len(best.zone.origin)):
                 best = served
         return best
@@ -63,7 +67,9 @@ class ZoneSet:
             response.set_rcode(dns.rcode.SERVFAIL)
             return response
         want_dnssec = bool(query.ednsflags & dns.flags.DO)
-        served = self.find(qname)
+        served = self.find(qname, parent_side=qtype == dns.rdatatype.DS)
+        if served is None and qtype == dns.rdatatype.DS:
+            served = self.find(qname)
         if served is None:
             response.set_rcode(dns.rcode.REFUSED)
             return response

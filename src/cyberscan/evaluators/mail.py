@@ -1,0 +1,395 @@
+"""Judgement of the domain's e-mail setup: MX, SPF, DMARC, DKIM, non-sending domains, MTA-STS, TLS-RPT.
+
+Pure: facts in, verdicts out. Texts live in the catalogue (``checks/mail/*.yaml``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..engine import Facts
+from ..models import ErrorReason, ProbeOutcome, Status, Verdict
+from ..parsers.dkim import parse_dkim
+from ..parsers.dmarc import DmarcRecord, parse_dmarc
+from ..parsers.mtasts import is_sts_candidate, mx_matches, parse_sts_policy, parse_sts_record
+from ..parsers.spf import SpfRecord, parse_spf
+from ..parsers.tlsrpt import is_tlsrpt_candidate, parse_tlsrpt
+from ..plugin import evaluator
+from ..probes.dns import MxFact, MxTargetsFact
+from ..probes.mail import DkimFact, DmarcFact, SpfFact, SpfNode, StsPolicyFetch, TxtFact
+
+SPF_LOOKUP_LIMIT = 10
+SPF_VOID_LIMIT = 2
+
+
+def _join(items: Any) -> str:
+    return ", ".join(str(i) for i in items)
+
+
+def _outcome_error(outcome: ProbeOutcome) -> Verdict:
+    reason = outcome.error or ErrorReason.PROTOCOL
+    return Verdict(Status.ERROR, f"error.{reason}", {"probe": outcome.probe, "detail": outcome.detail, "reason": str(reason)})
+
+
+# ------------------------------------------------------------------------------------------ MX
+
+
+@evaluator("mail.mx")
+def mx(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    fact: MxFact = facts.fact("dns.mx")
+    records = [f"{h.preference} {h.exchange or '.'}" for h in fact.hosts]
+    evidence: dict[str, Any] = {"mx": records}
+    if not fact.hosts:
+        return [Verdict(Status.INFO, "no-mx", {}, evidence)]
+    if fact.has_null_entry and len(fact.hosts) > 1:
+        return [Verdict(Status.FAIL, "null-mx-mixed", {"records": _join(records)}, evidence)]
+    if fact.null_mx:
+        return [Verdict(Status.PASS, "null-mx", {}, evidence)]
+    targets: MxTargetsFact = facts.fact("dns.mx_hosts")
+    verdicts: list[Verdict] = []
+    evidence["hosts"] = {
+        t.name: {"addresses": list(t.addresses), "cname": t.cname, "rcode": t.rcode, "error": t.error} for t in targets.targets
+    }
+    for t in targets.targets:
+        if t.ip_literal:
+            verdicts.append(Verdict(Status.FAIL, "ip-literal", {"host": t.name}, evidence, host=t.name))
+        elif t.error:
+            verdicts.append(Verdict(Status.ERROR, "host-error", {"host": t.name, "detail": t.error, "reason": "unreachable"}, evidence, host=t.name))
+        elif t.rcode == "NXDOMAIN":
+            verdicts.append(Verdict(Status.FAIL, "nonexistent", {"host": t.name}, evidence, host=t.name))
+        elif t.cname:
+            verdicts.append(Verdict(Status.FAIL, "cname", {"host": t.name, "target": t.cname}, evidence, host=t.name))
+        elif not t.addresses:
+            verdicts.append(Verdict(Status.FAIL, "no-address", {"host": t.name}, evidence, host=t.name))
+    if verdicts:
+        return verdicts
+    return [Verdict(Status.PASS, "ok", {"hosts": _join(t.name for t in targets.targets)}, evidence)]
+
+
+# ------------------------------------------------------------------------------------------ SPF
+
+
+def _effective_all(fact: SpfFact, node: SpfNode, seen: int = 0) -> str | None:
+    """The qualifier of the 'all' that ends evaluation, following redirects; None when there is none."""
+    if len(node.records) != 1 or seen > 10:
+        return None
+    record = parse_spf(node.records[0])
+    if record.all_term is not None:
+        return record.all_term.qualifier
+    target = record.redirect
+    if target is None:
+        return None
+    for other in fact.nodes:
+        if other.via == "redirect" and other.parent == node.domain and other.domain == target.lower().rstrip("."):
+            return _effective_all(fact, other, seen + 1)
+    return None
+
+
+def spf_evidence(fact: SpfFact) -> dict[str, Any]:
+    return {
+        "record": fact.record or list(fact.root.records),
+        "lookups": fact.lookups,
+        "void_lookups": fact.void_lookups,
+        "tree": [
+            {"domain": n.domain, "via": n.via, "depth": n.depth, "record": n.records[0] if n.records else None, "problem": n.error}
+            for n in fact.nodes
+        ],
+        "temp_errors": list(fact.temp_errors),
+    }
+
+
+@evaluator("mail.spf")
+def spf(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    fact: SpfFact = facts.fact("dns.spf")
+    evidence = spf_evidence(fact)
+    root = fact.root
+    if root.error == "temp-error":
+        return [Verdict(Status.ERROR, "lookup-failed", {"detail": _join(fact.temp_errors), "reason": "unreachable"}, evidence)]
+    if not root.records:
+        return [Verdict(Status.FAIL, "missing", {"domain": fact.domain}, evidence)]
+    if len(root.records) > 1:
+        return [Verdict(Status.FAIL, "multiple", {"count": len(root.records)}, evidence)]
+    record = parse_spf(root.records[0])
+    if not record.valid:
+        return [Verdict(Status.FAIL, "syntax", {"errors": _join(record.errors)}, evidence)]
+    limit = int(params.get("lookup_limit", SPF_LOOKUP_LIMIT))
+    void_limit = int(params.get("void_limit", SPF_VOID_LIMIT))
+    fails: list[Verdict] = []
+    if fact.lookups > limit:
+        more = "+" if fact.truncated else ""
+        fails.append(Verdict(Status.FAIL, "too-many-lookups", {"count": f"{fact.lookups}{more}", "limit": limit}, evidence))
+    if fact.void_lookups > void_limit:
+        fails.append(Verdict(Status.FAIL, "too-many-void-lookups", {"count": fact.void_lookups, "limit": void_limit, "names": _join(fact.void_names)}, evidence))
+    for node in fact.nodes[1:]:
+        if node.error == "loop":
+            fails.append(Verdict(Status.FAIL, "loop", {"domain": node.domain, "parent": node.parent}, evidence))
+        elif node.error in ("no-record", "multiple-records", "syntax"):
+            fails.append(Verdict(Status.FAIL, "broken-include", {"domain": node.domain, "via": node.via, "problem": node.error}, evidence))
+        elif node.via == "include" and len(node.records) == 1:
+            included = parse_spf(node.records[0]).all_term
+            if included is not None and included.qualifier == "+":
+                fails.append(Verdict(Status.FAIL, "include-pass-all", {"domain": node.domain}, evidence))
+    for name in fact.mx_over_limit:
+        fails.append(Verdict(Status.FAIL, "too-many-mx", {"domain": name}, evidence))
+    qualifier = _effective_all(fact, root)
+    if qualifier == "+":
+        fails.append(Verdict(Status.FAIL, "pass-all", {}, evidence))
+    elif qualifier == "?":
+        fails.append(Verdict(Status.FAIL, "neutral-all", {}, evidence))
+    elif qualifier is None and not fact.temp_errors:
+        fails.append(Verdict(Status.FAIL, "no-all", {}, evidence))
+    if fails:
+        return fails
+    if fact.temp_errors:
+        return [Verdict(Status.ERROR, "lookup-failed", {"detail": _join(fact.temp_errors), "reason": "unreachable"}, evidence)]
+    verdicts = []
+    if _uses_ptr(fact):
+        verdicts.append(Verdict(Status.WARN, "ptr", {}, evidence))
+    params_ok = {"record": root.records[0], "lookups": fact.lookups, "limit": limit}
+    verdicts.append(Verdict(Status.PASS, "ok-softfail" if qualifier == "~" else "ok", params_ok, evidence))
+    return verdicts
+
+
+def _uses_ptr(fact: SpfFact) -> bool:
+    return any(len(n.records) == 1 and any(t.name == "ptr" for t in parse_spf(n.records[0]).mechanisms) for n in fact.nodes)
+
+
+# ------------------------------------------------------------------------------------------ DMARC
+
+
+def _dmarc_evidence(fact: DmarcFact) -> dict[str, Any]:
+    return {
+        "name": fact.name,
+        "records": list(fact.records),
+        "inherited_from_org_domain": fact.inherited,
+        "org_domain": fact.org_domain,
+        "other_txt": list(fact.other_txt),
+    }
+
+
+def _single_dmarc(fact: DmarcFact, evidence: dict[str, Any]) -> DmarcRecord | Verdict:
+    if not fact.records:
+        return Verdict(Status.FAIL, "missing", {"name": f"_dmarc.{fact.domain}"}, evidence)
+    if len(fact.records) > 1:
+        return Verdict(Status.FAIL, "multiple", {"count": len(fact.records), "name": fact.name}, evidence)
+    record = parse_dmarc(fact.records[0])
+    if record.errors:
+        return Verdict(Status.FAIL, "invalid", {"errors": _join(record.errors), "record": fact.records[0]}, evidence)
+    return record
+
+
+@evaluator("mail.dmarc_policy")
+def dmarc_policy(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    fact: DmarcFact = facts.fact("dns.dmarc")
+    evidence = _dmarc_evidence(fact)
+    record = _single_dmarc(fact, evidence)
+    if isinstance(record, Verdict):
+        return [record]
+    policy = (record.subdomain_policy or record.policy) if fact.inherited else record.policy
+    accepted = tuple(params.get("accepted_policies", ("quarantine", "reject")))
+    base = {"policy": policy, "name": fact.name}
+    if policy not in accepted:
+        return [Verdict(Status.FAIL, "policy-too-weak", base, evidence)]
+    verdicts = []
+    if record.pct < 100:
+        verdicts.append(Verdict(Status.WARN, "partial-pct", {**base, "pct": record.pct}, evidence))
+    if not fact.inherited and record.subdomain_policy == "none":
+        verdicts.append(Verdict(Status.WARN, "subdomains-unprotected", base, evidence))
+    verdicts.append(Verdict(Status.PASS, "ok-inherited" if fact.inherited else "ok", base, evidence))
+    return verdicts
+
+
+@evaluator("mail.dmarc_rua")
+def dmarc_rua(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    fact: DmarcFact = facts.fact("dns.dmarc")
+    evidence = _dmarc_evidence(fact)
+    evidence["authorisations"] = [{"domain": a.report_domain, "name": a.name, "authorised": a.authorised, "error": a.error} for a in fact.authorisations]
+    if len(fact.records) != 1:
+        return [Verdict(Status.FAIL, "no-dmarc", {}, evidence)]
+    record = parse_dmarc(fact.records[0])
+    bad = [i for i in record.errors if i.code.startswith(("rua-", "ruf-"))]
+    if bad:
+        return [Verdict(Status.FAIL, "bad-uri", {"errors": _join(bad)}, evidence)]
+    if not record.rua:
+        return [Verdict(Status.FAIL, "missing", {"name": fact.name}, evidence)]
+    verdicts = []
+    rua_domains = {u.domain for u in record.rua}
+    for auth in fact.authorisations:
+        if auth.error:
+            verdicts.append(Verdict(Status.WARN, "external-unchecked", {"domain": auth.report_domain, "name": auth.name}, evidence))
+        elif not auth.authorised:
+            key = "external-not-authorised" if auth.report_domain in rua_domains else "external-ruf-not-authorised"
+            verdicts.append(Verdict(Status.WARN, key, {"domain": auth.report_domain, "name": auth.name}, evidence))
+    addresses = _join(u.address for u in record.rua)
+    verdicts.append(Verdict(Status.PASS, "ok", {"addresses": addresses}, evidence))
+    return verdicts
+
+
+# ------------------------------------------------------------------------------------------ DKIM
+
+
+@evaluator("mail.dkim")
+def dkim(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    fact: DkimFact = facts.fact("dns.dkim")
+    mx_fact: MxFact = facts.fact("dns.mx")
+    fail_bits = int(params.get("fail_below_bits", 1024))
+    warn_bits = int(params.get("warn_below_bits", 2048))
+    evidence: dict[str, Any] = {
+        "selectors_tried": list(fact.selectors_tried),
+        "found": {s.selector: list(s.records) for s in fact.found},
+        "domainkey_rcode": fact.domainkey_rcode,
+        "lookup_errors": list(fact.errors),
+    }
+    verdicts: list[Verdict] = []
+    active = 0
+    for sel in fact.found:
+        for text in sel.records:
+            key = parse_dkim(text)
+            p = {"selector": sel.selector, "name": sel.name}
+            if key.revoked:
+                verdicts.append(Verdict(Status.INFO, "revoked", p, evidence))
+                continue
+            if key.errors:
+                verdicts.append(Verdict(Status.FAIL, "invalid", {**p, "errors": _join(key.errors)}, evidence))
+                continue
+            active += 1
+            bits = key.bits or 0
+            kp = {**p, "type": key.actual_type or key.key_type, "bits": bits}
+            if key.actual_type == "rsa" and bits < fail_bits:
+                verdicts.append(Verdict(Status.FAIL, "weak-key", {**kp, "min": warn_bits}, evidence))
+            elif key.actual_type == "rsa" and bits < warn_bits:
+                verdicts.append(Verdict(Status.WARN, "short-key", {**kp, "min": warn_bits}, evidence))
+            else:
+                verdicts.append(Verdict(Status.PASS, "ok", kp, evidence))
+    if active:
+        return verdicts
+    count = len(fact.selectors_tried)
+    if fact.errors:
+        detail = _join(fact.errors[:3])
+        return [*verdicts, Verdict(Status.ERROR, "lookup-failed", {"detail": detail, "reason": "unreachable"}, evidence)]
+    if not mx_fact.receives_mail:
+        return [*verdicts, Verdict(Status.INFO, "not-found-no-mail", {"count": count}, evidence)]
+    return [*verdicts, Verdict(Status.WARN, "not-found", {"count": count}, evidence)]
+
+
+# ------------------------------------------------------------------------------------------ non-sending
+
+
+@evaluator("mail.nonsending")
+def nonsending(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    mx_fact: MxFact = facts.fact("dns.mx")
+    spf_fact: SpfFact = facts.fact("dns.spf")
+    dmarc_fact: DmarcFact = facts.fact("dns.dmarc")
+    spf_record: SpfRecord | None = parse_spf(spf_fact.record) if spf_fact.record else None
+    evidence = {
+        "mx": [f"{h.preference} {h.exchange or '.'}" for h in mx_fact.hosts],
+        "spf": list(spf_fact.root.records),
+        "dmarc": list(dmarc_fact.records),
+    }
+    if mx_fact.receives_mail:
+        return [Verdict(Status.INFO, "uses-mail", {"reason": "MX"}, evidence)]
+    if spf_record is not None and spf_record.valid and spf_record.authorises_senders:
+        return [Verdict(Status.INFO, "uses-mail", {"reason": "SPF"}, evidence)]
+    missing = []
+    if not mx_fact.null_mx:
+        missing.append("MX 0 .")
+    strict_spf = spf_record is not None and spf_record.valid and spf_record.all_term is not None and spf_record.all_term.qualifier == "-"
+    if not strict_spf:
+        missing.append("v=spf1 -all")
+    policy = None
+    if len(dmarc_fact.records) == 1:
+        record = parse_dmarc(dmarc_fact.records[0])
+        if record.valid:
+            policy = (record.subdomain_policy or record.policy) if dmarc_fact.inherited else record.policy
+    if policy != "reject":
+        missing.append("DMARC p=reject")
+    if missing:
+        return [Verdict(Status.FAIL, "incomplete", {"missing": _join(missing)}, evidence)]
+    return [Verdict(Status.PASS, "ok", {}, evidence)]
+
+
+# ------------------------------------------------------------------------------------------ MTA-STS
+
+
+@evaluator("mail.mta_sts", handles_errors=True)
+def mta_sts(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    txt_outcome = facts["dns.mta_sts"]
+    if not txt_outcome.ok:
+        return [_outcome_error(txt_outcome)]
+    txt = txt_outcome.fact
+    assert isinstance(txt, TxtFact)
+    candidates = [s for s in txt.strings if is_sts_candidate(s)]
+    mx_outcome = facts["dns.mx"]
+    mx_fact: MxFact | None = mx_outcome.fact if mx_outcome.ok else None
+    evidence: dict[str, Any] = {"name": txt.name, "records": candidates}
+    if not candidates:
+        if mx_fact is not None and not mx_fact.receives_mail:
+            return [Verdict(Status.INFO, "no-mail", {}, evidence)]
+        return [Verdict(Status.WARN, "not-configured", {"name": txt.name}, evidence)]
+    if len(candidates) > 1:
+        return [Verdict(Status.FAIL, "multiple-records", {"count": len(candidates)}, evidence)]
+    record = parse_sts_record(candidates[0])
+    if record.errors:
+        return [Verdict(Status.FAIL, "bad-record", {"errors": _join(record.errors), "record": candidates[0]}, evidence)]
+    http_outcome = facts["http.mta_sts"]
+    if not http_outcome.ok:
+        return [_outcome_error(http_outcome)]
+    fetch = http_outcome.fact
+    assert isinstance(fetch, StsPolicyFetch)
+    evidence.update({"url": fetch.url, "address": fetch.address, "status": fetch.status, "content_type": fetch.content_type, "policy": fetch.body})
+    problem_keys = {
+        "no-host": "policy-host-missing",
+        "redirect": "policy-redirect",
+        "http-status": "policy-http-status",
+        "too-large": "policy-too-large",
+        "tls": "policy-tls",
+        "not-utf8": "policy-unreadable",
+    }
+    if fetch.problem in problem_keys:
+        p = {"url": fetch.url, "status": fetch.status or "", "detail": fetch.detail, "location": fetch.location}
+        return [Verdict(Status.FAIL, problem_keys[fetch.problem], p, evidence)]
+    policy = parse_sts_policy(fetch.body)
+    if policy.errors:
+        return [Verdict(Status.FAIL, "bad-policy", {"errors": _join(policy.errors), "url": fetch.url}, evidence)]
+    verdicts: list[Verdict] = []
+    media = fetch.content_type.split(";", 1)[0].strip().lower()
+    if media != "text/plain":
+        verdicts.append(Verdict(Status.WARN, "content-type", {"content_type": fetch.content_type or "-"}, evidence))
+    if policy.mode == "none":
+        return [*verdicts, Verdict(Status.FAIL, "mode-none", {}, evidence)]
+    if mx_fact is not None:
+        hosts = [h.exchange for h in mx_fact.hosts if h.exchange]
+        uncovered = [h for h in hosts if not any(mx_matches(h, pattern) for pattern in policy.mx)]
+        if uncovered:
+            p = {"hosts": _join(uncovered), "patterns": _join(policy.mx)}
+            verdicts.append(Verdict(Status.FAIL, "mx-not-covered", p, evidence))
+    min_age = int(params.get("min_max_age", 86400))
+    if policy.max_age is not None and policy.max_age < min_age:
+        verdicts.append(Verdict(Status.WARN, "short-max-age", {"max_age": policy.max_age, "min": min_age}, evidence))
+    if policy.mode == "testing":
+        verdicts.append(Verdict(Status.WARN, "mode-testing", {}, evidence))
+    elif not any(v.status is Status.FAIL for v in verdicts):
+        verdicts.append(Verdict(Status.PASS, "ok", {"mode": policy.mode, "max_age": policy.max_age}, evidence))
+    return verdicts
+
+
+# ------------------------------------------------------------------------------------------ TLS-RPT
+
+
+@evaluator("mail.tlsrpt")
+def tlsrpt(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    txt: TxtFact = facts.fact("dns.tlsrpt")
+    mx_fact: MxFact = facts.fact("dns.mx")
+    candidates = [s for s in txt.strings if is_tlsrpt_candidate(s)]
+    evidence = {"name": txt.name, "records": candidates}
+    if not candidates:
+        if not mx_fact.receives_mail:
+            return [Verdict(Status.INFO, "no-mail", {}, evidence)]
+        return [Verdict(Status.WARN, "missing", {"name": txt.name}, evidence)]
+    if len(candidates) > 1:
+        return [Verdict(Status.FAIL, "multiple-records", {"count": len(candidates)}, evidence)]
+    record = parse_tlsrpt(candidates[0])
+    if record.errors:
+        return [Verdict(Status.FAIL, "invalid", {"errors": _join(record.errors), "record": candidates[0]}, evidence)]
+    return [Verdict(Status.PASS, "ok", {"rua": _join(record.rua)}, evidence)]

@@ -1,0 +1,77 @@
+"""DNSSEC material of the domain: DNSKEY, the signatures over DNSKEY and SOA, and DS at the parent.
+
+The probe only collects records (with the DO bit, through the configured resolver); the evaluator
+checks the signatures against the keys at the scan time, so a stored scan can be judged again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dns.exception
+import dns.flags
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+
+from ..engine import ProbeContext
+from ..errors import ProbeTimeout, TargetUnreachable
+from ..plugin import probe
+from .dnsbase import DnsServerFailure
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRRset:
+    name: str
+    rdtype: str
+    rcode: str  # NOERROR | NXDOMAIN
+    ttl: int | None
+    records: tuple[str, ...]  # presentation format
+    rrsigs: tuple[str, ...]  # RRSIGs covering this type at this name
+    authenticated: bool = False  # AD flag (only meaningful with a validating resolver)
+
+
+@dataclass(frozen=True, slots=True)
+class DnssecFact:
+    domain: str
+    dnskey: SignedRRset
+    soa: SignedRRset
+    ds: SignedRRset
+
+
+def fetch_signed(resolver: dns.resolver.Resolver, name: str, rdtype: str, *, probe: str) -> SignedRRset:
+    qname = dns.name.from_text(name.rstrip(".") + ".")
+    wanted = dns.rdatatype.from_text(rdtype)
+    try:
+        answer = resolver.resolve(qname, wanted, raise_on_no_answer=False, search=False)
+    except dns.resolver.NXDOMAIN:
+        return SignedRRset(name, rdtype, "NXDOMAIN", None, (), ())
+    except dns.resolver.LifetimeTimeout as exc:
+        raise ProbeTimeout(f"no DNS answer for {qname} {rdtype} in time", probe=probe, target=name) from exc
+    except dns.resolver.NoNameservers as exc:
+        raise DnsServerFailure(f"the nameservers could not answer {qname} {rdtype}", probe=probe, target=name) from exc
+    except (dns.exception.DNSException, OSError) as exc:
+        raise TargetUnreachable(f"DNS lookup of {qname} {rdtype} failed: {exc}", probe=probe, target=name) from exc
+    records: tuple[str, ...] = ()
+    ttl = None
+    owner = qname
+    if answer.rrset is not None:
+        records = tuple(sorted(r.to_text() for r in answer.rrset))
+        ttl = answer.rrset.ttl
+        owner = answer.rrset.name
+    sigs: list[str] = []
+    for rrset in answer.response.answer:
+        if rrset.rdtype == dns.rdatatype.RRSIG and rrset.covers == wanted and rrset.name == owner:
+            sigs.extend(r.to_text() for r in rrset)
+    authenticated = bool(answer.response.flags & dns.flags.AD)
+    return SignedRRset(owner.to_text().rstrip("."), rdtype, "NOERROR", ttl, records, tuple(sorted(sigs)), authenticated)
+
+
+@probe("dns.dnssec", fact=DnssecFact)
+def probe_dnssec(ctx: ProbeContext, domain: str) -> DnssecFact:
+    res = ctx.resolver
+    dnskey = fetch_signed(res, domain, "DNSKEY", probe="dns.dnssec")
+    soa = fetch_signed(res, domain, "SOA", probe="dns.dnssec")
+    ds = fetch_signed(res, domain, "DS", probe="dns.dnssec")
+    return DnssecFact(domain, dnskey, soa, ds)
