@@ -349,5 +349,11 @@ def run() -> None:
         _fail(str(exc), EXIT_USAGE)
 
 
+from .commands import questionnaire as _questionnaire_cmd  # noqa: E402 - after main is defined
+from .commands import report as _report_cmd  # noqa: E402
+
+main.add_command(_questionnaire_cmd.command)
+main.add_command(_report_cmd.command)
+
 if __name__ == "__main__":  # pragma: no cover
     run()

@@ -1,0 +1,385 @@
+"""``cyberscan questionnaire``: ask the organisation questions in the terminal and write an answers file.
+
+Every answer is saved at once, so stopping (``stop``, Ctrl-C, end of input) loses nothing; running the
+command again with the same file continues at the first open question. Contact details are written
+only to the answers file (mode 0600), never logged.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from .. import catalogue as catalogue_mod
+from ..catalogue import Catalogue, text
+from ..errors import ConfigError
+from ..questionnaire import (
+    DONT_KNOW,
+    AnswerError,
+    Answers,
+    Question,
+    Questionnaire,
+    applies,
+    describe_error,
+    dump_answers,
+    label,
+    load_answers,
+    normalize,
+    questionnaire,
+    save_answers,
+    selected,
+)
+
+EXIT_OK, EXIT_USAGE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 4, 130
+DEFAULT_FILE = "antwoorden.yaml"
+
+BACK = {"b", "back", "t", "terug", "<"}
+SKIP = {"s", "skip", "o", "overslaan", ">"}
+STOP = {"stop", "q", "quit"}
+WHY = {"?", "waarom", "why"}
+HELP = {"h", "help", "hulp"}
+SHORT = {
+    "nl": {"w": DONT_KNOW, "j": "yes", "n": "no", "d": "partly"},
+    "en": {"d": DONT_KNOW, "dk": DONT_KNOW, "y": "yes", "n": "no", "p": "partly"},
+}
+
+T = {
+    "nl": {
+        "intro": "Vragenlijst digitale veiligheid: {n} vragen, ongeveer tien minuten. Elk antwoord wordt meteen bewaard in {file}.",
+        "resume": "Verder waar u gebleven was: {done} van {n} vragen zijn al beantwoord.",
+        "controls": "Typ het nummer of het antwoord. w = weet niet, o = overslaan, t = terug, ? = waarom, stop = opslaan en stoppen.",
+        "progress": "Vraag {i} van {n} · {section}",
+        "why": "Waarom: {why}",
+        "current": "huidig antwoord: {value} (Enter = houden)",
+        "choose_multi": "Kies één of meer nummers, gescheiden door komma's (0 = geen).",
+        "number": "Een getal{unit}.",
+        "date": "Een datum (zoals 2026-03-31 of 31-3-2026), of 'nooit'.",
+        "part": "  {part}{unit}",
+        "name": "  Naam",
+        "phone": "  Telefoon",
+        "answer": "Antwoord",
+        "dont_know": "Weet niet",
+        "first": "Dit is de eerste vraag.",
+        "empty": "Geef een antwoord, of o om over te slaan.",
+        "saved": "Opgeslagen in {file}. Start dezelfde opdracht opnieuw om verder te gaan.",
+        "done": "Klaar: {answered} vragen beantwoord, {skipped} overgeslagen. Antwoorden staan in {file}.",
+        "next": "Gebruik ze bij de scan: cyberscan scan uwdomein.nl --answers {file}",
+        "all_done": "Alle vragen in {file} zijn al beantwoord. Gebruik --review om ze opnieuw langs te lopen.",
+        "hours": " (uur)",
+    },
+    "en": {
+        "intro": "Digital security questionnaire: {n} questions, about ten minutes. Every answer is saved at once in {file}.",
+        "resume": "Continuing where you left off: {done} of {n} questions are answered already.",
+        "controls": "Type the number or the answer. d = don't know, s = skip, b = back, ? = why, stop = save and stop.",
+        "progress": "Question {i} of {n} · {section}",
+        "why": "Why: {why}",
+        "current": "current answer: {value} (Enter = keep)",
+        "choose_multi": "Choose one or more numbers, separated by commas (0 = none).",
+        "number": "A number{unit}.",
+        "date": "A date (such as 2026-03-31), or 'never'.",
+        "part": "  {part}{unit}",
+        "name": "  Name",
+        "phone": "  Phone",
+        "answer": "Answer",
+        "dont_know": "Don't know",
+        "first": "This is the first question.",
+        "empty": "Give an answer, or s to skip.",
+        "saved": "Saved in {file}. Run the same command again to continue.",
+        "done": "Done: {answered} questions answered, {skipped} skipped. The answers are in {file}.",
+        "next": "Use them with the scan: cyberscan scan yourdomain.nl --answers {file}",
+        "all_done": "Every question in {file} is answered already. Use --review to go through them again.",
+        "hours": " (hours)",
+    },
+}
+
+
+class _Back(Exception):
+    pass
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Skip(Exception):
+    pass
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"cyberscan: {message}", err=True)
+    sys.exit(code)
+
+
+@click.command("questionnaire")
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path), help=f"Answers file to write and resume (default {DEFAULT_FILE}; with --template: standard output).")
+@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True, help="Language of the questions.")
+@click.option("--profile", "profile_name", default=None, help="Which questions apply (see `cyberscan profiles`; default: the file's, else default).")
+@click.option("--template", is_flag=True, help="Write an empty answers file with explanations, to fill in by hand.")
+@click.option("--review", is_flag=True, help="Go through every question again, also the answered ones.")
+def command(output: Path | None, lang: str, profile_name: str | None, template: bool, review: bool) -> None:
+    """Answer questions about what a scan cannot see (backups, MFA, incident plan) and save them."""
+    try:
+        cat = catalogue_mod.builtin()
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    qn = questionnaire(cat)
+    if template:
+        profile = _profile(cat, profile_name or "default")
+        answers = Answers(lang=lang, profile=profile.id)
+        content = dump_answers(qn, selected(qn, profile), answers, lang=lang, file_name=output.name if output else DEFAULT_FILE)
+        if output is None:
+            click.echo(content, nl=False)
+            return
+        _save(output, content)
+        click.echo(f"{output}", err=True)
+        return
+    path = output or Path(DEFAULT_FILE)
+    answers = Answers(lang=lang)
+    if path.exists():
+        try:
+            answers = load_answers(path, cat)
+        except OSError as exc:
+            _fail(f"cannot read {path}: {exc.strerror or exc}", EXIT_IO)
+        except ConfigError as exc:
+            _fail(str(exc), EXIT_USAGE)
+    answers.lang = lang
+    profile = _profile(cat, profile_name or answers.profile or "default")
+    answers.profile = profile.id
+    Session(cat, qn, selected(qn, profile), answers, path, lang).run(review=review)
+
+
+def _profile(cat: Catalogue, name: str) -> catalogue_mod.Profile:
+    try:
+        return catalogue_mod.profile(cat, name)
+    except ConfigError as exc:
+        _fail(str(exc), EXIT_USAGE)
+
+
+def _save(path: Path, content: str) -> None:
+    try:
+        save_answers(path, content)
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc.strerror or exc}", EXIT_IO)
+
+
+class Session:
+    """One interactive run over the selected questions."""
+
+    def __init__(self, cat: Catalogue, qn: Questionnaire, questions: list[Question], answers: Answers, path: Path, lang: str) -> None:
+        self.cat, self.qn, self.questions, self.answers, self.path, self.lang = cat, qn, questions, answers, path, lang
+        self.t = T[lang]
+
+    # -- persistence
+
+    def save(self) -> None:
+        self.answers.updated = date.today().isoformat()
+        wanted = {q.id for q in self.questions} | set(self.answers.data)
+        keep = [q for q in self.qn.questions if q.id in wanted]
+        _save(self.path, dump_answers(self.qn, keep, self.answers, lang=self.lang, file_name=self.path.name))
+
+    def say(self, key: str, **params: Any) -> None:
+        click.echo(self.t[key].format(**params))
+
+    # -- the loop
+
+    def _open(self, q: Question) -> bool:
+        return q.id not in self.answers.data and q.id not in self.answers.skipped
+
+    def run(self, *, review: bool) -> None:
+        n = len(self.questions)
+        done = sum(1 for q in self.questions if q.id in self.answers.data)
+        start = 0 if review else next((i for i, q in enumerate(self.questions) if self._open(q) and applies(q, self.answers.data)), n)
+        if start >= n:
+            self.say("all_done", file=self.path)
+            return
+        self.say("intro", n=n, file=self.path)
+        if done and not review:
+            self.say("resume", done=done, n=n)
+        self.say("controls")
+        history: list[int] = []
+        i = start
+        try:
+            while i < n:
+                q = self.questions[i]
+                if not applies(q, self.answers.data):
+                    i += 1
+                    continue
+                try:
+                    self.ask(q, i + 1, n)
+                except _Back:
+                    if history:
+                        i = history.pop()
+                    else:
+                        self.say("first")
+                    continue
+                except _Skip:
+                    if q.id not in self.answers.skipped:
+                        self.answers.skipped.append(q.id)
+                self.save()
+                history.append(i)
+                i += 1
+        except (_Stop, click.Abort):
+            self.save()
+            click.echo("")
+            self.say("saved", file=self.path)
+            sys.exit(EXIT_OK)
+        self.save()
+        skipped = sum(1 for q in self.questions if q.id in self.answers.skipped and q.id not in self.answers.data)
+        answered = sum(1 for q in self.questions if q.id in self.answers.data)
+        self.say("done", answered=answered, skipped=skipped, file=self.path)
+        self.say("next", file=self.path)
+
+    # -- one question
+
+    def prompt(self, prompt_text: str) -> str:
+        raw: str = click.prompt(prompt_text, default="", show_default=False, prompt_suffix=": ")
+        return raw.strip()
+
+    def command_of(self, raw: str) -> None:
+        word = raw.lower()
+        if word in BACK:
+            raise _Back
+        if word in SKIP:
+            raise _Skip
+        if word in STOP:
+            raise _Stop
+
+    def ask(self, q: Question, i: int, n: int) -> None:
+        lang = self.lang
+        section = text(self.qn.sections.get(q.section, {}), lang) or q.section
+        click.echo("")
+        click.secho(self.t["progress"].format(i=i, n=n, section=section), bold=True)
+        click.echo(text(q.text, lang))
+        click.secho(self.t["why"].format(why=text(q.why, lang)), dim=True)
+        current = self.answers.data.get(q.id)
+        if current is not None:
+            click.echo("  (" + self.t["current"].format(value=label(q, current, lang)) + ")")
+        if q.type == "contact":
+            self._contact(q, current)
+            return
+        if q.type == "number" and q.per:
+            self._per(q, current)
+            return
+        choices = self._show_options(q)
+        while True:
+            raw = self.prompt(self.t["answer"])
+            if not raw:
+                if current is not None:
+                    return
+                self.say("empty")
+                continue
+            if raw.lower() in WHY:
+                click.echo(text(q.why, lang))
+                continue
+            if raw.lower() in HELP:
+                self.say("controls")
+                continue
+            self.command_of(raw)
+            try:
+                value = normalize(q, self._expand(q, raw, choices))
+            except AnswerError as exc:
+                click.echo("  " + describe_error(exc, lang))
+                continue
+            if value is None:
+                self.say("empty")
+                continue
+            self.answers.data[q.id] = value
+            if q.id in self.answers.skipped:
+                self.answers.skipped.remove(q.id)
+            return
+
+    def _show_options(self, q: Question) -> list[str]:
+        """Print numbered options; return the canonical value per number (1-based)."""
+        lang = self.lang
+        if q.type == "yesno":
+            values = ["yes", "no", "partly", DONT_KNOW]
+            labels = {"nl": ["Ja", "Nee", "Deels", "Weet niet"], "en": ["Yes", "No", "Partly", "Don't know"]}[lang]
+            click.echo("   " + "   ".join(f"{k}) {lab}" for k, lab in enumerate(labels, 1)))
+            return values
+        if q.type in ("choice", "multi"):
+            values = [o.value for o in q.options] + [DONT_KNOW]
+            for k, option in enumerate(q.options, 1):
+                click.echo(f"   {k}) {text(option.label, lang)}")
+            click.echo(f"   {len(values)}) {self.t['dont_know']}")
+            if q.type == "multi":
+                self.say("choose_multi")
+            return values
+        if q.type == "number":
+            unit = f" ({text(q.unit, lang)})" if q.unit else ""
+            self.say("number", unit=unit)
+        elif q.type == "date":
+            self.say("date")
+        return []
+
+    def _expand(self, q: Question, raw: str, choices: list[str]) -> Any:
+        """Numbers and one-letter shortcuts to canonical values."""
+        short = SHORT[self.lang]
+        word = raw.lower()
+        if q.type == "multi":
+            parts = [p for p in raw.replace(";", ",").replace(" ", ",").split(",") if p]
+            if parts == ["0"]:
+                return []
+            out: list[str] = []
+            for part in parts:
+                if part.isdigit() and 1 <= int(part) <= len(choices):
+                    out.append(choices[int(part) - 1])
+                elif part.lower() in short and short[part.lower()] == DONT_KNOW:
+                    out.append(DONT_KNOW)
+                else:
+                    out.append(part)
+            return DONT_KNOW if DONT_KNOW in out else out
+        if choices and word.isdigit() and 1 <= int(word) <= len(choices):
+            return choices[int(word) - 1]
+        if word in short and (q.type == "yesno" or short[word] == DONT_KNOW):
+            return short[word]
+        return raw
+
+    def _dont_know(self, raw: str) -> bool:
+        word = raw.lower()
+        return SHORT[self.lang].get(word) == DONT_KNOW or word in ("weet niet", "dont-know", "don't know")
+
+    def _sub(self, prompt_text: str, default: str | None) -> str | None:
+        suffix = f" [{default}]" if default else ""
+        raw = self.prompt(prompt_text + suffix)
+        if raw.lower() in BACK | SKIP | STOP:
+            self.command_of(raw)
+        return raw or default
+
+    def _per(self, q: Question, current: Any) -> None:
+        lang = self.lang
+        unit = f" ({text(q.unit, lang)})" if q.unit else ""
+        values: dict[str, Any] = dict(current) if isinstance(current, dict) else {}
+        for part in q.per:
+            while True:
+                old = values.get(part.value)
+                raw = self._sub(self.t["part"].format(part=text(part.label, lang), unit=unit), None if old is None else str(old))
+                if raw is None or self._dont_know(raw):
+                    values.pop(part.value, None)
+                    break
+                try:
+                    values[part.value] = normalize(q, {part.value: raw})[part.value]
+                except AnswerError as exc:
+                    click.echo("  " + describe_error(exc, lang))
+                    continue
+                break
+        if values:
+            self.answers.data[q.id] = values
+        else:
+            self.answers.data[q.id] = DONT_KNOW
+        if q.id in self.answers.skipped:
+            self.answers.skipped.remove(q.id)
+
+    def _contact(self, q: Question, current: Any) -> None:
+        old = dict(current) if isinstance(current, dict) else {}
+        name = self._sub(self.t["name"], old.get("name"))
+        phone = self._sub(self.t["phone"], old.get("phone"))
+        contact = {k: v for k, v in {**old, "name": name, "phone": phone}.items() if v}
+        if not contact:
+            raise _Skip
+        self.answers.data[q.id] = contact
+        if q.id in self.answers.skipped:
+            self.answers.skipped.remove(q.id)
