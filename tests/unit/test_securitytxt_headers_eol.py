@@ -1,0 +1,177 @@
+"""Pure parsers (security.txt, headers) and the end-of-life judge: tables plus never-raise properties."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cyberscan.eol import judge_version
+from cyberscan.evaluators.tls import hostname_matches
+from cyberscan.parsers.headers import csp_directive, generators, parse_hsts, parse_products, parse_set_cookie
+from cyberscan.parsers.securitytxt import parse_securitytxt
+from cyberscan.probes.tlsraw import parse_server_hello, rate_suite, rate_version
+
+SIGNED = """-----BEGIN PGP SIGNED MESSAGE-----
+Hash: SHA256
+
+Contact: mailto:security@museum.test
+Expires: 2027-01-01T00:00:00Z
+- Canonical: https://museum.test/.well-known/security.txt
+-----BEGIN PGP SIGNATURE-----
+
+iQIzBAEBCAAdFiEE
+-----END PGP SIGNATURE-----
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "errors", "signed"),
+    [
+        ("Contact: mailto:a@b.test\nExpires: 2027-01-01T00:00:00Z\n", (), False),
+        ("Expires: 2027-01-01T00:00:00Z\n", ("no-contact",), False),
+        ("Contact: mailto:a@b.test\n", ("no-expires",), False),
+        ("Contact: mailto:a@b.test\nExpires: next year\n", ("bad-expires",), False),
+        ("Contact: mailto:a@b.test\nExpires: 2027-01-01T00:00:00Z\nExpires: 2027-01-02T00:00:00Z\n",
+         ("multiple-expires",), False),
+        ("<html>not found</html>", ("invalid-line", "no-contact", "no-expires"), False),
+        (SIGNED, (), True),
+    ],
+)
+def test_securitytxt(text: str, errors: tuple[str, ...], signed: bool) -> None:
+    doc = parse_securitytxt(text)
+    assert doc.errors == errors
+    assert doc.signed is signed
+
+
+def test_signed_securitytxt_unescapes_dashes() -> None:
+    doc = parse_securitytxt(SIGNED)
+    assert doc.canonical == ("https://museum.test/.well-known/security.txt",)
+    assert doc.expires == dt.datetime(2027, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "max_age", "sub", "valid"),
+    [
+        ("max-age=31536000; includeSubDomains", 31536000, True, True),
+        ('max-age="600"', 600, False, True),
+        ("max-age=abc", None, False, False),
+        ("includeSubDomains", None, True, False),
+        ("max-age=1; max-age=2", None, False, False),
+    ],
+)
+def test_hsts(value: str, max_age: int | None, sub: bool, valid: bool) -> None:
+    hsts = parse_hsts(value)
+    assert (hsts.max_age, hsts.include_subdomains, hsts.valid) == (max_age, sub, valid)
+
+
+def test_cookie_and_csp_and_generator() -> None:
+    c = parse_set_cookie("sid=1; Secure; HttpOnly; SameSite=Lax")
+    assert (c.name, c.secure, c.http_only, c.same_site) == ("sid", True, True, "lax")
+    assert csp_directive("default-src 'self'; frame-ancestors 'none'", "frame-ancestors") == "'none'"
+    assert csp_directive("default-src 'self'", "frame-ancestors") is None
+    assert generators('<meta name="generator" content="WordPress 6.4.2"><META NAME=Generator CONTENT="x">') == (
+        "WordPress 6.4.2", "x")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("nginx/1.22.1", [("nginx", "1.22.1")]),
+        ("Apache/2.4.41 (Ubuntu) OpenSSL/1.1.1f", [("apache", "2.4.41"), ("openssl", "1.1.1f")]),
+        ("Microsoft-IIS/8.5", [("iis", "8.5")]),
+        ("WordPress 6.4.2", [("wordpress", "6.4.2")]),
+        ("nginx", [("nginx", "")]),
+        ("cloudflare", []),
+    ],
+)
+def test_products(value: str, expected: list[tuple[str, str]]) -> None:
+    assert [(p.name, p.version) for p in parse_products(value)] == expected
+
+
+EOL = {
+    "products": {
+        "php": {"cycles": [{"cycle": "7.4", "eol": dt.date(2022, 11, 28)}, {"cycle": "8.3", "eol": dt.date(2027, 12, 31),
+                                                                             "latest": "8.3.14"}]},
+        "openssh": {"eol_before": "7.4", "min_recommended": "9.8"},
+    }
+}
+TODAY = dt.date(2026, 11, 28)
+
+
+@pytest.mark.parametrize(
+    ("product", "version", "status"),
+    [
+        ("php", "7.4.33", "end-of-life"),
+        ("php", "8.3.1", "outdated"),
+        ("php", "8.3.14", "supported"),
+        ("php", "8.3", "supported"),  # no patch level given: not judged outdated
+        ("php", "5.6.40", "end-of-life"),  # older than any listed branch
+        ("php", "9.0.0", "supported"),
+        ("openssh", "7.2p2", "end-of-life"),
+        ("openssh", "9.2p1", "outdated"),
+        ("openssh", "9.9p1", "supported"),
+        ("unknownd", "1.0", "unknown"),
+        ("php", "", "unknown"),
+    ],
+)
+def test_judge_version(product: str, version: str, status: str) -> None:
+    assert judge_version(EOL, product, version, TODAY).status == status
+
+
+def test_judge_version_uses_the_given_day() -> None:
+    assert judge_version(EOL, "php", "8.3.14", dt.date(2028, 1, 1)).status == "end-of-life"
+
+
+@pytest.mark.parametrize(
+    ("name", "sans", "ok"),
+    [
+        ("www.museum.test", ["www.museum.test"], True),
+        ("WWW.Museum.test.", ["www.museum.test"], True),
+        ("www.museum.test", ["*.museum.test"], True),
+        ("museum.test", ["*.museum.test"], False),
+        ("a.b.museum.test", ["*.museum.test"], False),
+        ("www.test", ["*.test"], False),  # no wildcards directly under a TLD
+        ("www.museum.test", ["other.test"], False),
+    ],
+)
+def test_hostname_matches(name: str, sans: list[str], ok: bool) -> None:
+    assert hostname_matches(name, sans) is ok
+
+
+def test_ratings() -> None:
+    assert rate_version("TLSv1.3") == "good" and rate_version("TLSv1.0") == "phase-out"
+    assert rate_version("SSLv3") == "insufficient"
+    assert rate_suite("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256") == "good"
+    assert rate_suite("TLS_DHE_RSA_WITH_AES_128_CBC_SHA") == "sufficient"
+    assert rate_suite("TLS_RSA_WITH_AES_128_GCM_SHA256") == "phase-out"
+    for weak in ("TLS_RSA_WITH_RC4_128_SHA", "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_NULL_SHA",
+                 "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA", "TLS_DH_anon_WITH_AES_128_CBC_SHA"):
+        assert rate_suite(weak) == "insufficient", weak
+
+
+@given(st.text(max_size=2000))
+def test_text_parsers_never_raise(text: str) -> None:
+    parse_securitytxt(text)
+    parse_hsts(text)
+    parse_set_cookie(text)
+    parse_products(text)
+    generators(text)
+    csp_directive(text, "frame-ancestors")
+
+
+@given(st.binary(max_size=300))
+def test_server_hello_parser_raises_only_declared_errors(data: bytes) -> None:
+    import struct
+
+    try:
+        parse_server_hello(data)
+    except (ValueError, IndexError, struct.error):
+        pass
+
+
+@given(st.text(max_size=30), st.text(max_size=20))
+def test_judge_version_never_raises(product: str, version: str) -> None:
+    judge_version(EOL, product, version, TODAY)

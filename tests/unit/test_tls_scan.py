@@ -1,0 +1,224 @@
+"""The TLS and HTTP probes and web evaluators through the real engine, against in-process servers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+
+from cyberscan import catalogue as catalogue_mod
+from cyberscan import registry as registry_mod
+from cyberscan.catalogue import Profile
+from cyberscan.engine import Nameserver, ScanOptions, scan
+from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.models import Result, Status
+from cyberscan.probes.tls import TlsScan
+from tests.fixtures.certs import NOW, Minted, TestPki
+from tests.fixtures.tlsservers import HostileServer, HttpServer, HttpsServer, free_port
+
+DOMAIN = "museum.test"
+TEXT = {"nl": "t", "en": "t"}
+WEB_CHECKS = (
+    "web.https.available", "web.https.redirect", "web.tls.version", "web.tls.ciphers", "web.tls.cert.valid",
+    "web.tls.cert.expiry", "web.tls.cert.key", "web.tls.cert.signature", "web.hsts", "web.headers.basic",
+    "web.cookies", "web.securitytxt", "web.software.banner", "web.cms.version",
+)
+
+GOOD_HEADERS = {
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'self'",
+    "Server": "nginx",
+}
+
+
+def securitytxt(expires: dt.datetime) -> bytes:
+    return (
+        "Contact: mailto:security@museum.test\n"
+        f"Expires: {expires.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+        "Canonical: https://museum.test/.well-known/security.txt\n"
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return TestPki.create(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def dns_server() -> Iterator[LocalDnsServer]:
+    zones = ZoneSet()
+    zones.add_text(
+        DOMAIN,
+        f"""
+$TTL 300
+@ IN SOA ns.{DOMAIN}. admin.{DOMAIN}. 1 3600 600 86400 300
+@ IN NS ns.{DOMAIN}.
+@ IN A 127.0.0.1
+ns IN A 127.0.0.1
+""",
+    )
+    with LocalDnsServer(zones) as srv:
+        yield srv
+
+
+def run_scan(dns_server: LocalDnsServer, pki: TestPki, https_port: int, http_port: int, *, timeout: float = 2.0,
+             checks: tuple[str, ...] = WEB_CHECKS) -> dict[str, list[Result]]:
+    cat = catalogue_mod.load()
+    profile = Profile("t", TEXT, TEXT, include=checks, settings={"https_port": https_port, "http_port": http_port})
+    options = ScanOptions(
+        timeout=timeout,
+        nameservers=(Nameserver(dns_server.address, dns_server.port),),
+        ca_bundle=str(pki.ca_path),
+        allow_private=True,
+        workers=8,
+    )
+    result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+    by_id: dict[str, list[Result]] = {}
+    for r in result.results:
+        by_id.setdefault(r.check_id, []).append(r)
+    by_id["_facts"] = result.outcomes  # type: ignore[assignment]
+    return by_id
+
+
+def statuses(results: dict[str, list[Result]], check: str) -> list[tuple[Status, str]]:
+    return [(r.status, r.message) for r in results[check]]
+
+
+def site(pki: TestPki, leaf: Minted, *, headers: dict[str, str] | None = None, **tls: Any) -> HttpsServer:
+    routes = {
+        "/": (200, headers if headers is not None else GOOD_HEADERS, b"<html><head></head><body>museum</body></html>"),
+        "/.well-known/security.txt": (200, {"Content-Type": "text/plain"}, securitytxt(NOW + dt.timedelta(days=180))),
+    }
+    return HttpsServer(leaf.chain_path, leaf.key_path, routes, **tls)
+
+
+def redirector() -> HttpServer:
+    return HttpServer({"*": (301, {"Location": f"https://{DOMAIN}/"}, b"")})
+
+
+def test_good_site_has_no_failures(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    leaf = pki.issue(DOMAIN, f"www.{DOMAIN}")
+    with site(pki, leaf, minimum=ssl.TLSVersion.TLSv1_2) as https, redirector() as http:
+        results = run_scan(dns_server, pki, https.port, http.port)
+    for check in WEB_CHECKS:
+        got = statuses(results, check)
+        assert all(s in (Status.PASS, Status.INFO) for s, _ in got), (check, got, [r.params for r in results[check]])
+    assert statuses(results, "web.tls.version") == [(Status.PASS, "good")]
+    assert results["web.tls.version"][0].host == f"{DOMAIN} (127.0.0.1)"
+    assert statuses(results, "web.https.redirect") == [(Status.PASS, "redirects")]
+    assert statuses(results, "web.securitytxt") == [(Status.PASS, "valid")]
+    assert statuses(results, "web.hsts") == [(Status.PASS, "ok-subdomains")]
+    # the same TLS fact serves every TLS check: one tls.scan outcome for the domain
+    facts = [o for o in results["_facts"] if o.probe == "tls.scan"]  # type: ignore[attr-defined]
+    assert len(facts) == 1 and isinstance(facts[0].fact, TlsScan)
+    endpoint = facts[0].fact.endpoints[0]
+    assert set(endpoint.accepted_versions()) == {"TLSv1.2", "TLSv1.3"}
+    assert endpoint.chain_trusted is True
+
+
+def test_legacy_tls10_is_detected(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    leaf = pki.issue(DOMAIN)
+    with site(pki, leaf, ciphers="ALL:@SECLEVEL=0", minimum=ssl.TLSVersion.TLSv1,
+              maximum=ssl.TLSVersion.TLSv1_2) as https, redirector() as http:
+        results = run_scan(dns_server, pki, https.port, http.port,
+                           checks=("web.tls.version", "web.tls.ciphers"))
+    (version,) = results["web.tls.version"]
+    assert version.status is Status.WARN and version.message == "phase-out"
+    assert "TLSv1.0" in version.params["weak"]
+    (ciphers,) = results["web.tls.ciphers"]
+    # ALL includes static-RSA and CBC suites: at least phase-out, with the suites named as evidence
+    assert ciphers.status in (Status.WARN, Status.FAIL)
+    assert "TLS_RSA_WITH_AES_128_CBC_SHA" in str(ciphers.evidence["suites"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "check", "expected"),
+    [
+        ("expired", "web.tls.cert.valid", (Status.FAIL, "expired")),
+        ("expired", "web.tls.cert.expiry", (Status.FAIL, "expired")),
+        ("not-yet-valid", "web.tls.cert.valid", (Status.FAIL, "not-yet-valid")),
+        ("self-signed", "web.tls.cert.valid", (Status.FAIL, "self-signed")),
+        ("wrong-name", "web.tls.cert.valid", (Status.FAIL, "name-mismatch")),
+        ("rsa1024", "web.tls.cert.key", (Status.FAIL, "weak-key")),
+        ("sha1", "web.tls.cert.signature", (Status.FAIL, "weak-signature")),
+        ("soon", "web.tls.cert.expiry", (Status.WARN, "expires-soon")),
+        ("very-soon", "web.tls.cert.expiry", (Status.FAIL, "expires-very-soon")),
+        ("wildcard", "web.tls.cert.valid", (Status.FAIL, "name-mismatch")),  # *.museum.test does not cover the apex
+    ],
+)
+def test_bad_certificates(dns_server: LocalDnsServer, pki: TestPki, kind: str, check: str,
+                          expected: tuple[Status, str]) -> None:
+    leaf = {
+        "expired": lambda: pki.issue(DOMAIN, file_stem="expired", not_before=NOW - dt.timedelta(days=100),
+                                     not_after=NOW - dt.timedelta(days=1)),
+        "not-yet-valid": lambda: pki.issue(DOMAIN, file_stem="future", not_before=NOW + dt.timedelta(days=2),
+                                           not_after=NOW + dt.timedelta(days=90)),
+        "self-signed": lambda: pki.issue(DOMAIN, file_stem="selfsigned", self_signed=True),
+        "wrong-name": lambda: pki.issue("other.test", file_stem="wrongname"),
+        "rsa1024": lambda: pki.issue(DOMAIN, file_stem="rsa1024", key_size=1024),
+        "sha1": lambda: pki.issue(DOMAIN, file_stem="sha1", hash_alg=hashes.SHA1()),
+        "soon": lambda: pki.issue(DOMAIN, file_stem="soon", not_after=NOW + dt.timedelta(days=20)),
+        "very-soon": lambda: pki.issue(DOMAIN, file_stem="verysoon", not_after=NOW + dt.timedelta(days=5)),
+        "wildcard": lambda: pki.issue(f"*.{DOMAIN}", file_stem="wildcard"),
+    }[kind]()
+    with site(pki, leaf, ciphers="DEFAULT:@SECLEVEL=0") as https, redirector() as http:
+        results = run_scan(dns_server, pki, https.port, http.port, checks=(check,))
+    assert statuses(results, check) == [expected]
+
+
+def test_bad_headers_and_missing_securitytxt(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    leaf = pki.issue(DOMAIN, file_stem="bare")
+    routes = {
+        "/": (200, [("Server", "nginx/1.22.1"), ("X-Powered-By", "PHP/7.4.33"),
+                    ("Set-Cookie", "session=abc; Path=/"),
+                    ("Strict-Transport-Security", "max-age=3600")],
+              b'<html><head><meta name="generator" content="WordPress 4.9.8"></head></html>'),
+    }
+    with HttpsServer(leaf.chain_path, leaf.key_path, routes) as https, \
+            HttpServer({"*": (200, {}, b"plain")}) as http:
+        results = run_scan(dns_server, pki, https.port, http.port)
+    assert statuses(results, "web.https.redirect") == [(Status.FAIL, "no-redirect")]
+    assert statuses(results, "web.hsts") == [(Status.FAIL, "too-short")]
+    assert statuses(results, "web.headers.basic") == [(Status.FAIL, "missing")]
+    assert statuses(results, "web.cookies") == [(Status.FAIL, "not-secure")]
+    assert statuses(results, "web.securitytxt") == [(Status.FAIL, "missing")]
+    (banner,) = results["web.software.banner"]
+    assert (banner.status, banner.message) == (Status.FAIL, "end-of-life")
+    assert "PHP 7.4.33" in banner.params["software"]
+    assert statuses(results, "web.cms.version") == [(Status.FAIL, "end-of-life")]
+
+
+@pytest.mark.parametrize("mode", ["stall", "garbage", "drop"])
+def test_hostile_https_server_gives_error_not_verdicts(dns_server: LocalDnsServer, pki: TestPki, mode: str) -> None:
+    with HostileServer(mode) as hostile, HttpServer({"*": (200, {}, b"plain")}) as http:
+        results = run_scan(dns_server, pki, hostile.port, http.port, timeout=1.0)
+    for check in ("web.tls.version", "web.tls.cert.valid", "web.hsts", "web.securitytxt", "web.https.available"):
+        got = statuses(results, check)
+        assert [s for s, _ in got] == [Status.ERROR], (check, got)
+    # the plain-HTTP check still ran on its own
+    assert statuses(results, "web.https.redirect") == [(Status.FAIL, "no-redirect")]
+
+
+def test_closed_https_port_is_a_finding_not_an_error(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    with HttpServer({"*": (200, {}, b"plain")}) as http:
+        results = run_scan(dns_server, pki, free_port(), http.port)
+    assert statuses(results, "web.https.available") == [(Status.FAIL, "not-offered")]
+    assert [s for s, _ in statuses(results, "web.tls.version")] == [Status.SKIPPED]
+
+
+def test_private_address_without_permission_is_skipped(dns_server: LocalDnsServer, pki: TestPki,
+                                                       tmp_path: Path) -> None:
+    cat = catalogue_mod.load()
+    profile = Profile("t", TEXT, TEXT, include=("web.tls.version",), settings={"https_port": free_port()})
+    options = ScanOptions(timeout=1, nameservers=(Nameserver(dns_server.address, dns_server.port),))
+    result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+    (r,) = result.results
+    assert r.status is Status.SKIPPED and r.message == "out-of-scope"
