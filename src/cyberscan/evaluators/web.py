@@ -220,13 +220,27 @@ def securitytxt_verdict(e: WebEndpoint, facts: Facts, params: Mapping[str, Any])
         return Verdict(Status.FAIL, "expired", p, evidence, e.label)
     if doc.expires > facts.now + timedelta(days=int(params.get("max_expires_days", 366))):
         return Verdict(Status.WARN, "expires-too-far", p, evidence, e.label)
-    fetched = {final.url.lower(), url.lower()}
-    if doc.canonical and not any(c.strip().lower() in fetched for c in doc.canonical):
+    if doc.canonical and not any(_canonical_ok(c, final.url, url, facts.target) for c in doc.canonical):
         return Verdict(Status.WARN, "canonical-mismatch", {**p, "canonical": ", ".join(doc.canonical)}, evidence,
                        e.label)
     if doc.errors:
         return Verdict(Status.WARN, "minor-problems", {**p, "problems": ", ".join(doc.errors)}, evidence, e.label)
     return Verdict(Status.PASS, "valid-signed" if doc.signed else "valid", p, evidence, e.label)
+
+
+def _canonical_ok(canonical: str, fetched: str, expected: str, domain: str) -> bool:
+    """The Canonical URI is where this file was fetched, or the same path on a host of the scanned domain.
+
+    A www host serving the apex's file (Canonical names the apex) is common and harmless; a Canonical
+    pointing at another organisation's domain suggests a copied file.
+    """
+    value = canonical.strip().lower()
+    if value in (fetched.lower(), expected.lower()):
+        return True
+    parts = urlsplit(value)
+    host = (parts.hostname or "").rstrip(".")
+    in_domain = host == domain or host.endswith("." + domain)
+    return parts.scheme == "https" and in_domain and parts.path == "/.well-known/security.txt"
 
 
 @evaluator("web.securitytxt")
