@@ -1,0 +1,391 @@
+"""Judgement of the port scan: which risky services can be reached from the internet.
+
+Every check reads the one ``net.ports`` fact and judges only its own ``ports`` params, and only the
+ports the fact says were scanned (a stored scan judged under a newer catalogue never passes a port
+nobody looked at). One verdict per address with something exposed, so the report names the
+address and the host names it serves.
+
+Addresses of a hosting provider (recognised by their reverse DNS name, ``checks/data/hosting.yaml``)
+are a supplier matter: the finding is a WARN that tells what to ask the supplier, and
+``net.exposed.supplier`` gathers them for the chain-dependency item of the DEN checklist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine import Facts
+from ..eol import EolVerdict, judge_version, product_data
+from ..models import Status, Verdict
+from ..plugin import evaluator
+from ..probes.ports import PROBE, AddressScan, OpenPort, PortScan, port_spec
+
+PASSWORD_METHODS = ("password", "keyboard-interactive")
+
+
+@dataclass(frozen=True, slots=True)
+class PortRule:
+    port: int
+    proto: str
+    label: str
+    kind: str = ""  # "" | ssh | obsolete | gateway
+    match: re.Pattern[str] | None = None  # when set, the port counts only if the service matches
+
+
+def rules(params: Mapping[str, Any]) -> list[PortRule]:
+    out = []
+    for entry in params.get("ports") or ():
+        spec = port_spec(entry)
+        if spec is None:
+            continue
+        raw = entry if isinstance(entry, Mapping) else {}
+        pattern = raw.get("match")
+        try:
+            compiled = re.compile(str(pattern), re.IGNORECASE) if pattern else None
+        except re.error:
+            compiled = None
+        out.append(PortRule(spec[0], spec[1], str(raw.get("label", spec[0])), str(raw.get("kind", "")), compiled))
+    return out
+
+
+def service_text(op: OpenPort) -> str:
+    return " ".join(x for x in (op.service, op.product, op.version, op.extrainfo, op.banner) if x)
+
+
+def matches(rule: PortRule, op: OpenPort) -> bool:
+    return rule.match is None or bool(rule.match.search(service_text(op)))
+
+
+def describe(rule: PortRule, op: OpenPort) -> str:
+    """``RDP (3389/tcp: Microsoft Terminal Services)``: language-neutral, for message params."""
+    seen = " ".join(x for x in (op.product, op.version) if x)
+    return f"{rule.label} ({op.port}/{op.proto}{': ' + seen if seen else ''})"
+
+
+def _evidence_port(op: OpenPort) -> dict[str, Any]:
+    data: dict[str, Any] = {"port": op.port, "proto": op.proto}
+    for key in ("service", "product", "version", "extrainfo", "tunnel", "banner"):
+        value = getattr(op, key)
+        if value:
+            data[key] = value
+    if op.auth_methods:
+        data["auth_methods"] = list(op.auth_methods)
+    return data
+
+
+# ----------------------------------------------------------------------------- hosting providers
+
+
+def hosting_provider(ptr: Sequence[str], domain: str, data: Mapping[str, Any] | None) -> str | None:
+    """The hosting provider whose server this is, recognised by the address's reverse DNS name."""
+    if not data or not ptr:
+        return None
+    for name in ptr:
+        name = name.rstrip(".").lower()
+        if name == domain or name.endswith("." + domain):
+            continue  # the organisation's own name: no sign of a supplier
+        for provider in data.get("providers") or ():
+            if not isinstance(provider, Mapping):
+                continue
+            for suffix in provider.get("ptr_suffixes") or ():
+                suffix = str(suffix).lower().strip(".")
+                if name == suffix or name.endswith("." + suffix):
+                    return str(provider.get("name", suffix))
+        for pattern in data.get("generic_ptr_patterns") or ():
+            try:
+                if re.search(str(pattern), name):
+                    return ".".join(name.split(".")[-2:])
+            except re.error:
+                continue
+    return None
+
+
+def _hosting(facts: Facts) -> Mapping[str, Any] | None:
+    value = facts.data.get("hosting")
+    return value if isinstance(value, Mapping) else None
+
+
+# ----------------------------------------------------------------------------- exposed services
+
+
+def _error(scan: AddressScan) -> Verdict:
+    reason = "timeout" if scan.error in ("timeout", "budget") else "unreachable"
+    return Verdict(
+        Status.ERROR,
+        f"scan-{scan.error}" if scan.error in ("timeout", "budget") else "scan-failed",
+        {"reason": reason, "address": scan.address, "names": list(scan.names), "detail": scan.detail},
+        {"address": scan.address, "error": scan.error, "detail": scan.detail},
+        host=scan.address,
+    )
+
+
+def _udp_skipped(fact: PortScan, wanted: list[PortRule]) -> list[Verdict]:
+    udp = sorted({r.port for r in wanted if r.proto == "udp"})
+    if not udp or not fact.udp_skipped:
+        return []
+    labels = sorted({r.label for r in wanted if r.proto == "udp"})
+    return [Verdict(Status.SKIPPED, f"udp-{fact.udp_skipped}", {"ports": [f"{p}/udp" for p in udp], "services": labels})]
+
+
+@evaluator("net.exposed")
+def exposed(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    """FAIL per address where one of the check's services answers (WARN on a provider's server)."""
+    fact: PortScan = facts.fact(PROBE)
+    wanted = rules(params)
+    hosting = _hosting(facts)
+    verdicts: list[Verdict] = []
+    looked = False
+    ssh_ok: list[str] = []
+    for scan in fact.addresses:
+        if not scan.ok:
+            verdicts.append(_error(scan))
+            continue
+        exposed_here: list[str] = []
+        ssh_password: list[str] = []
+        ssh_unknown: list[str] = []
+        evidence: list[dict[str, Any]] = []
+        for rule in wanted:
+            if not scan.scanned(rule.port, rule.proto):
+                continue
+            looked = True
+            op = scan.find(rule.port, rule.proto)
+            if op is None or not matches(rule, op):
+                continue
+            if rule.kind == "ssh":
+                methods = set(op.auth_methods)
+                if methods & set(PASSWORD_METHODS):
+                    ssh_password.append(describe(rule, op))
+                elif methods:
+                    ssh_ok.append(f"{scan.address}: {describe(rule, op)}")
+                    continue
+                else:
+                    ssh_unknown.append(describe(rule, op))
+            else:
+                exposed_here.append(describe(rule, op))
+            evidence.append(_evidence_port(op))
+        if not (exposed_here or ssh_password or ssh_unknown):
+            continue
+        provider = hosting_provider(scan.ptr, fact.domain, hosting)
+        base = {"address": scan.address, "names": list(scan.names)}
+        ev = {"address": scan.address, "ptr": list(scan.ptr), "open": evidence, "method": scan.method}
+        if provider:
+            base["provider"] = provider
+            ev["provider"] = provider
+        if exposed_here:
+            key, status = ("open-hosted", Status.WARN) if provider else ("open", Status.FAIL)
+            verdicts.append(Verdict(status, key, {**base, "services": exposed_here}, ev, host=scan.address))
+        if ssh_password:
+            key, status = ("ssh-password-hosted", Status.WARN) if provider else ("ssh-password", Status.FAIL)
+            verdicts.append(Verdict(status, key, {**base, "services": ssh_password}, ev, host=scan.address))
+        if ssh_unknown:
+            verdicts.append(Verdict(Status.WARN, "ssh-auth-unknown", {**base, "services": ssh_unknown}, ev, host=scan.address))
+    verdicts.extend(_udp_skipped(fact, wanted))
+    if any(v.status in (Status.FAIL, Status.WARN, Status.ERROR) for v in verdicts):
+        return verdicts
+    checked = [s.address for s in fact.addresses if s.ok]
+    evidence_all = {"addresses": checked, "method": fact.method, "refused": list(fact.refused)}
+    if not fact.addresses:
+        return [*verdicts, Verdict(Status.INFO, "no-addresses", {"domain": fact.domain}, evidence_all)]
+    if not looked:
+        return [*verdicts, Verdict(Status.SKIPPED, "not-scanned", {"ports": _port_list(wanted)}, evidence_all)]
+    if ssh_ok:
+        evidence_all["ssh_keys_only"] = ssh_ok
+    ports = _port_list([r for r in wanted if r.proto == "tcp" or not fact.udp_skipped])
+    return [Verdict(Status.PASS, "closed", {"addresses": checked, "ports": ports}, evidence_all), *verdicts]
+
+
+def _port_list(wanted: list[PortRule]) -> list[str]:
+    return [f"{r.port}/{r.proto}" for r in sorted(wanted, key=lambda r: (r.proto, r.port))]
+
+
+# ----------------------------------------------------------------------------- remote access
+
+
+@evaluator("net.remote_access")
+def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    """VPN and remote-desktop gateways: reachable is normal; product and version are reported and judged."""
+    fact: PortScan = facts.fact(PROBE)
+    wanted = rules(params)
+    eol_data = facts.data.get("eol")
+    verdicts: list[Verdict] = []
+    looked = False
+    for scan in fact.addresses:
+        if not scan.ok:
+            verdicts.append(_error(scan))
+            continue
+        for rule in wanted:
+            if not scan.scanned(rule.port, rule.proto):
+                continue
+            looked = True
+            op = scan.find(rule.port, rule.proto)
+            if op is None or not matches(rule, op):
+                continue
+            params_v = {
+                "address": scan.address,
+                "names": list(scan.names),
+                "service": describe(rule, op),
+                "product": op.product or rule.label,
+                "version": op.version,
+            }
+            ev = {"address": scan.address, "open": [_evidence_port(op)]}
+            if rule.kind == "obsolete":
+                verdicts.append(Verdict(Status.FAIL, "obsolete", params_v, ev, host=scan.address))
+                continue
+            judged = judge_service(eol_data, op, facts, params.get("products") or ())
+            if judged is not None and judged.status == "end-of-life":
+                verdicts.append(Verdict(Status.FAIL, "end-of-life", {**params_v, **_eol_params(judged, eol_data)}, ev, host=scan.address))
+            elif judged is not None and judged.status == "outdated":
+                verdicts.append(Verdict(Status.WARN, "outdated", {**params_v, **_eol_params(judged, eol_data)}, ev, host=scan.address))
+            elif op.version:
+                verdicts.append(Verdict(Status.INFO, "gateway", params_v, ev, host=scan.address))
+            else:
+                verdicts.append(Verdict(Status.INFO, "gateway-no-version", params_v, ev, host=scan.address))
+    verdicts.extend(_udp_skipped(fact, wanted))
+    if any(v.status is not Status.SKIPPED for v in verdicts):
+        return verdicts
+    if not fact.addresses:
+        return [*verdicts, Verdict(Status.INFO, "no-addresses", {"domain": fact.domain})]
+    if not looked:
+        return [*verdicts, Verdict(Status.SKIPPED, "not-scanned", {"ports": _port_list(wanted)})]
+    ports = _port_list([r for r in wanted if r.proto == "tcp" or not fact.udp_skipped])
+    return [Verdict(Status.PASS, "none-found", {"ports": ports}), *verdicts]
+
+
+# ----------------------------------------------------------------------------- outdated software
+
+
+def eol_product(op: OpenPort, products: Sequence[Any] = ()) -> str:
+    """The ``eol.yaml`` product key for what nmap or the banner named (``OpenSSH`` -> ``openssh``).
+
+    ``products`` (check params) maps nmap product names to keys by regular expression; otherwise the
+    CPE's product part, then the product name itself, are used.
+    """
+    for entry in products:
+        if not isinstance(entry, Mapping) or not entry.get("match") or not entry.get("product"):
+            continue
+        try:
+            if re.search(str(entry["match"]), op.product, re.IGNORECASE):
+                return str(entry["product"])
+        except re.error:
+            continue
+    for cpe in op.cpe:
+        parts = cpe.split(":")
+        if len(parts) >= 4 and parts[1] == "/a" and parts[3]:
+            return parts[3]
+    return op.product.lower()
+
+
+def judge_service(eol_data: Any, op: OpenPort, facts: Facts, products: Sequence[Any] = ()) -> EolVerdict | None:
+    """The end-of-life judgement of a service's product and version; None when none is possible."""
+    if not op.product or not op.version or not isinstance(eol_data, Mapping):
+        return None
+    verdict = judge_version(eol_data, eol_product(op, products), op.version, facts.now.date())
+    return None if verdict.status == "unknown" else verdict
+
+
+def _eol_params(judged: EolVerdict, eol_data: Any = None) -> dict[str, Any]:
+    recommended = judged.latest
+    if not recommended:
+        entry = product_data(eol_data if isinstance(eol_data, Mapping) else None, judged.product)
+        recommended = str(entry.get("min_recommended") or "") if entry else ""
+    out: dict[str, Any] = {
+        "cycle": judged.cycle or judged.version,
+        "latest": judged.latest,
+        "recommended": recommended or "?",
+        "product_title": judged.title,
+    }
+    if judged.eol is not None:
+        out["eol_date"] = judged.eol.isoformat()
+    return out
+
+
+def _eol_evidence(judged: EolVerdict, eol_data: Any = None) -> dict[str, Any]:
+    return {
+        "product": judged.product,
+        "version": judged.version,
+        "status": judged.status,
+        "reason": judged.reason,
+        **_eol_params(judged, eol_data),
+    }
+
+
+@evaluator("net.software_outdated")
+def software_outdated(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    """Every service that names its product and version, judged against the end-of-life data.
+
+    End of life is a FAIL; a supported branch with a newer release or a known-exploited flaw fixed
+    later is a WARN (distributions often backport fixes, so the supplier is asked to confirm).
+    """
+    fact: PortScan = facts.fact(PROBE)
+    eol_data = facts.data.get("eol")
+    products = params.get("products") or ()
+    verdicts: list[Verdict] = []
+    current: list[str] = []
+    unjudged: list[str] = []
+    for scan in fact.addresses:
+        if not scan.ok:
+            verdicts.append(_error(scan))
+            continue
+        for op in scan.open:
+            if not op.product:
+                continue
+            label = f"{op.product} {op.version}".strip() + f" ({scan.address} {op.port}/{op.proto})"
+            judged = judge_service(eol_data, op, facts, products)
+            if judged is None:
+                unjudged.append(label)
+                continue
+            if judged.status == "supported":
+                current.append(label)
+                continue
+            status, key = (Status.FAIL, "end-of-life") if judged.status == "end-of-life" else (Status.WARN, "outdated")
+            verdicts.append(
+                Verdict(
+                    status,
+                    key,
+                    {"address": scan.address, "names": list(scan.names), "service": label, **_eol_params(judged, eol_data)},
+                    {"address": scan.address, "open": [_evidence_port(op)], "judgement": _eol_evidence(judged, eol_data)},
+                    host=scan.address,
+                )
+            )
+    if verdicts:
+        return verdicts
+    if current:
+        return [Verdict(Status.PASS, "current", {"services": current}, {"unjudged": unjudged})]
+    if unjudged:
+        return [Verdict(Status.INFO, "unjudged", {"services": unjudged})]
+    return [Verdict(Status.INFO, "no-versions", {})]
+
+
+# ----------------------------------------------------------------------------- supplier matter
+
+
+@evaluator("net.supplier")
+def supplier(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    """Addresses on a hosting provider's servers: what to ask the supplier (DEN chain dependency)."""
+    fact: PortScan = facts.fact(PROBE)
+    hosting = _hosting(facts)
+    expected = {p for p in (port_spec(e) for e in params.get("expected_ports") or ()) if p is not None}
+    verdicts: list[Verdict] = []
+    for scan in fact.addresses:
+        provider = hosting_provider(scan.ptr, fact.domain, hosting)
+        if provider is None:
+            continue
+        base = {"address": scan.address, "names": list(scan.names), "provider": provider}
+        ev = {"address": scan.address, "ptr": list(scan.ptr), "open": [_evidence_port(op) for op in scan.open]}
+        if not scan.ok:
+            verdicts.append(_error(scan))
+            continue
+        other = [op for op in scan.open if (op.port, op.proto) not in expected]
+        if other:
+            services = [f"{op.port}/{op.proto}" + (f" ({op.product})" if op.product else "") for op in other]
+            verdicts.append(Verdict(Status.WARN, "hosted-exposed", {**base, "services": services}, ev, host=scan.address))
+        else:
+            verdicts.append(Verdict(Status.INFO, "hosted", base, ev, host=scan.address))
+    if verdicts:
+        return verdicts
+    if not fact.addresses:
+        return [Verdict(Status.INFO, "no-addresses", {"domain": fact.domain})]
+    return [Verdict(Status.INFO, "not-hosted", {"addresses": [s.address for s in fact.addresses]})]

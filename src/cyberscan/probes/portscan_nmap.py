@@ -1,0 +1,116 @@
+"""Runs nmap (through python-nmap) against one admitted address and reads its XML output.
+
+The command is built here and nowhere else: ``-n`` (nmap never resolves names itself, so it never
+asks the system's resolver about anything), ``-Pn`` (the address is known to exist; do not ping
+around), ``-sV`` (service and version), polite timing, ``--host-timeout``, exactly one address and
+exactly the catalogue's ports. SSH ports get the ``ssh-auth-methods`` script, which asks the
+server which login methods it offers without trying any password.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import re
+import time
+
+import nmap
+
+from ..parsers.nmap import parse_nmap_xml
+from .ports import AddressScan, ScanSettings, address_from_nmap
+
+log = logging.getLogger(__name__)
+
+SSH_PORTS = frozenset({22, 2222})
+
+
+def nmap_arguments(
+    address: str,
+    tcp: tuple[int, ...],
+    udp: tuple[int, ...],
+    *,
+    settings: ScanSettings,
+    host_timeout: float,
+    privileged: bool,
+) -> tuple[str, str]:
+    """(port list, other arguments) for python-nmap's ``scan`` (it adds ``-oX -`` and the host)."""
+    ports = ",".join([*(f"T:{p}" for p in tcp), *(f"U:{p}" for p in udp)])
+    args = ["-n", "-Pn", "-sV", f"-T{settings.timing}", "--host-timeout", f"{max(1, int(host_timeout))}s"]
+    args += ["--max-parallelism", str(settings.max_parallelism), "--max-retries", "2"]
+    if tcp:
+        args.append("-sS" if privileged else "-sT")
+    if udp:
+        args.append("-sU")
+    if SSH_PORTS & set(tcp):
+        args += ["--script", "ssh-auth-methods"]
+    if ":" in address:
+        args.append("-6")
+    return ports, " ".join(args)
+
+
+@functools.cache
+def nmap_version(binary: str) -> str:
+    try:
+        scanner = nmap.PortScanner(nmap_search_path=(binary,))
+        major, minor = scanner.nmap_version()
+    except (nmap.PortScannerError, OSError, ValueError, TypeError):
+        return ""
+    return f"{major}.{minor}"
+
+
+def scan_address(
+    binary: str,
+    address: str,
+    names: tuple[str, ...],
+    tcp: tuple[int, ...],
+    udp: tuple[int, ...],
+    *,
+    settings: ScanSettings,
+    deadline: float,
+    privileged: bool,
+    ptr: tuple[str, ...] = (),
+) -> AddressScan:
+    """Scan one address within what is left of the domain's time budget."""
+    remaining = deadline - time.monotonic()
+    if remaining < 1:
+        return AddressScan(address, names, ptr, "nmap", error="budget", detail="the time budget for the port scan ran out")
+    if not tcp and not udp:
+        return AddressScan(address, names, ptr, "nmap")
+    host_timeout = min(settings.host_timeout, remaining)
+    ports, arguments = nmap_arguments(
+        address, tcp, udp, settings=settings, host_timeout=host_timeout, privileged=privileged
+    )
+    log.debug("nmap %s -p %s %s", arguments, ports, address)
+    try:
+        scanner = nmap.PortScanner(nmap_search_path=(binary,))
+    except nmap.PortScannerError as exc:
+        return AddressScan(address, names, ptr, "nmap", error="failed", detail=f"nmap cannot be started: {exc}")
+    try:
+        # nmap stops itself at --host-timeout; the process is killed a little later as a last resort
+        scanner.scan(hosts=address, ports=ports, arguments=arguments, timeout=int(host_timeout) + 30)
+    except nmap.PortScannerTimeout:
+        return AddressScan(address, names, ptr, "nmap", error="timeout", detail="nmap did not finish in time")
+    except nmap.PortScannerError as exc:  # python-nmap could not read the output; try ourselves below
+        log.debug("python-nmap: %s", exc)
+    except OSError as exc:
+        return AddressScan(address, names, ptr, "nmap", error="failed", detail=f"nmap cannot be started: {exc}")
+    raw = scanner.get_nmap_last_output()
+    run = parse_nmap_xml(raw if isinstance(raw, (str, bytes)) else "")
+    if run.error and not run.hosts:
+        return AddressScan(address, names, ptr, "nmap", error="failed", detail=_short(run.error))
+    if run.exit == "error":
+        return AddressScan(address, names, ptr, "nmap", error="failed", detail=_short(run.errormsg or "nmap failed"))
+    host = next((h for h in run.hosts if _same(h.address, address)), None)
+    return address_from_nmap(host, address, names, tcp, udp, ptr=ptr)
+
+
+def _same(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return False
+
+
+def _short(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()[:200]

@@ -1,0 +1,189 @@
+"""The port-scan probe's pure parts and the built-in connect scan against loopback listeners."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cyberscan.parsers.banner import BannerInfo, parse_banner
+from cyberscan.probes.portscan_fallback import connect_scan
+from cyberscan.probes.portscan_nmap import nmap_arguments
+from cyberscan.probes.ports import ScanSettings, facts_from_xml, port_spec, wanted_ports
+from tests.integration.exposed_listeners import NAS, RDP, TELNET, VNC, Behaviour, Listeners
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nmap"
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ({"port": 3389}, (3389, "tcp")),
+        ({"port": 47808, "proto": "UDP"}, (47808, "udp")),
+        (22, (22, "tcp")),
+        ({"port": "5432"}, (5432, "tcp")),
+        ({"port": 0}, None),
+        ({"port": 65536}, None),
+        ({"port": 80, "proto": "sctp"}, None),
+        ({"port": "x"}, None),
+        ({"label": "no port"}, None),
+        ("3389", None),
+        (None, None),
+    ],
+)
+def test_port_spec(entry: Any, expected: tuple[int, str] | None) -> None:
+    assert port_spec(entry) == expected
+
+
+def test_wanted_ports_is_the_sorted_union_of_the_checks_ports() -> None:
+    params = [
+        {"ports": [{"port": 3389}, {"port": 445}, {"port": 139}]},
+        {"ports": [{"port": 445}, {"port": 47808, "proto": "udp"}, {"port": "bad"}]},
+        {"other": 1},
+        {"ports": None},
+    ]
+    assert wanted_ports(params) == ((139, 445, 3389), (47808,))
+    assert wanted_ports([]) == ((), ())
+
+
+def test_settings_are_clamped_and_default() -> None:
+    default = ScanSettings.from_settings({})
+    assert (default.timing, default.host_timeout, default.budget, default.use_nmap, default.udp) == (3, 300, 900, True, True)
+    odd = ScanSettings.from_settings({"portscan": {"timing": 9, "budget": "x", "parallel": 0, "nmap": False, "nmap_binary": "/opt/nmap"}})
+    assert (odd.timing, odd.budget, odd.parallel, odd.use_nmap, odd.nmap_binary) == (5, 900, 1, False, "/opt/nmap")
+    assert ScanSettings.from_settings({"portscan": "nonsense"}) == default
+
+
+@pytest.mark.parametrize(
+    ("address", "tcp", "udp", "privileged", "expected_ports", "must", "must_not"),
+    [
+        ("192.0.2.10", (22, 3389), (), False, "T:22,T:3389", ["-sT", "--script", "ssh-auth-methods"], ["-sS", "-sU", "-6"]),
+        ("192.0.2.10", (3389,), (47808,), True, "T:3389,U:47808", ["-sS", "-sU"], ["-sT", "--script"]),
+        ("2001:db8::10", (445,), (), True, "T:445", ["-6", "-sS"], ["-sU"]),
+    ],
+)
+def test_nmap_command_is_polite_and_exact(
+    address: str, tcp: tuple[int, ...], udp: tuple[int, ...], privileged: bool, expected_ports: str, must: list[str], must_not: list[str]
+) -> None:
+    ports, arguments = nmap_arguments(address, tcp, udp, settings=ScanSettings(), host_timeout=120.7, privileged=privileged)
+    args = arguments.split()
+    assert ports == expected_ports
+    for flag in ["-n", "-Pn", "-sV", "-T3", "--host-timeout", "120s", *must]:
+        assert flag in args
+    for flag in must_not:
+        assert flag not in args
+    assert address not in arguments  # python-nmap adds exactly one host itself
+
+
+def test_recorded_nmap_output_becomes_address_facts() -> None:
+    xml = (FIXTURES / "open-services.xml").read_text()
+    tcp = (21, 22, 23, 139, 445, 502, 1723, 3389, 5000, 5900, 6379)
+    (scan,) = facts_from_xml(xml, {"127.0.40.1": ("museum.test", "www.museum.test")}, tcp, ())
+    assert scan.ok and scan.names == ("museum.test", "www.museum.test")
+    assert scan.scanned(445) and not scan.scanned(445, "udp") and not scan.scanned(8080)
+    assert {p.port for p in scan.open} == {21, 22, 23, 502, 1723, 3389, 5000, 5900, 6379}
+    ssh = scan.find(22)
+    assert ssh is not None and ssh.auth_methods == ("publickey", "password") and ssh.confident
+    pptp = scan.find(1723)
+    assert pptp is not None and not pptp.confident
+    assert scan.find(139) is None
+
+
+def test_recorded_timeout_and_missing_host_are_errors_not_closed_ports() -> None:
+    xml = (FIXTURES / "host-timeout.xml").read_text()
+    timed_out, missing = facts_from_xml(xml, {"127.0.40.1": ("a.test",), "127.0.40.2": ("b.test",)}, (22,), ())
+    assert timed_out.error == "timeout" and not timed_out.scanned(22)
+    assert missing.error == "failed"
+
+
+def test_ports_not_asked_for_are_ignored() -> None:
+    xml = (FIXTURES / "open-services.xml").read_text()
+    (scan,) = facts_from_xml(xml, {"127.0.40.1": ("a.test",)}, (22,), ())
+    assert [p.port for p in scan.open] == [22]
+
+
+# ----------------------------------------------------------------------------- banners
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n", BannerInfo("ssh", "OpenSSH", "9.2p1", "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3")),
+        (b"SSH-2.0-dropbear_2022.83\r\n", BannerInfo("ssh", "dropbear", "2022.83", "SSH-2.0-dropbear_2022.83")),
+        (b"220 (vsFTPd 3.0.3)\r\n", BannerInfo("ftp", "vsftpd", "3.0.3", "220 (vsFTPd 3.0.3)")),
+        (b"220 ProFTPD 1.3.5e Server (Debian) [::ffff:10.0.0.1]\r\n", BannerInfo("ftp", "ProFTPD", "1.3.5e", "220 ProFTPD 1.3.5e Server (Debian) [::ffff:10.0.0.1]")),
+        (b"220 mail.museum.test ESMTP Postfix (Debian/GNU)\r\n", BannerInfo("smtp", "Postfix", "", "220 mail.museum.test ESMTP Postfix (Debian/GNU)")),
+        (b"RFB 003.008\n", BannerInfo("vnc", "VNC (RFB)", "3.8", "RFB 003.008")),
+        (b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\r\n", BannerInfo("http", "nginx", "1.22.1", "nginx/1.22.1")),
+        (b"HTTP/1.0 400 Bad Request\r\n\r\n", BannerInfo("http", "", "", "HTTP/1.0 400 Bad Request")),
+        (b"-ERR unknown command 'HEAD', with args beginning with: '/' 'HTTP/1.0'\r\n", BannerInfo("redis", "Redis", "", "-ERR unknown command 'HEAD', with args beginning with: '/' 'HTTP/1.0'")),
+        (b"\xff\xfd\x18\xff\xfd\x20", BannerInfo("telnet", "", "", "")),
+        (b"J\x00\x00\x00\n8.0.36\x00\x08\x00\x00\x00", BannerInfo("mysql", "MySQL", "8.0.36", "J 8.0.36")),
+        (b"n\x00\x00\x00\n10.11.6-MariaDB-0+deb12u1\x00", BannerInfo("mysql", "MariaDB", "10.11.6-MariaDB-0+deb12u1", "n 10.11.6-MariaDB-0+deb12u1")),
+        (b"", BannerInfo()),
+        (b"\x03\x00\x00\x13\x0e\xd0", BannerInfo("", "", "", "")),
+    ],
+)
+def test_banners(data: bytes, expected: BannerInfo) -> None:
+    assert parse_banner(data) == expected
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=300))
+def test_banner_parser_never_raises(data: bytes) -> None:
+    assert isinstance(parse_banner(data), BannerInfo)
+
+
+# ----------------------------------------------------------------------------- connect scan
+
+
+@pytest.fixture
+def recorder(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every TCP connection attempt the process makes, recorded below the asyncio layer."""
+    seen: list[tuple[str, int]] = []
+    real = socket.socket.connect  # the conftest's loopback-only guard
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            seen.append((address[0], address[1]))
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return seen
+
+
+def test_connect_scan_finds_open_ports_reads_banners_and_contacts_nothing_else(recorder: list[tuple[str, int]]) -> None:
+    ports = {3389: RDP, 5900: VNC, 23: TELNET, 5000: NAS, 2121: Behaviour(greeting=b"220 (vsFTPd 3.0.3)\r\n")}
+    with Listeners("127.0.41.1", ports), Listeners("127.0.41.2", {5900: VNC}):
+        results = connect_scan(
+            {"127.0.41.1": (23, 2121, 3389, 5000, 5900, 5901), "127.0.41.2": (5900, 3389)},
+            connect_timeout=2,
+            banner_timeout=0.5,
+        )
+    first, second = results["127.0.41.1"], results["127.0.41.2"]
+    assert first.error == "" and first.scanned == (23, 2121, 3389, 5000, 5900, 5901)
+    found = {p.port: p for p in first.open}
+    assert set(found) == {23, 2121, 3389, 5000, 5900}
+    assert (found[5900].service, found[5900].version) == ("vnc", "3.8")
+    assert (found[2121].service, found[2121].product, found[2121].version) == ("ftp", "vsftpd", "3.0.3")
+    assert found[23].service == "telnet"
+    assert found[5000].service == "http" and found[5000].product == "nginx"
+    assert found[3389].service == "" and not found[3389].confident  # RDP does not speak first
+    assert {p.port for p in second.open} == {5900}
+    # every connection went to an address and port that was asked for, and each port was tried once
+    asked = {("127.0.41.1", p) for p in (23, 2121, 3389, 5000, 5900, 5901)} | {("127.0.41.2", 5900), ("127.0.41.2", 3389)}
+    assert sorted(recorder) == sorted(asked)
+
+
+def test_connect_scan_respects_its_budget() -> None:
+    # a listener that accepts but never speaks keeps the banner reader waiting
+    with Listeners("127.0.41.3", {4000 + i: Behaviour() for i in range(4)}):
+        results = connect_scan(
+            {"127.0.41.3": (4000, 4001, 4002, 4003)}, connect_timeout=1, banner_timeout=5, per_address=1, budget=0.5
+        )
+    assert results["127.0.41.3"].error == "budget"
+    assert results["127.0.41.3"].open == ()
