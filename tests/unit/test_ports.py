@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cyberscan.parsers.banner import BannerInfo, parse_banner
+from cyberscan.probes.ports import ScanSettings, facts_from_xml, port_spec, wanted_ports
 from cyberscan.probes.portscan_fallback import connect_scan
 from cyberscan.probes.portscan_nmap import nmap_arguments
-from cyberscan.probes.ports import ScanSettings, facts_from_xml, port_spec, wanted_ports
 from tests.integration.exposed_listeners import NAS, RDP, TELNET, VNC, Behaviour, Listeners
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nmap"
