@@ -24,7 +24,7 @@ BAD = {
     "mail.mta_sts",  # mode: testing
     "web.hsts",  # no HSTS header
     "web.software.banner",  # nginx/1.18.0, PHP/7.4.33
-    "web.tls.cert.expiry",  # website certificate expires in ten days
+    "web.tls.cert.expiry",  # website certificate expires in three weeks
     "web.securitytxt",  # expired
 }
 GOOD = {
@@ -127,3 +127,12 @@ def test_demo_in_english(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     html = (tmp_path / f"cyberscan-{DOMAIN}.html").read_text(encoding="utf-8")
     assert '<html lang="en">' in html and "Findings by DEN checklist item" in html
+
+
+def test_demo_html_has_the_per_server_encryption_table(demo: tuple[list[Path], dict[str, Any], str]) -> None:
+    tls = pytest.importorskip("cyberscan.evaluators.tls")
+    if not hasattr(tls, "host_table"):
+        pytest.skip("no TLS host table in this version")
+    _, _, html = demo
+    assert "Versleuteling per server" in html
+    assert "<th scope=\"row\">mail.museum-demo.test</th>" in html and "<th scope=\"row\">www.museum-demo.test</th>" in html

@@ -42,6 +42,8 @@ def test_real_scan_output_validates(validator: jsonschema.protocols.Validator, d
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
     assert demo_report["schema_version"] == serialize.SCHEMA_VERSION
     assert demo_report["results"] and demo_report["facts"]
+    den = next(f for f in demo_report["readiness"]["frameworks"] if f["id"] == "den-checklist")
+    assert den["items"] and demo_report["readiness"]["checks_total"] == len(demo_report["results"])
 
 
 def _edge_case_scan() -> ScanResult:
@@ -91,13 +93,17 @@ def _broken(data: dict[str, Any], how: str) -> dict[str, Any]:
         doc["results"][0]["severity"] = "extreme"
     elif how == "maps-to":
         doc["results"][0]["maps_to"] = "den.check.4"
+    elif how == "readiness-status":
+        doc["readiness"]["frameworks"][0]["items"][0]["status"] = "fine"
+    elif how == "readiness-score":
+        doc["readiness"]["frameworks"][0]["score"] = 1.5
     elif how == "fact-missing":
         doc["facts"][0] = {"probe": "dns.mx", "subject": "museum.test", "error": None, "fact": None}
     return doc
 
 
 @pytest.mark.parametrize(
-    "how", ["status", "no-results", "error-without-reason", "pass-with-reason", "severity", "maps-to", "fact-missing"]
+    "how", ["readiness-status", "readiness-score", "status", "no-results", "error-without-reason", "pass-with-reason", "severity", "maps-to", "fact-missing"]
 )
 def test_schema_rejects_broken_reports(validator: jsonschema.protocols.Validator, how: str) -> None:
     cat, reg = catalogue_mod.builtin(), registry_mod.load()

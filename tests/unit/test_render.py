@@ -86,6 +86,7 @@ def scan() -> ScanResult:
             evidence={"header": HOSTILE, "nested": {"list": [1, HOSTILE]}},
             host="www.museum.test",
         ),
+        _result("test.settings", Status.WARN, "bad", params={"value": "oud"}, host="shop.museum.test"),
         _result("test.reports", Status.ERROR, "error.timeout", params={"detail": "5 s"}, error_reason=ErrorReason.TIMEOUT),
         _result("test.unmapped", Status.INFO, "good"),
     ]
@@ -249,6 +250,18 @@ def test_html_finding_explains_what_why_and_what_to_do(html_nl: str) -> None:
     assert "uw leverancier of hoster" in body
 
 
+def test_html_one_card_per_check_with_every_host(html_nl: str) -> None:
+    tree = _parse(html_nl)
+    articles = [a for t, a, _ in tree.elements if t == "article"]
+    fails = [a for a in articles if "s-fail" in (a.get("class") or "")]
+    assert len(fails) == 1 and not [a for a in articles if "s-warn" in (a.get("class") or "")]
+    body = tree.within(str(fails[0]["id"]))
+    assert "Gezien: oud." in body and "www.museum.test" in body
+    assert body.count("Risico voor het museum (test.settings).") == 1
+    md_like = [h for _, h in tree.headings if "Titel test.settings" in h]
+    assert len(md_like) == 1
+
+
 def test_html_error_is_shown_as_not_assessed_never_as_fail(html_nl: str) -> None:
     tree = _parse(html_nl)
     errors = [a for t, a, _ in tree.elements if t == "article" and "s-error" in (a.get("class") or "")]
@@ -256,7 +269,7 @@ def test_html_error_is_shown_as_not_assessed_never_as_fail(html_nl: str) -> None
     body = tree.within(str(errors[0]["id"]))
     assert "Niet beoordeeld" in body and "Geen antwoord binnen de tijdslimiet (5 s)" in body
     assert "Risico voor het museum" not in body  # no advice on something we could not judge
-    assert "1 van de 4 uitkomsten (25%) konden niet worden beoordeeld" in tree.within("summary")
+    assert "1 van de 5 uitkomsten (20%) konden niet worden beoordeeld" in tree.within("summary")
 
 
 def test_html_notices_come_first_and_addresses_are_listed(html_nl: str) -> None:
@@ -327,7 +340,7 @@ def test_terminal_worst_first_and_plain_unless_colour_asked(
 
 def test_view_counts_and_overall_score(scan: ScanResult, catalogue: Catalogue) -> None:
     view = build_view(Report(scan, catalogue, "en"))
-    assert {c.status: c.count for c in view.counts} == {"fail": 1, "error": 1, "info": 1, "pass": 1}
+    assert {c.status: c.count for c in view.counts} == {"fail": 1, "warn": 1, "error": 1, "info": 1, "pass": 1}
     assert [f.status for f in view.findings][:2] == ["fail", "error"]
     den = view.readiness.framework("den-checklist")
     assert den is not None and view.overall == f"{round(den.score * 100)}%"  # type: ignore[operator]
@@ -379,5 +392,5 @@ def test_md_escape_leaves_no_markup(value: str) -> None:
 
 def test_json_report_is_valid_json_with_results(scan: ScanResult, catalogue: Catalogue, registry: registry_mod.Registry) -> None:
     data = json.loads(render("json", Report(scan, catalogue, "nl"), registry))
-    assert data["lang"] == "nl" and len(data["results"]) == 4
+    assert data["lang"] == "nl" and len(data["results"]) == 5
     assert data["results"][1]["evidence"]["header"] == HOSTILE

@@ -53,7 +53,7 @@ def demo_museum(*, now: datetime | None = None, timeout: float = 3.0) -> Iterato
     with tempfile.TemporaryDirectory(prefix="cyberscan-demo-") as tmp, contextlib.ExitStack() as stack:
         folder = Path(tmp)
         ca = DemoCA(folder, now)
-        site = ca.issue("website", [DOMAIN, f"www.{DOMAIN}"], valid_days=10, age_days=80)
+        site = ca.issue("website", [DOMAIN, f"www.{DOMAIN}"], valid_days=21, age_days=69)
         sts = ca.issue("mta-sts", [f"mta-sts.{DOMAIN}"], valid_days=60)
         mail = ca.issue("mail", [f"mail.{DOMAIN}"], valid_days=75)
 

@@ -4,7 +4,7 @@ Good: SPF with ~all, a DKIM key, TLS-RPT, MTA-STS published, two nameservers, zo
 TLS 1.2/1.3 only, X-Content-Type-Options and Referrer-Policy set, HTTP redirects to HTTPS.
 To improve: DMARC p=none (reports do arrive), no DNSSEC, no CAA, MTA-STS only in testing mode, no
 HSTS, a web server version in the Server header and an old CMS version in the page, a certificate
-that expires in ten days, an expired security.txt, and a dangling CNAME of an old exhibition site.
+that expires in three weeks, an expired security.txt, and a dangling CNAME of an old exhibition site.
 """
 
 from __future__ import annotations

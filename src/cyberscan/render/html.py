@@ -9,7 +9,7 @@ import jinja2
 
 from ..plugin import renderer
 from . import Report
-from .view import build_view
+from .view import build_view, compact
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
@@ -32,6 +32,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = md_escape
+    env.globals["compact"] = compact
     return env
 
 

@@ -13,7 +13,7 @@ import click
 from ..models import Status
 from ..plugin import renderer
 from . import Report
-from .view import Finding, View, build_view, fmt
+from .view import Finding, View, build_view, compact, fmt
 
 _COLOUR = {"fail": "red", "error": "magenta", "warn": "yellow", "pass": "green", "info": "cyan"}
 _WIDTH = 100
@@ -55,26 +55,43 @@ def render_view(v: View, *, colour: bool = False) -> str:
             wrapped = _wrap(n, 2)
             wrapped[0] = "!" + wrapped[0][1:]
             lines.extend(wrapped)
-    width = max(len(f.short_label) for f in v.findings) if v.findings else 4
+    width = max((len(f.short_label) for f in v.findings if f.status != Status.SKIPPED.value), default=4)
     lines.append("")
-    if v.attention:
+    if v.attention_cards:
         lines.append(_style(t["worst_first"], colour, bold=True))
-        for f in v.attention:
-            where = f" [{f.host}]" if f.host else ""
-            lines.append(f"{_label(f, width, colour)}  {f.title}{where}")
-            lines.extend(_wrap(f.message, width + 2))
+        for card in v.attention_cards:
+            f = card.lead
+            lines.append(f"{_label(f, width, colour)}  {f.title}")
+            for g in card.findings:
+                prefix = f"{g.short_label}: " if len(card.findings) > 1 and g.status != f.status else ""
+                lines.extend(_wrap(prefix + g.message, width + 2))
             if f.status != Status.ERROR.value and f.remediation_short:
                 lines.extend(_wrap(f"→ {f.remediation_short}", width + 2))
     else:
         lines.append(t["nothing_to_fix"])
-    if v.passed:
+    rest = compact(v.passed)
+    if rest.ok:
         lines.append("")
         lines.append(_style(t["passed_checks"], colour, bold=True))
-        for f in v.passed:
+        seen: dict[str, list[Finding]] = {}
+        for f in rest.ok:
+            seen.setdefault(f.title, []).append(f)
+        for title, same in seen.items():
+            times = f" ({len(same)}×)" if len(same) > 1 else ""
+            lines.append(f"{_label(same[0], width, colour)}  {title}{times}")
+    if rest.notes:
+        lines.append("")
+        lines.append(_style(t["notes_heading"], colour, bold=True))
+        for f in rest.notes:
             where = f" [{f.host}]" if f.host else ""
             lines.append(f"{_label(f, width, colour)}  {f.title}{where}")
             if f.status != Status.PASS.value:
                 lines.extend(_wrap(f.message, width + 2))
+    for reason, items in rest.skipped:
+        lines.append("")
+        lines.append(_style(f"{t['status_skipped']} ({len(items)})", colour, bold=True))
+        lines.extend(_wrap(reason, 2))
+        lines.extend(_wrap("; ".join(f.title for f in items), 2))
     return "\n".join(lines) + "\n"
 
 

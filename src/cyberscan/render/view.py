@@ -11,7 +11,6 @@ Other parts of cyberscan may add tables to the HTML report (e.g. TLS facts per h
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -85,7 +84,8 @@ def percent(value: float | None, t: Mapping[str, str]) -> str:
 class ItemRef:
     id: str
     label: str  # "4. Secure settings ..." or the id when the item is unknown
-    framework: str
+    framework: str  # title
+    framework_id: str
     relation: str
     confidence: str
 
@@ -118,6 +118,61 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class Card:
+    """One check's findings that need attention, on all hosts: what we saw per host, advice once."""
+
+    findings: tuple[Finding, ...]  # worst first
+
+    @property
+    def lead(self) -> Finding:
+        return self.findings[0]
+
+    @property
+    def anchor(self) -> str:
+        return self.lead.anchor
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return tuple(f.host for f in self.findings if f.host)
+
+
+def cards(findings: Iterable[Finding]) -> tuple[Card, ...]:
+    """Detailed findings grouped per check, in order of each check's worst finding."""
+    by_check: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.detailed:
+            by_check.setdefault(f.check_id, []).append(f)
+    return tuple(Card(tuple(fs)) for fs in by_check.values())
+
+
+@dataclass(frozen=True, slots=True)
+class Compact:
+    """Results that need no action, shown briefly: passes, notes, and skipped checks by reason."""
+
+    ok: tuple[Finding, ...] = ()
+    notes: tuple[Finding, ...] = ()  # info and manual
+    skipped: tuple[tuple[str, tuple[Finding, ...]], ...] = ()  # (reason, findings)
+
+    def __bool__(self) -> bool:
+        return bool(self.ok or self.notes or self.skipped)
+
+
+def compact(findings: Iterable[Finding]) -> Compact:
+    ok, notes = [], []
+    skipped: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.detailed:
+            continue
+        if f.status == Status.PASS.value:
+            ok.append(f)
+        elif f.status == Status.SKIPPED.value:
+            skipped.setdefault(f.message, []).append(f)
+        else:
+            notes.append(f)
+    return Compact(tuple(ok), tuple(notes), tuple((reason, tuple(fs)) for reason, fs in skipped.items()))
+
+
+@dataclass(frozen=True, slots=True)
 class ItemGroup:
     anchor: str
     id: str
@@ -129,9 +184,9 @@ class ItemGroup:
     manual: bool
     confidence: str
     confidence_label: str
-    findings: tuple[Finding, ...]  # detailed, listed here first
-    passed: tuple[Finding, ...]  # compact
-    elsewhere: tuple[Finding, ...]  # detailed elsewhere, mentioned here with a link
+    findings: tuple[Card, ...]  # detailed, listed here first
+    passed: Compact
+    elsewhere: tuple[Card, ...]  # detailed elsewhere, mentioned here with a link
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +242,8 @@ class View:
     unassessed: str
     unassessed_count: int
     groups: tuple[ItemGroup, ...]
-    other: tuple[Finding, ...]
-    other_passed: tuple[Finding, ...]
+    other: tuple[Card, ...]
+    other_passed: Compact
     findings: tuple[Finding, ...]  # every result, worst first
     addresses: tuple[tuple[str, str], ...]
     sections: tuple[Section, ...]
@@ -201,6 +256,10 @@ class View:
         return tuple(f for f in self.findings if f.detailed)
 
     @property
+    def attention_cards(self) -> tuple[Card, ...]:
+        return cards(self.findings)
+
+    @property
     def passed(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if not f.detailed)
 
@@ -209,8 +268,6 @@ class View:
 
 SectionProvider = Callable[[Report], Sequence[Section]]
 _PROVIDERS: list[SectionProvider] = []
-# Helpers that exist in some versions of cyberscan: "module:function" taking the Report.
-_KNOWN_PROVIDERS = ("cyberscan.tlsfacts:report_sections", "cyberscan.evaluators.tls:report_sections")
 
 
 def register_section(provider: SectionProvider) -> SectionProvider:
@@ -221,17 +278,52 @@ def register_section(provider: SectionProvider) -> SectionProvider:
 
 
 def _providers() -> list[SectionProvider]:
-    found = list(_PROVIDERS)
-    for spec in _KNOWN_PROVIDERS:
-        module_name, _, attr = spec.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        fn = getattr(module, attr, None)
-        if callable(fn) and fn not in found:
-            found.append(fn)
-    return found
+    return [tls_section, *_PROVIDERS]
+
+
+def _yes_no(value: Any, t: Mapping[str, str]) -> str:
+    return t["word_unknown"] if value is None else t["word_yes"] if value else t["word_no"]
+
+
+def tls_section(report: Report) -> list[Section]:
+    """Protocol and certificate facts per server, from the TLS checks' ``host_table`` helper."""
+    try:
+        from ..evaluators.tls import host_table
+    except ImportError:  # an installation without the TLS checks
+        return []
+    rows = host_table(report.scan)
+    if not rows:
+        return []
+    t = strings(language(report))
+    columns = tuple(
+        t[k] for k in ("col_server", "address", "col_service", "col_versions", "col_subject", "col_issuer",
+                       "col_valid_until", "col_key", "col_signature", "col_trusted")
+    )  # fmt: skip
+
+    def cell(value: Any) -> str:
+        return "–" if value in (None, "", [], ()) else str(value)
+
+    body = []
+    for row in rows:
+        status = row.get("status")
+        versions = ", ".join(str(v) for v in row.get("versions") or ())
+        if status not in (None, "ok"):
+            versions = f"{t['status_error']}: {status}" + (f" ({versions})" if versions else "")
+        body.append(
+            (
+                cell(row.get("name")),
+                cell(row.get("address")),
+                cell(str(row.get("service") or "").upper()),
+                cell(versions),
+                cell(row.get("subject")),
+                cell(row.get("issuer")),
+                cell(row.get("not_after")),
+                cell(row.get("key")),
+                cell(row.get("signature_hash")),
+                _yes_no(row.get("trusted"), t),
+            )
+        )
+    return [Section(t["host_facts"], columns, tuple(body), t["host_facts_intro"])]
 
 
 def _sections(report: Report) -> tuple[Section, ...]:
@@ -321,6 +413,7 @@ class _Builder:
                     id=item_id,
                     label=item_label(item, item_id, lang),
                     framework=self.framework_title(item.framework) if item else "",
+                    framework_id=item.framework if item else "",
                     relation=t.get(f"relation_{relation}", relation),
                     confidence=item.confidence if item else "",
                 )
@@ -395,15 +488,17 @@ class _Builder:
             manual=a.item.manual,
             confidence=a.item.confidence,
             confidence_label=self.t.get(f"confidence_{a.item.confidence}", a.item.confidence),
-            findings=tuple(f for f in here if f.detailed),
-            passed=tuple(f for f in here if not f.detailed),
-            elsewhere=tuple(f for r, f in mine if primary[id(r)] != a.item.id and f.detailed),
+            findings=cards(here),
+            passed=compact(here),
+            elsewhere=cards(f for r, f in mine if primary[id(r)] != a.item.id),
         )
 
     def confidence_notes(self, readiness: Readiness, results: Iterable[Result]) -> tuple[ConfidenceNote, ...]:
+        """Items shown in this report (DEN checklist items, items findings concern) not read at the source."""
         wanted: list[str] = []
-        for fa in readiness.frameworks:
-            wanted.extend(a.item.id for a in fa.items)
+        den = readiness.framework(DEN_CHECKLIST)
+        if den is not None:
+            wanted.extend(a.item.id for a in den.items)
         for r in results:
             wanted.extend(r.maps_to)
         notes = []
@@ -483,8 +578,8 @@ class _Builder:
             unassessed=unassessed,
             unassessed_count=unassessed_n,
             groups=groups,
-            other=tuple(other),
-            other_passed=tuple(other_passed),
+            other=cards(other),
+            other_passed=compact(other_passed),
             findings=tuple(f for _, f in findings),
             addresses=tuple((addr, ", ".join(names)) for addr, names in scan.addresses_probed.items()),
             sections=_sections(self.report),
