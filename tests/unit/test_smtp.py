@@ -1,0 +1,152 @@
+"""STARTTLS probe and evaluator through the engine against an in-process SMTP server; DANE matching."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import socketserver
+import ssl
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from cyberscan import catalogue as catalogue_mod
+from cyberscan import registry as registry_mod
+from cyberscan.catalogue import Profile
+from cyberscan.engine import Nameserver, ScanOptions, scan
+from cyberscan.evaluators.smtp import tlsa_matches
+from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.models import Status
+from tests.fixtures.certs import TestPki
+
+DOMAIN = "post-museum.test"
+MX = f"mx.{DOMAIN}"
+TEXT = {"nl": "t", "en": "t"}
+
+
+def smtp_server(context: ssl.SSLContext | None) -> socketserver.ThreadingTCPServer:
+    class Handler(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            sock: socket.socket = self.request
+            sock.settimeout(5)
+            try:
+                self.wfile.write(f"220 {MX} ESMTP\r\n".encode())
+                while line := self.rfile.readline(1000):
+                    cmd = line.strip().upper()
+                    if cmd.startswith(b"EHLO"):
+                        ext = b"250-STARTTLS\r\n" if context else b""
+                        self.wfile.write(b"250-" + MX.encode() + b"\r\n" + ext + b"250 8BITMIME\r\n")
+                    elif cmd == b"STARTTLS" and context:
+                        self.wfile.write(b"220 ready\r\n")
+                        self.wfile.flush()
+                        try:
+                            tls = context.wrap_socket(sock, server_side=True)
+                            tls.recv(100)
+                        except (ssl.SSLError, OSError):
+                            pass
+                        return
+                    elif cmd == b"QUIT":
+                        self.wfile.write(b"221 bye\r\n")
+                        return
+                    else:
+                        self.wfile.write(b"502 no\r\n")
+            except OSError:
+                pass
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    return server
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return TestPki.create(tmp_path_factory.mktemp("smtp-pki"))
+
+
+@pytest.fixture(scope="module")
+def dns_server() -> Iterator[LocalDnsServer]:
+    zones = ZoneSet()
+    zones.add_text(DOMAIN, f"""
+$TTL 300
+@ IN SOA ns.{DOMAIN}. admin.{DOMAIN}. 1 3600 600 86400 300
+@ IN NS ns.{DOMAIN}.
+@ IN MX 10 {MX}.
+mx IN A 127.0.0.1
+ns IN A 127.0.0.1
+""")
+    with LocalDnsServer(zones) as srv:
+        yield srv
+
+
+def run(dns_server: LocalDnsServer, pki: TestPki, port: int) -> dict[str, list[tuple[Status, str]]]:
+    cat = catalogue_mod.load()
+    profile = Profile("t", TEXT, TEXT, include=("mail.starttls", "mail.dane"), settings={"smtp_port": port})
+    options = ScanOptions(timeout=2, nameservers=(Nameserver(dns_server.address, dns_server.port),),
+                          ca_bundle=str(pki.ca_path), allow_private=True)
+    result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+    out: dict[str, list[tuple[Status, str]]] = {}
+    for r in result.results:
+        out.setdefault(r.check_id, []).append((r.status, r.message))
+    return out
+
+
+def serve(server: socketserver.ThreadingTCPServer) -> None:
+    import threading
+
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+
+def test_starttls_with_valid_certificate(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    leaf = pki.issue(MX)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(leaf.chain_path), str(leaf.key_path))
+    server = smtp_server(ctx)
+    serve(server)
+    try:
+        results = run(dns_server, pki, server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert results["mail.starttls"] == [(Status.PASS, "ok")]
+    assert results["mail.dane"] == [(Status.WARN, "no-tlsa")]
+
+
+def test_no_starttls(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    server = smtp_server(None)
+    serve(server)
+    try:
+        results = run(dns_server, pki, server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert results["mail.starttls"] == [(Status.FAIL, "no-starttls")]
+
+
+def test_wrong_certificate_name_warns(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    leaf = pki.issue("other.test", file_stem="smtp-wrong")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(leaf.chain_path), str(leaf.key_path))
+    server = smtp_server(ctx)
+    serve(server)
+    try:
+        results = run(dns_server, pki, server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert results["mail.starttls"] == [(Status.WARN, "bad-certificate")]
+
+
+def test_tlsa_matching(pki: TestPki) -> None:
+    leaf = pki.issue(MX, file_stem="tlsa")
+    der = leaf.der
+    spki = leaf.cert.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert tlsa_matches(f"3 1 1 {hashlib.sha256(spki).hexdigest()}", der) is True
+    assert tlsa_matches(f"3 0 1 {hashlib.sha256(der).hexdigest()}", der) is True
+    assert tlsa_matches(f"3 0 2 {hashlib.sha512(der).hexdigest()}", der) is True
+    assert tlsa_matches(f"3 0 0 {der.hex()}", der) is True
+    assert tlsa_matches(f"3 1 1 {'00' * 32}", der) is False
+    assert tlsa_matches(f"2 0 1 {'00' * 32}", der) is None  # no chain to check a trust anchor against
+    assert tlsa_matches("garbage", der) is False
