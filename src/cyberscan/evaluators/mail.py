@@ -209,6 +209,8 @@ def dmarc_rua(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         return [Verdict(Status.FAIL, "no-dmarc", {}, evidence)]
     record = parse_dmarc(fact.records[0])
     bad = [i for i in record.errors if i.code.startswith(("rua-", "ruf-"))]
+    if len(bad) < len(record.errors):  # receivers ignore an invalid record, report addresses and all
+        return [Verdict(Status.FAIL, "no-dmarc", {}, evidence)]
     if bad:
         return [Verdict(Status.FAIL, "bad-uri", {"errors": _join(bad)}, evidence)]
     if not record.rua:

@@ -1,0 +1,213 @@
+"""DNS and e-mail checks against a real BIND9 serving signed and misconfigured zones, through the CLI.
+
+BIND listens on 127.0.10.1 and 127.0.10.2 (the two NS of every zone), port 53; the parent zone
+``test.`` holds the delegations and DS records. mta-sts.good.test is an HTTPS server on 127.0.10.5:443
+with a certificate from a test CA. The fixture adds these addresses to ``lo`` (root needed) and
+removes them afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import IN_CI, require_binary
+from tests.integration.bind9 import NS1, NS2, WEB, Bind9, loopback_addresses, policy_server
+
+pytestmark = pytest.mark.integration
+
+MY_CHECKS = {
+    "mail.mx", "mail.spf", "mail.dmarc.policy", "mail.dmarc.rua", "mail.dkim", "mail.nonsending",
+    "mail.mta_sts", "mail.tlsrpt", "dns.dnssec", "dns.caa", "dns.axfr", "dns.ns", "dns.dangling", "dns.ipv6",
+}  # fmt: skip
+CLI = str(Path(sys.executable).with_name("cyberscan"))
+TIMINGS: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session")
+def bind9(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Bind9, Path]]:
+    named = require_binary("named")
+    require_binary("dnssec-signzone")
+    if os.geteuid() != 0:
+        message = "BIND9 integration tests put 127.0.10.x on lo and use port 53: they need root"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    folder = tmp_path_factory.mktemp("bind9")
+    with loopback_addresses(NS1, NS2, WEB), Bind9(folder, named=named) as server, policy_server(folder) as ca_file:
+        yield server, ca_file
+
+
+class Scan:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.results = [r for r in data["results"] if r["check_id"] in MY_CHECKS]
+
+    def of(self, check_id: str) -> list[dict[str, Any]]:
+        found = [r for r in self.results if r["check_id"] == check_id]
+        assert found, f"no result for {check_id}"
+        return found
+
+    def statuses(self, check_id: str) -> set[str]:
+        return {r["status"] for r in self.of(check_id)}
+
+    def messages(self, check_id: str) -> set[str]:
+        return {r["message"] for r in self.of(check_id)}
+
+
+_cache: dict[tuple[str, ...], Scan] = {}
+
+
+def scan(bind9: tuple[Bind9, Path], domain: str, *extra: str) -> Scan:
+    key = (domain, *extra)
+    if key not in _cache:
+        _, ca_file = bind9
+        args = [CLI, "scan", domain, "--nameserver", NS1, "--allow-private", "--format", "json", "--no-progress",
+                "--timeout", "3", "--ca-bundle", str(ca_file), "--lang", "en", *extra]  # fmt: skip
+        started = time.perf_counter()
+        done = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+        TIMINGS[domain] = time.perf_counter() - started
+        assert done.returncode in (0, 1), done.stderr
+        _cache[key] = Scan(json.loads(done.stdout))
+    return _cache[key]
+
+
+def test_well_configured_zone_has_no_failures(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "good.test")
+    bad = [(r["check_id"], r["status"], r["message"], r["params"]) for r in result.results if r["status"] in ("fail", "error")]
+    assert not bad
+    for check_id in ("dns.dnssec", "dns.ns", "dns.axfr", "dns.caa", "dns.dangling", "mail.mx", "mail.spf",
+                     "mail.dmarc.policy", "mail.dmarc.rua", "mail.dkim", "mail.mta_sts", "mail.tlsrpt"):  # fmt: skip
+        assert result.statuses(check_id) == {"pass"}, (check_id, result.of(check_id))
+    assert result.statuses("mail.nonsending") == {"info"}
+    axfr = result.of("dns.axfr")
+    assert {r["params"]["address"] for r in axfr} == {NS1, NS2}
+    dkim = result.of("mail.dkim")[0]
+    assert dkim["params"]["bits"] == 2048 and dkim["params"]["selector"] == "selector1"
+    spf = result.of("mail.spf")[0]
+    assert spf["evidence"]["lookups"] == 2
+    mta_sts = result.of("mail.mta_sts")[0]
+    assert mta_sts["params"]["mode"] == "enforce"
+    caa = result.of("dns.caa")[0]
+    assert caa["params"]["issuers"] == "letsencrypt.org" and "mailto:security@good.test" in caa["params"]["iodef"]
+
+
+def test_one_domain_scan_is_quick(bind9: tuple[Bind9, Path]) -> None:
+    """Not a timed assertion: reports the figure (the CLI run includes Python start-up)."""
+    scan(bind9, "good.test")
+    print(f"\nCLI scan of good.test against BIND9: {TIMINGS.get('good.test', 0):.2f} s")
+
+
+def test_signed_zone_without_ds_is_signed_not_delegated(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "nods.test")
+    assert result.statuses("dns.dnssec") == {"warn"}
+    assert result.messages("dns.dnssec") == {"signed-not-delegated"}
+
+
+def test_expired_signatures_fail(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "expired.test")
+    assert result.statuses("dns.dnssec") == {"fail"}
+    assert "expired" in result.messages("dns.dnssec")
+    assert result.of("dns.dnssec")[0]["params"]["expired"].startswith("2020-02-01")
+
+
+def test_ds_without_dnskey_fails(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "badds.test")
+    assert result.messages("dns.dnssec") == {"ds-without-dnskey"}
+    assert result.statuses("dns.dnssec") == {"fail"}
+
+
+def test_spf_over_the_lookup_limit(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "spflimit.test")
+    assert result.statuses("mail.spf") == {"fail"}
+    assert result.messages("mail.spf") == {"too-many-lookups"}
+    verdict = result.of("mail.spf")[0]
+    assert verdict["params"]["count"] == "13"
+    assert verdict["evidence"]["void_lookups"] == 0
+    assert len(verdict["evidence"]["tree"]) == 5
+
+
+def test_spf_include_loop(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "spfloop.test")
+    assert result.statuses("mail.spf") == {"fail"}
+    assert "loop" in result.messages("mail.spf")
+    loop = next(r for r in result.of("mail.spf") if r["message"] == "loop")
+    assert loop["params"] == {"domain": "loop1.spfloop.test", "parent": "loop2.spfloop.test"}
+
+
+def test_malformed_dmarc_and_two_spf_records(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "baddmarc.test")
+    assert result.messages("mail.dmarc.policy") == {"invalid"}
+    assert result.statuses("mail.dmarc.policy") == {"fail"}
+    assert result.messages("mail.dmarc.rua") == {"no-dmarc"}
+    assert result.messages("mail.spf") == {"multiple"}
+
+
+def test_open_zone_transfer_is_reported_per_nameserver(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "openxfr.test")
+    axfr = result.of("dns.axfr")
+    assert {(r["status"], r["message"], r["host"]) for r in axfr} == {
+        ("fail", "open", "ns1.openxfr.test"),
+        ("fail", "open", "ns2.openxfr.test"),
+    }
+    assert all(r["params"]["records"] >= 8 for r in axfr)
+
+
+def test_dangling_cname(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "dangling.test", "--host", "shop.dangling.test")
+    verdicts = result.of("dns.dangling")
+    assert [(r["status"], r["message"], r["host"]) for r in verdicts] == [("fail", "dangling", "www.dangling.test")]
+    assert verdicts[0]["params"]["target"] == "museum-expo.gone.dangling.test"
+    assert "shop.dangling.test" in verdicts[0]["evidence"]["aliases"]  # looked at, and fine
+
+
+def test_non_sending_domain_done_right(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "nomail-good.test")
+    assert result.statuses("mail.nonsending") == {"pass"}
+    assert result.messages("mail.mx") == {"null-mx"} and result.statuses("mail.mx") == {"pass"}
+    assert result.statuses("mail.dkim") == {"info"}
+    assert result.statuses("mail.mta_sts") == {"info"}
+    assert result.statuses("mail.tlsrpt") == {"info"}
+
+
+def test_non_sending_domain_done_wrong(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "nomail-bad.test")
+    verdict = result.of("mail.nonsending")[0]
+    assert verdict["status"] == "fail"
+    assert verdict["params"]["missing"] == "MX 0 ., v=spf1 -all, DMARC p=reject"
+    assert result.messages("mail.mx") == {"no-mx"}
+    assert result.messages("mail.spf") == {"missing"}
+    assert result.messages("mail.dmarc.policy") == {"policy-too-weak"}
+
+
+def test_mx_to_alias_ip_literal_and_missing_host(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "mxbad.test")
+    got = {(r["status"], r["message"], r["host"]) for r in result.of("mail.mx")}
+    assert got == {
+        ("fail", "cname", "alias.mxbad.test"),
+        ("fail", "nonexistent", "nothere.mxbad.test"),
+        ("fail", "ip-literal", "192.0.2.25"),
+    }
+
+
+def test_null_mx_beside_ordinary_mx(bind9: tuple[Bind9, Path]) -> None:
+    result = scan(bind9, "nullmix.test")
+    assert result.messages("mail.mx") == {"null-mx-mixed"}
+
+
+def test_dkim_found_only_with_the_given_selector(bind9: tuple[Bind9, Path]) -> None:
+    without = scan(bind9, "dkimsel.test")
+    assert without.messages("mail.dkim") == {"revoked", "not-found"}
+    assert "fail" not in without.statuses("mail.dkim")  # not finding a key proves nothing
+    given = scan(bind9, "dkimsel.test", "--dkim-selector", "museum2026")
+    by_message = {r["message"]: r for r in given.of("mail.dkim")}
+    assert set(by_message) == {"revoked", "short-key"}
+    assert by_message["short-key"]["status"] == "warn" and by_message["short-key"]["params"]["bits"] == 1024
