@@ -91,8 +91,9 @@ def scan_address(
         scanner.scan(hosts=address, ports=ports, arguments=arguments, timeout=int(host_timeout) + 30)
     except nmap.PortScannerTimeout:
         return AddressScan(address, names, ptr, "nmap", error="timeout", detail="nmap did not finish in time")
-    except nmap.PortScannerError as exc:  # python-nmap could not read the output; try ourselves below
-        log.debug("python-nmap: %s", exc)
+    except (nmap.PortScannerError, AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+        # python-nmap's own reading of the output stumbled; cyberscan reads the XML itself below
+        log.debug("python-nmap could not analyse nmap's output: %s", exc)
     except OSError as exc:
         return AddressScan(address, names, ptr, "nmap", error="failed", detail=f"nmap cannot be started: {exc}")
     raw = scanner.get_nmap_last_output()

@@ -1,0 +1,184 @@
+"""The port scan contacts exactly the domain's own admitted addresses, and only when asked and allowed.
+
+A stand-in nmap program (a small script) records every command line it is given and answers with
+nmap-style XML, so the real probe code, python-nmap included, decides what to scan. The built-in
+connect scan is checked with a recorder under asyncio's socket calls.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import socket
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cyberscan import catalogue as catalogue_mod
+from cyberscan import registry as registry_mod
+from cyberscan.engine import Nameserver, ScanOptions, scan
+from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.models import ScanResult, Status
+from cyberscan.probes.ports import wanted_ports
+
+ZONE = """
+$TTL 300
+@        SOA  ns.museum.test. hostmaster.museum.test. 1 3600 600 86400 300
+@        NS   ns
+ns       A    127.0.42.1
+@        A    127.0.42.1
+www      A    127.0.42.2
+@        MX   10 mail
+mail     A    127.0.42.3
+shop     A    127.0.42.4
+intranet A    127.0.42.8
+"""
+NEIGHBOUR = """
+$TTL 300
+@   SOA ns.neighbour.test. hostmaster.neighbour.test. 1 3600 600 86400 300
+@   NS  ns.museum.test.
+@   A   127.0.42.9
+www A   127.0.42.9
+"""
+
+FAKE_NMAP = """#!{python}
+import json, sys
+args = sys.argv[1:]
+if args == ["-V"]:
+    print("Nmap version 7.93 ( https://nmap.org )")
+    sys.exit(0)
+with open({log!r}, "a") as fh:
+    fh.write(json.dumps(args) + "\\n")
+host = args[args.index("-") + 1]
+ports = args[args.index("-p") + 1]
+open_port = '<port protocol="tcp" portid="3389"><state state="open" reason="syn-ack"/><service name="ms-wbt-server" product="Microsoft Terminal Services" method="probed" conf="10"/></port>' if host == "127.0.42.2" else ""
+print('<?xml version="1.0"?><nmaprun scanner="nmap" args="nmap" version="7.93"><host><status state="up"/>'
+      '<address addr="%s" addrtype="ipv4"/><ports><extraports state="closed" count="%d"/>%s</ports></host>'
+      '<runstats><finished exit="success"/></runstats></nmaprun>' % (host, ports.count(","), open_port))
+"""
+
+
+@pytest.fixture(scope="module")
+def dns_server() -> Iterator[LocalDnsServer]:
+    zones = ZoneSet()
+    zones.add_text("museum.test.", ZONE)
+    zones.add_text("neighbour.test.", NEIGHBOUR)
+    with LocalDnsServer(zones) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_nmap(tmp_path: Path) -> tuple[Path, Path]:
+    log = tmp_path / "nmap-calls.jsonl"
+    script = tmp_path / "nmap"
+    script.write_text(FAKE_NMAP.format(python=sys.executable, log=str(log)))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script, log
+
+
+def _run(dns_server: LocalDnsServer, *, settings: dict[str, Any], **options: Any) -> ScanResult:
+    cat = catalogue_mod.builtin()
+    base = catalogue_mod.profile(cat, "default")
+    # the net checks only: other areas' probes would contact these addresses too, for their own checks
+    profile = dataclasses.replace(base, include_tags=("net",), include=(), settings={**base.settings, "portscan": settings})
+    opts = ScanOptions(
+        timeout=2,
+        nameservers=(Nameserver(dns_server.address, dns_server.port),),
+        extra_hosts=("shop.museum.test",),
+        **options,
+    )
+    return scan(["museum.test"], catalogue=cat, profile=profile, registry=registry_mod.load(), options=opts)
+
+
+def _calls(log: Path) -> list[list[str]]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _net(result: ScanResult) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for r in result.results:
+        if r.check_id.startswith("net."):
+            out.setdefault(r.check_id, []).append(r)
+    return out
+
+
+def test_nmap_gets_exactly_the_admitted_addresses_and_the_catalogues_ports(
+    dns_server: LocalDnsServer, fake_nmap: tuple[Path, Path]
+) -> None:
+    script, log = fake_nmap
+    result = _run(dns_server, settings={"nmap_binary": str(script)}, ports=True, authorised=True, allow_private=True)
+    calls = _calls(log)
+    hosts = [c[c.index("-") + 1] for c in calls]
+    # apex, www, the MX host and the --host name; never the neighbour, never a name not in the inventory
+    assert sorted(hosts) == ["127.0.42.1", "127.0.42.2", "127.0.42.3", "127.0.42.4"]
+    cat = catalogue_mod.builtin()
+    tcp, udp = wanted_ports(c.params for c in cat.checks.values() if "net.ports" in c.needs)
+    for call in calls:
+        assert call[:2] == ["-oX", "-"]
+        assert sum(1 for a in call if a.startswith("127.")) == 1  # one address per nmap run
+        assert {"-n", "-Pn", "-sV", "-T3", "--host-timeout"} <= set(call)
+        ports = call[call.index("-p") + 1].split(",")
+        assert [int(p[2:]) for p in ports if p.startswith("T:")] == list(tcp)
+        assert [int(p[2:]) for p in ports if p.startswith("U:")] == list(udp)  # the tests run as root
+    assert set(result.addresses_probed) >= set(hosts)
+    assert "127.0.42.9" not in result.addresses_probed and "127.0.42.8" not in result.addresses_probed
+    net = _net(result)
+    (rdp,) = net["net.exposed.rdp"]
+    assert rdp.status is not Status.ERROR, rdp.params
+    assert (rdp.status, rdp.message, rdp.host) == (Status.FAIL, "open", "127.0.42.2")
+    (smb,) = net["net.exposed.smb"]
+    assert smb.status is Status.PASS and sorted(smb.params["addresses"]) == sorted(hosts)
+
+
+def test_without_allow_private_nothing_is_contacted(dns_server: LocalDnsServer, fake_nmap: tuple[Path, Path]) -> None:
+    script, log = fake_nmap
+    result = _run(dns_server, settings={"nmap_binary": str(script)}, ports=True, authorised=True, allow_private=False)
+    assert _calls(log) == []
+    assert result.addresses_probed == {}
+    for check_id, results in _net(result).items():
+        assert [r.status for r in results] == [Status.SKIPPED], check_id
+        assert results[0].error_reason is not None and results[0].error_reason.value == "out-of-scope"
+
+
+@pytest.mark.parametrize(
+    ("ports", "authorised", "key"),
+    [(False, False, "skipped.active-not-requested"), (False, True, "skipped.active-not-requested"), (True, False, "skipped.not-authorised")],
+)
+def test_port_checks_need_both_ports_and_authorisation(
+    dns_server: LocalDnsServer, fake_nmap: tuple[Path, Path], ports: bool, authorised: bool, key: str
+) -> None:
+    script, log = fake_nmap
+    result = _run(dns_server, settings={"nmap_binary": str(script)}, ports=ports, authorised=authorised, allow_private=True)
+    assert _calls(log) == []
+    assert not any(o.probe == "net.ports" for o in result.outcomes)
+    net = _net(result)
+    assert len(net) >= 11
+    assert all([(r.status, r.message) for r in rs] == [(Status.SKIPPED, key)] for rs in net.values())
+
+
+def test_missing_nmap_falls_back_to_connect_scan_of_admitted_addresses_only(
+    dns_server: LocalDnsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    attempts: list[tuple[str, int]] = []
+    real = socket.socket.connect  # the conftest's loopback-only guard
+
+    def connect(self: socket.socket, address: Any) -> Any:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and self.type == socket.SOCK_STREAM:
+            attempts.append((address[0], address[1]))
+        return real(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nmap on this PATH
+    result = _run(dns_server, settings={"connect_timeout": 1}, ports=True, authorised=True, allow_private=True)
+    scanned = {a for a, port in attempts if port != dns_server.port}
+    assert scanned == {"127.0.42.1", "127.0.42.2", "127.0.42.3", "127.0.42.4"}
+    assert {k for k in (n.key for n in result.notices)} >= {"ports.reduced-detection", "ports.udp-skipped"}
+    net = _net(result)
+    assert [r.status for r in net["net.exposed.rdp"]] == [Status.PASS]
+    assert [(r.status, r.message) for r in net["net.exposed.ics_bms"]] == [(Status.PASS, "closed"), (Status.SKIPPED, "udp-no-nmap")]
+    fact = next(o.fact for o in result.outcomes if o.probe == "net.ports")
+    assert fact.method == "connect"
