@@ -120,6 +120,7 @@ def test_demo_html_is_dutch(demo: tuple[list[Path], dict[str, Any], str]) -> Non
     assert parser.lang == "nl"
     assert f"Cyberscan-rapport: {DOMAIN}" in text
     assert "Bevindingen per punt van de DEN-checklist" in text and "Samenvatting" in text
+    assert "Dit is een demonstratie." in text
 
 
 def test_demo_in_english(tmp_path: Path) -> None:

@@ -287,6 +287,20 @@ def test_html_notes_items_whose_source_was_not_fully_read(html_nl: str, catalogu
     assert text(unread[0].title, "nl") in _parse(html_nl).within("sources")
 
 
+def test_html_marks_provisional_items_and_shows_editor_notes(html_nl: str, catalogue: Catalogue) -> None:
+    tree = _parse(html_nl)
+    den = catalogue.frameworks["den-checklist"].items
+    provisional = [i for i in den if i.provisional]
+    noted = [i for i in den if i.note]
+    if not provisional and not noted:
+        pytest.skip("no provisional or annotated DEN items")
+    for item in provisional:
+        assert "voorlopig" in tree.within("item-" + item.id.replace(".", "-"))
+    for item in noted:
+        assert text(item.note, "nl") in tree.within("sources")
+    assert "Dit is een demonstratie" not in tree.all_text  # only the demo says so
+
+
 @pytest.fixture
 def extra_section() -> Iterator[None]:
     def provider(report: Report) -> list[Section]:

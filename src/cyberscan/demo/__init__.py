@@ -114,7 +114,7 @@ def scan_demo(
 def run_demo(output: Path, *, lang: str) -> list[Path]:
     """Scan the demo museum and write its HTML, JSON and Markdown reports into ``output``."""
     result, catalogue, registry = scan_demo()
-    report = Report(result, catalogue, lang)
+    report = Report(result, catalogue, lang, extra={"demo": True})
     output.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in FORMATS:

@@ -143,9 +143,12 @@ def _hosts(outcomes: Iterable[ProbeOutcome], probe: str, target: str, host_roles
         if outcome.probe != probe or outcome.subject != target or outcome.fact is None:
             continue
         plain = to_jsonable(outcome.fact)
-        entries = plain.get("hosts") if isinstance(plain, Mapping) else None
-        if not isinstance(entries, list):
-            entries = plain.get("nameservers") if isinstance(plain, Mapping) else None
+        entries = None
+        for key in ("hosts", "names", "nameservers"):
+            found_list = plain.get(key) if isinstance(plain, Mapping) else None
+            if isinstance(found_list, list):
+                entries = found_list
+                break
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, str):
                 names = [entry]

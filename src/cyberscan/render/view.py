@@ -184,6 +184,8 @@ class ItemGroup:
     manual: bool
     confidence: str
     confidence_label: str
+    provisional: bool
+    note: str
     findings: tuple[Card, ...]  # detailed, listed here first
     passed: Compact
     elsewhere: tuple[Card, ...]  # detailed elsewhere, mentioned here with a link
@@ -221,6 +223,8 @@ class ConfidenceNote:
     framework: str
     confidence: str
     source: str
+    note: str = ""
+    provisional: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +253,7 @@ class View:
     sections: tuple[Section, ...]
     confidence_notes: tuple[ConfidenceNote, ...]
     readiness: Readiness = field(repr=False)
+    demo: bool = False
 
     @property
     def attention(self) -> tuple[Finding, ...]:
@@ -488,6 +493,8 @@ class _Builder:
             manual=a.item.manual,
             confidence=a.item.confidence,
             confidence_label=self.t.get(f"confidence_{a.item.confidence}", a.item.confidence),
+            provisional=a.item.provisional,
+            note=text(a.item.note, self.lang) if a.item.note else "",
             findings=cards(here),
             passed=compact(here),
             elsewhere=cards(f for r, f in mine if primary[id(r)] != a.item.id),
@@ -508,7 +515,7 @@ class _Builder:
                 continue
             seen.add(item_id)
             item = self.cat.item(item_id)
-            if item is None or item.confidence == "read":
+            if item is None or (item.confidence == "read" and not item.provisional and not item.note):
                 continue
             notes.append(
                 ConfidenceNote(
@@ -516,6 +523,8 @@ class _Builder:
                     framework=self.framework_title(item.framework),
                     confidence=self.t.get(f"confidence_{item.confidence}", item.confidence),
                     source=item.source,
+                    note=text(item.note, self.lang) if item.note else "",
+                    provisional=item.provisional,
                 )
             )
         return tuple(notes)
@@ -585,6 +594,7 @@ class _Builder:
             sections=_sections(self.report),
             confidence_notes=self.confidence_notes(readiness, scan.results),
             readiness=readiness,
+            demo=bool(self.report.extra.get("demo", False)),
         )
 
 
