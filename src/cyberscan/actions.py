@@ -85,7 +85,9 @@ def _strings(value: Any, host_roles: Sequence[str]) -> Iterable[str]:
             yield from _strings(item, host_roles)
 
 
-def recognise_suppliers(catalogue: Catalogue, outcomes: Iterable[ProbeOutcome], target: str | None = None) -> list[Supplier]:
+def recognise_suppliers(
+    catalogue: Catalogue, outcomes: Iterable[ProbeOutcome], target: str | None = None
+) -> list[Supplier]:
     """Suppliers whose host-name patterns match the facts of ``target`` (or of every target)."""
     data = catalogue.extras.get("suppliers") or {}
     if not isinstance(data, Mapping):
@@ -220,7 +222,14 @@ def actions_to_dict(actions: Sequence[Action], lang: str | None = None) -> list[
             "targets": list(a.targets),
             "hosts": list(a.hosts),
             "suppliers": [
-                {"id": s.id, "role": s.role, "name": s.name, "settings": t(s.settings), "ask": t(s.ask), "hosts": list(s.hosts)}
+                {
+                    "id": s.id,
+                    "role": s.role,
+                    "name": s.name,
+                    "settings": t(s.settings),
+                    "ask": t(s.ask),
+                    "hosts": list(s.hosts),
+                }
                 for s in a.suppliers
             ],
         }

@@ -600,15 +600,30 @@ def load_answers(path: Path, catalogue: Catalogue) -> Answers:
 
 
 _ERRORS = {
-    "answer.bad-yesno": {"nl": "'{value}' is geen ja, nee, deels of weet niet", "en": "'{value}' is not yes, no, partly or dont-know"},
+    "answer.bad-yesno": {
+        "nl": "'{value}' is geen ja, nee, deels of weet niet",
+        "en": "'{value}' is not yes, no, partly or dont-know",
+    },
     "answer.bad-choice": {"nl": "'{value}' is geen van: {choices}", "en": "'{value}' is not one of: {choices}"},
     "answer.bad-number": {"nl": "'{value}' is geen getal (0 of meer)", "en": "'{value}' is not a number (0 or more)"},
-    "answer.bad-date": {"nl": "'{value}' is geen datum (zoals 2026-03-31) of 'nooit'", "en": "'{value}' is not a date (such as 2026-03-31) or 'never'"},
+    "answer.bad-date": {
+        "nl": "'{value}' is geen datum (zoals 2026-03-31) of 'nooit'",
+        "en": "'{value}' is not a date (such as 2026-03-31) or 'never'",
+    },
     "answer.bad-per": {"nl": "geef per onderdeel een getal ({parts})", "en": "give a number per part ({parts})"},
-    "answer.bad-part": {"nl": "onbekend onderdeel '{part}' (kies uit {parts})", "en": "unknown part '{part}' (choose from {parts})"},
+    "answer.bad-part": {
+        "nl": "onbekend onderdeel '{part}' (kies uit {parts})",
+        "en": "unknown part '{part}' (choose from {parts})",
+    },
     "answer.bad-text": {"nl": "hier hoort tekst", "en": "text expected here"},
-    "answer.bad-contact": {"nl": "geef naam en telefoon, zoals {{name: ..., phone: ...}}", "en": "give name and phone, such as {{name: ..., phone: ...}}"},
-    "answer.bad-contact-field": {"nl": "onbekend veld '{field}' (name, phone, email, note)", "en": "unknown field '{field}' (name, phone, email, note)"},
+    "answer.bad-contact": {
+        "nl": "geef naam en telefoon, zoals {{name: ..., phone: ...}}",
+        "en": "give name and phone, such as {{name: ..., phone: ...}}",
+    },
+    "answer.bad-contact-field": {
+        "nl": "onbekend veld '{field}' (name, phone, email, note)",
+        "en": "unknown field '{field}' (name, phone, email, note)",
+    },
 }
 
 
@@ -637,11 +652,17 @@ _HEAD = {
     ],
 }
 _CHOOSE = {
-    "yesno": {"nl": "kies: yes (ja) | no (nee) | partly (deels) | dont-know (weet niet)", "en": "choose: yes | no | partly | dont-know"},
+    "yesno": {
+        "nl": "kies: yes (ja) | no (nee) | partly (deels) | dont-know (weet niet)",
+        "en": "choose: yes | no | partly | dont-know",
+    },
     "number": {"nl": "een getal", "en": "a number"},
     "date": {"nl": "een datum (JJJJ-MM-DD) of never (nooit)", "en": "a date (YYYY-MM-DD) or never"},
     "text": {"nl": "vrije tekst", "en": "free text"},
-    "contact": {"nl": 'zoals {name: "Naam", phone: "06-12345678"}', "en": 'such as {name: "Name", phone: "+31 6 12345678"}'},
+    "contact": {
+        "nl": 'zoals {name: "Naam", phone: "06-12345678"}',
+        "en": 'such as {name: "Name", phone: "+31 6 12345678"}',
+    },
 }
 
 

@@ -57,7 +57,9 @@ def cat() -> Catalogue:
 
 
 def _both(value: Any) -> bool:
-    return isinstance(value, Mapping) and all(isinstance(value.get(lang), str) and value[lang].strip() for lang in LANGUAGES)
+    return isinstance(value, Mapping) and all(
+        isinstance(value.get(lang), str) and value[lang].strip() for lang in LANGUAGES
+    )
 
 
 def _files(folder: str) -> list[Path]:

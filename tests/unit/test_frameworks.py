@@ -53,14 +53,23 @@ def test_crosswalks_are_not_scored_on_their_own(cat: Catalogue) -> None:
 
 
 def test_items_no_scan_can_answer_are_manual(cat: Catalogue) -> None:
-    for item_id in ("den.check.1", "den.check.2", "den.check.6", "den.check.backup", "ir.prepare.plan", "ir.respond.report_ap"):
+    for item_id in (
+        "den.check.1",
+        "den.check.2",
+        "den.check.6",
+        "den.check.backup",
+        "ir.prepare.plan",
+        "ir.respond.report_ap",
+    ):
         assert cat.item(item_id).manual, item_id  # type: ignore[union-attr]
     for item_id in ("den.check.4", "den.check.5", "ir.detect.external_reports", "bm.protect_devices"):
         assert not cat.item(item_id).manual, item_id  # type: ignore[union-attr]
 
 
 def test_an_editor_corrects_a_title_and_number_in_yaml_only(tmp_path: object) -> None:
-    raw = yaml.safe_load((catalogue_mod.data_root() / "checks" / "frameworks" / "den-checklist.yaml").read_text(encoding="utf-8"))
+    raw = yaml.safe_load(
+        (catalogue_mod.data_root() / "checks" / "frameworks" / "den-checklist.yaml").read_text(encoding="utf-8")
+    )
     for entry in raw["items"]:
         if entry["id"] == "den.check.backup":
             entry["number"] = 7

@@ -188,9 +188,18 @@ def test_parse_answers_reads_canonical_values(cat: Catalogue) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ("answers:\n  q.backup.offline: nee\n  q.backup.ofline: ja\n", r"line 3: unknown question id 'q.backup.ofline' \(did you mean q.backup.offline\?\)"),
-        ("answers:\n  q.backup.offline: nee\n\n  q.backup.copies: veel\n", r"line 4: q.backup.copies: 'veel' is not a number"),
-        ("answers:\n  q.access.mfa_email: sometimes\n", r"line 2: q.access.mfa_email: 'sometimes' is not one of: all, admins, none"),
+        (
+            "answers:\n  q.backup.offline: nee\n  q.backup.ofline: ja\n",
+            r"line 3: unknown question id 'q.backup.ofline' \(did you mean q.backup.offline\?\)",
+        ),
+        (
+            "answers:\n  q.backup.offline: nee\n\n  q.backup.copies: veel\n",
+            r"line 4: q.backup.copies: 'veel' is not a number",
+        ),
+        (
+            "answers:\n  q.access.mfa_email: sometimes\n",
+            r"line 2: q.access.mfa_email: 'sometimes' is not one of: all, admins, none",
+        ),
         ("answers:\n  q.backup.offline: [nee\n", r"line \d+: this is not a valid answers file"),
         ("- q.backup.offline\n", r"line 1: an answers file is"),
         ("answers: [1, 2]\n", r"'answers' must hold"),
@@ -222,7 +231,15 @@ def test_any_text_gives_answers_or_a_config_error(text: str) -> None:
         pass
 
 
-_QIDS = ["q.backup.offline", "q.backup.scope", "q.backup.rto", "q.backup.copies", "q.ir.exercise", "q.contact.deputy", "q.risk.ot"]
+_QIDS = [
+    "q.backup.offline",
+    "q.backup.scope",
+    "q.backup.rto",
+    "q.backup.copies",
+    "q.ir.exercise",
+    "q.contact.deputy",
+    "q.risk.ot",
+]
 _VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
@@ -272,7 +289,9 @@ def test_written_answers_read_back_identically(cat: Catalogue, tmp_path: Path) -
 
 def test_answers_become_self_reported_results(cat: Catalogue) -> None:
     answers = parse_answers(GOOD, cat)
-    results = {r.check_id: r for r in answer_results(cat, cat.profiles["default"], answers, target="museum.test", today=TODAY)}
+    results = {
+        r.check_id: r for r in answer_results(cat, cat.profiles["default"], answers, target="museum.test", today=TODAY)
+    }
     offline = results["q.backup.offline"]
     assert offline.status is Status.FAIL
     assert offline.source == "self-reported"
@@ -288,10 +307,14 @@ def test_answers_become_self_reported_results(cat: Catalogue) -> None:
 
 
 def test_profile_chooses_questions_and_severity(cat: Catalogue) -> None:
-    answers = parse_answers("answers:\n  q.log.retention: 7\n  q.log.enabled: ja\n  q.backup.restore_test: never\n", cat)
+    answers = parse_answers(
+        "answers:\n  q.log.retention: 7\n  q.log.enabled: ja\n  q.backup.restore_test: never\n", cat
+    )
     small = answer_results(cat, cat.profiles["klein-museum"], answers, target="m.test", today=TODAY)
     assert "q.log.retention" not in {r.check_id for r in small}
-    archive = {r.check_id: r for r in answer_results(cat, cat.profiles["archief"], answers, target="m.test", today=TODAY)}
+    archive = {
+        r.check_id: r for r in answer_results(cat, cat.profiles["archief"], answers, target="m.test", today=TODAY)
+    }
     assert archive["q.backup.restore_test"].severity is Severity.CRITICAL
     assert archive["q.log.retention"].status is Status.FAIL
 
@@ -300,7 +323,9 @@ def test_messages_render_for_self_reported_results(cat: Catalogue) -> None:
     from cyberscan.i18n import message
 
     answers = parse_answers(GOOD, cat)
-    result = next(r for r in answer_results(cat, None, answers, target="m.test", today=TODAY) if r.check_id == "q.backup.offline")
+    result = next(
+        r for r in answer_results(cat, None, answers, target="m.test", today=TODAY) if r.check_id == "q.backup.offline"
+    )
     assert message(cat, None, result, "nl").endswith(": nee")
     assert message(cat, None, result, "en").startswith("Your answer to “Is at least one copy offline")
 
@@ -310,7 +335,14 @@ def test_messages_render_for_self_reported_results(cat: Catalogue) -> None:
     [
         ({"questions": [{"id": "q.x.y", "type": "maybe"}]}, "type must be one of"),
         ({"questions": [{"id": "bad", "type": "yesno"}]}, "look like q.<section>.<slug>"),
-        ({"questions": [{"id": "q.x.y", "type": "choice", "text": {"nl": "a", "en": "b"}, "why": {"nl": "a", "en": "b"}}]}, "needs options"),
+        (
+            {
+                "questions": [
+                    {"id": "q.x.y", "type": "choice", "text": {"nl": "a", "en": "b"}, "why": {"nl": "a", "en": "b"}}
+                ]
+            },
+            "needs options",
+        ),
         ({"questions": [{"id": "q.x.y", "type": "yesno", "text": {"nl": "a"}}]}, "text needs"),
         ({"questions": [{"id": "q.x.y", "type": "yesno", "scores": {"ja": "pass"}}]}, "scores may only name"),
     ],

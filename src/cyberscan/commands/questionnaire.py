@@ -115,9 +115,22 @@ def _fail(message: str, code: int) -> NoReturn:
 
 
 @click.command("questionnaire")
-@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path), help=f"Answers file to write and resume (default {DEFAULT_FILE}; with --template: standard output).")
-@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True, help="Language of the questions.")
-@click.option("--profile", "profile_name", default=None, help="Which questions apply (see `cyberscan profiles`; default: the file's, else default).")
+@click.option(
+    "--output",
+    "-o",
+    "output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=f"Answers file to write and resume (default {DEFAULT_FILE}; with --template: standard output).",
+)
+@click.option(
+    "--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True, help="Language of the questions."
+)
+@click.option(
+    "--profile",
+    "profile_name",
+    default=None,
+    help="Which questions apply (see `cyberscan profiles`; default: the file's, else default).",
+)
 @click.option("--template", is_flag=True, help="Write an empty answers file with explanations, to fill in by hand.")
 @click.option("--review", is_flag=True, help="Go through every question again, also the answered ones.")
 def command(output: Path | None, lang: str, profile_name: str | None, template: bool, review: bool) -> None:
@@ -130,7 +143,9 @@ def command(output: Path | None, lang: str, profile_name: str | None, template: 
     if template:
         profile = _profile(cat, profile_name or "default")
         answers = Answers(lang=lang, profile=profile.id)
-        content = dump_answers(qn, selected(qn, profile), answers, lang=lang, file_name=output.name if output else DEFAULT_FILE)
+        content = dump_answers(
+            qn, selected(qn, profile), answers, lang=lang, file_name=output.name if output else DEFAULT_FILE
+        )
         if output is None:
             click.echo(content, nl=False)
             return
@@ -169,7 +184,9 @@ def _save(path: Path, content: str) -> None:
 class Session:
     """One interactive run over the selected questions."""
 
-    def __init__(self, cat: Catalogue, qn: Questionnaire, questions: list[Question], answers: Answers, path: Path, lang: str) -> None:
+    def __init__(
+        self, cat: Catalogue, qn: Questionnaire, questions: list[Question], answers: Answers, path: Path, lang: str
+    ) -> None:
         self.cat, self.qn, self.questions, self.answers, self.path, self.lang = cat, qn, questions, answers, path, lang
         self.t = T[lang]
 
@@ -192,7 +209,11 @@ class Session:
     def run(self, *, review: bool) -> None:
         n = len(self.questions)
         done = sum(1 for q in self.questions if q.id in self.answers.data)
-        start = 0 if review else next((i for i, q in enumerate(self.questions) if self._open(q) and applies(q, self.answers.data)), n)
+        start = (
+            0
+            if review
+            else next((i for i, q in enumerate(self.questions) if self._open(q) and applies(q, self.answers.data)), n)
+        )
         if start >= n:
             self.say("all_done", file=self.path)
             return
@@ -356,7 +377,9 @@ class Session:
         for part in q.per:
             while True:
                 old = values.get(part.value)
-                raw = self._sub(self.t["part"].format(part=text(part.label, lang), unit=unit), None if old is None else str(old))
+                raw = self._sub(
+                    self.t["part"].format(part=text(part.label, lang), unit=unit), None if old is None else str(old)
+                )
                 if raw is None or self._dont_know(raw):
                     values.pop(part.value, None)
                     break

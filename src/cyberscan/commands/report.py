@@ -19,12 +19,35 @@ def _fail(message: str, code: int) -> NoReturn:
 
 @click.command("report")
 @click.argument("results_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--answers", "answers_file", type=click.Path(dir_okay=False, path_type=Path), help="Questionnaire answers file (see `cyberscan questionnaire`).")
-@click.option("--format", "formats", multiple=True, default=["terminal"], show_default=True, help="Output format; repeat for several (terminal, json, html, markdown, incident-sheet).")
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Questionnaire answers file (see `cyberscan questionnaire`).",
+)
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    default=["terminal"],
+    show_default=True,
+    help="Output format; repeat for several (terminal, json, html, markdown, incident-sheet).",
+)
 @click.option("--output", "-o", help="File (one format) or folder (several formats); '-' for standard output.")
-@click.option("--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True, help="Language of the report.")
-@click.option("--profile", "profile_name", default=None, help="Judge under this profile instead of the one the scan used.")
-def command(results_file: Path, answers_file: Path | None, formats: tuple[str, ...], output: str | None, lang: str, profile_name: str | None) -> None:
+@click.option(
+    "--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True, help="Language of the report."
+)
+@click.option(
+    "--profile", "profile_name", default=None, help="Judge under this profile instead of the one the scan used."
+)
+def command(
+    results_file: Path,
+    answers_file: Path | None,
+    formats: tuple[str, ...],
+    output: str | None,
+    lang: str,
+    profile_name: str | None,
+) -> None:
     """Report again on a saved JSON scan (RESULTS_FILE), under the current rules, with questionnaire answers."""
     from .. import catalogue as catalogue_mod
     from .. import registry as registry_mod
@@ -42,7 +65,9 @@ def command(results_file: Path, answers_file: Path | None, formats: tuple[str, .
         _fail(str(exc), EXIT_USAGE)
     unknown = [f for f in formats if f not in registry.renderers]
     if unknown:
-        raise click.BadParameter(f"unknown format {unknown[0]!r}; choose from {', '.join(sorted(registry.renderers))}", param_hint="--format")
+        raise click.BadParameter(
+            f"unknown format {unknown[0]!r}; choose from {', '.join(sorted(registry.renderers))}", param_hint="--format"
+        )
     try:
         data: Any = json.loads(results_file.read_text(encoding="utf-8"))
     except OSError as exc:

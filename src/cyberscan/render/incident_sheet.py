@@ -24,7 +24,17 @@ from ..questionnaire import questionnaire
 from ..serialize import to_jsonable
 from . import Report
 
-ROLES = ("coordinator", "deputy", "decision", "communication", "it_supplier", "hosting", "ir_firm", "insurer", "privacy")
+ROLES = (
+    "coordinator",
+    "deputy",
+    "decision",
+    "communication",
+    "it_supplier",
+    "hosting",
+    "ir_firm",
+    "insurer",
+    "privacy",
+)
 
 STRINGS: dict[str, dict[str, str]] = {
     "nl": {
@@ -167,7 +177,9 @@ def _hosts(outcomes: Iterable[ProbeOutcome], probe: str, target: str, host_roles
     return found
 
 
-def _contact_rows(catalogue: Catalogue, answers: Mapping[str, Any] | None, t: Mapping[str, str]) -> tuple[ContactRow, ...]:
+def _contact_rows(
+    catalogue: Catalogue, answers: Mapping[str, Any] | None, t: Mapping[str, str]
+) -> tuple[ContactRow, ...]:
     by_role: dict[str, Mapping[str, Any]] = {}
     for question in questionnaire(catalogue).questions:
         if question.type == "contact" and question.role and answers is not None:
@@ -189,7 +201,11 @@ def build_sheet(report: Report) -> Sheet:
     domain = scan.targets[0] if scan.targets else ""
     recognised = recognise_suppliers(report.catalogue, scan.outcomes, domain or None)
     suppliers = []
-    for kind, probe, roles in (("mail", "dns.mx", ()), ("dns", "dns.ns", ()), ("web", "hosts.inventory", ("apex", "www"))):
+    for kind, probe, roles in (
+        ("mail", "dns.mx", ()),
+        ("dns", "dns.ns", ()),
+        ("web", "hosts.inventory", ("apex", "www")),
+    ):
         names = ", ".join(s.name for s in recognised if s.role == kind)
         hosts = ", ".join(_hosts(scan.outcomes, probe, domain, roles)[:4])
         suppliers.append(SupplierRow(t[kind], names, hosts or ("" if names else t["none_found"])))
