@@ -99,7 +99,7 @@ def scan() -> ScanResult:
         targets=[DOMAIN],
         results=results,
         outcomes=[],
-        notices=[Notice("scope.private-address", {"address": "10.0.0.5", "names": ["intranet.museum.test"]})],
+        notices=[Notice("scope.private-address", {"address": "10.0.0.5", "names": ["intranet.museum.test", HOSTILE]})],
         addresses_probed={"192.0.2.10": ["museum.test", "www.museum.test"]},
     )
 
@@ -276,7 +276,7 @@ def test_html_notices_come_first_and_addresses_are_listed(html_nl: str) -> None:
     tree = _parse(html_nl)
     order = [a.get("id") for t, a, _ in tree.elements if t == "section"]
     assert order.index("summary") > 0 and order[0] is None  # the notices block precedes the summary
-    assert tree.all_text.index("10.0.0.5 (intranet.museum.test)") < tree.all_text.index("Totaalscore")
+    assert tree.all_text.index("10.0.0.5 (intranet.museum.test, " + HOSTILE) < tree.all_text.index("Totaalscore")
     assert "192.0.2.10" in tree.within("addresses") and "www.museum.test" in tree.within("addresses")
 
 
@@ -408,3 +408,34 @@ def test_json_report_is_valid_json_with_results(scan: ScanResult, catalogue: Cat
     data = json.loads(render("json", Report(scan, catalogue, "nl"), registry))
     assert data["lang"] == "nl" and len(data["results"]) == 5
     assert data["results"][1]["evidence"]["header"] == HOSTILE
+
+
+def test_html_starts_with_prioritised_actions_linked_to_their_findings(html_nl: str) -> None:
+    tree = _parse(html_nl)
+    first = tree.within("summary").split("Eerst aanpakken", 1)[1]
+    assert "Titel test.settings in orde" in first
+    assert "Vraag de hoster om test.settings aan te passen." in first
+    card = next(a["id"] for t, a, _ in tree.elements if t == "article" and "s-fail" in (a.get("class") or ""))
+    assert {"href": f"#{card}"} in tree.tags("a")
+
+
+def test_self_reported_answers_show_the_question_and_its_advice(
+    scan: ScanResult, catalogue: Catalogue, registry: registry_mod.Registry
+) -> None:
+    from cyberscan.questionnaire import questionnaire
+
+    question = questionnaire(catalogue).get("q.gov.owner")
+    if question is None:
+        pytest.skip("questionnaire without q.gov.owner")
+    answer = Result(
+        "q.gov.owner", 1, DOMAIN, Status.FAIL, Severity.MEDIUM, "answer.given",
+        params={"question_nl": text(question.text, "nl"), "question_en": text(question.text, "en"),
+                "answer_nl": "niemand", "answer_en": "nobody"},
+        maps_to=tuple(question.maps_to), source="self-reported",
+    )  # fmt: skip
+    with_answer = replace(scan, results=[*scan.results, answer])
+    tree = _parse(render("html", Report(with_answer, catalogue, "nl"), registry))
+    group = tree.within("item-den-check-1")
+    assert text(question.text, "nl") in group and "niemand" in group
+    assert first_sentence(text(question.advice, "nl")) in group
+    assert "door u ingevuld" in group

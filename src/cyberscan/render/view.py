@@ -192,6 +192,24 @@ class ItemGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionView:
+    """One of the few things to do first (from :func:`cyberscan.actions.prioritise`)."""
+
+    anchor: str  # of the finding it comes from, "" when none is shown
+    title: str
+    status: str
+    status_label: str
+    remediation: str
+    remediation_short: str
+    who: str
+    effort: str
+    hosts: tuple[str, ...]
+    suppliers: tuple[str, ...]  # "Name (role): where the setting lives"
+    ask: tuple[tuple[str, str], ...]  # (supplier name, what to ask them)
+    self_reported: bool
+
+
+@dataclass(frozen=True, slots=True)
 class FrameworkRow:
     id: str
     title: str
@@ -253,6 +271,7 @@ class View:
     sections: tuple[Section, ...]
     confidence_notes: tuple[ConfidenceNote, ...]
     readiness: Readiness = field(repr=False)
+    actions: tuple[ActionView, ...] = ()
     demo: bool = False
 
     @property
@@ -389,13 +408,25 @@ def _sort_key(result: Result) -> tuple[int, int, str, str]:
     return (STATUS_ORDER.get(result.status, 9), -result.severity.rank, result.check_id, result.host or "")
 
 
+@dataclass(frozen=True, slots=True)
+class _About:
+    title: str
+    risk: str = ""
+    remediation: str = ""
+    relations: Mapping[str, str] = field(default_factory=dict)
+    continuity: tuple[str, ...] = ()
+    who: str = ""
+    effort: str = ""
+    references: tuple[str, ...] = ()
+
+
 class _Builder:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.cat: Catalogue = report.catalogue
         self.lang = language(report)
         self.t = strings(self.lang)
-        self._anchors: dict[int, str] = {}
+        self._questions: Any = None  # the questionnaire, loaded when a self-reported result needs it
 
     def framework_title(self, framework_id: str) -> str:
         fw = self.cat.frameworks.get(framework_id)
@@ -405,14 +436,53 @@ class _Builder:
         item = self.cat.item(area)
         return text(item.title, self.lang) if item else area
 
+    def about(self, result: Result) -> _About:
+        """Titles and advice for a result: from its check, or from its question when self-reported."""
+        lang = self.lang
+        check: Check | None = self.cat.checks.get(result.check_id)
+        if check is not None:
+            return _About(
+                title=text(check.title, lang),
+                risk=text(check.risk, lang),
+                remediation=text(check.remediation, lang),
+                relations=dict(check.maps_to),
+                continuity=tuple(check.continuity),
+                who=check.who,
+                effort=check.effort,
+                references=tuple(check.references),
+            )
+        question = self.question(result.check_id) if result.source == "self-reported" else None
+        relations = {i: "answer" for i in result.maps_to}
+        if question is not None:
+            return _About(
+                title=text(question.text, lang),
+                risk=text(question.why, lang) if question.why else "",
+                remediation=text(question.advice, lang) if question.advice else "",
+                relations=relations,
+                continuity=tuple(question.continuity),
+                who=question.who,
+                effort=question.effort,
+            )
+        return _About(title=result.check_id, relations=relations)
+
+    def question(self, question_id: str) -> Any:
+        if self._questions is None:
+            try:
+                from ..questionnaire import questionnaire
+
+                self._questions = questionnaire(self.cat)
+            except Exception:  # noqa: BLE001 - no (valid) questionnaire: fall back to ids
+                self._questions = False
+        return self._questions.get(question_id) if self._questions else None
+
     def finding(self, index: int, result: Result) -> Finding:
         check: Check | None = self.cat.checks.get(result.check_id)
         lang, t = self.lang, self.t
-        relations = dict(check.maps_to) if check else {i: "answer" for i in result.maps_to}
+        about = self.about(result)
         items = []
         for item_id in result.maps_to:
             item = self.cat.item(item_id)
-            relation = relations.get(item_id, "direct")
+            relation = about.relations.get(item_id, "direct")
             items.append(
                 ItemRef(
                     id=item_id,
@@ -423,11 +493,10 @@ class _Builder:
                     confidence=item.confidence if item else "",
                 )
             )
-        remediation = text(check.remediation, lang) if check else ""
         return Finding(
             anchor=f"f{index}",
             check_id=result.check_id,
-            title=text(check.title, lang) if check else result.check_id,
+            title=about.title,
             status=result.status.value,
             status_label=t[f"status_{result.status.value}"],
             short_label=t[f"short_{result.status.value}"],
@@ -437,15 +506,15 @@ class _Builder:
             target=result.target,
             host=result.host or "",
             message=message(self.cat, check, result, lang),
-            risk=text(check.risk, lang) if check else "",
-            remediation=remediation,
-            remediation_short=first_sentence(remediation),
+            risk=about.risk,
+            remediation=about.remediation,
+            remediation_short=first_sentence(about.remediation),
             evidence=evidence_rows(result.evidence),
             items=tuple(items),
-            continuity=tuple(self.continuity_label(c) for c in (check.continuity if check else ())),
-            who=t.get(f"who_{check.who}", check.who) if check else "",
-            effort=t.get(f"effort_{check.effort}", check.effort) if check else "",
-            references=tuple(check.references) if check else (),
+            continuity=tuple(self.continuity_label(c) for c in about.continuity),
+            who=t.get(f"who_{about.who}", about.who) if about.who else "",
+            effort=t.get(f"effort_{about.effort}", about.effort) if about.effort else "",
+            references=about.references,
             self_reported=result.source == "self-reported",
             detailed=result.status in DETAILED,
         )
@@ -529,6 +598,37 @@ class _Builder:
             )
         return tuple(notes)
 
+    def actions(self, findings: Sequence[Finding], limit: int = 5) -> tuple[ActionView, ...]:
+        try:
+            from ..actions import prioritise
+        except ImportError:  # pragma: no cover - actions ship with cyberscan
+            return ()
+        scan, lang, t = self.report.scan, self.lang, self.t
+        anchors: dict[str, str] = {}
+        for f in findings:
+            if f.detailed:
+                anchors.setdefault(f.check_id, f.anchor)
+        out = []
+        for a in prioritise(self.cat, scan.results, outcomes=scan.outcomes, limit=limit):
+            remediation = text(a.remediation, lang) if a.remediation else ""
+            out.append(
+                ActionView(
+                    anchor=anchors.get(a.id, ""),
+                    title=text(a.title, lang),
+                    status=a.status.value,
+                    status_label=t[f"status_{a.status.value}"],
+                    remediation=remediation,
+                    remediation_short=first_sentence(remediation),
+                    who=t.get(f"who_{a.who}", a.who),
+                    effort=t.get(f"effort_{a.effort}", a.effort),
+                    hosts=tuple(a.hosts),
+                    suppliers=tuple(a.supplier_advice(lang)),
+                    ask=tuple((sup.name, text(sup.ask, lang)) for sup in a.suppliers if sup.ask),
+                    self_reported=a.source == "self-reported",
+                )
+            )
+        return tuple(out)
+
     def build(self) -> View:
         scan, t, lang = self.report.scan, self.t, self.lang
         results = sorted(scan.results, key=_sort_key)
@@ -594,6 +694,7 @@ class _Builder:
             sections=_sections(self.report),
             confidence_notes=self.confidence_notes(readiness, scan.results),
             readiness=readiness,
+            actions=self.actions([f for _, f in findings]),
             demo=bool(self.report.extra.get("demo", False)),
         )
 
