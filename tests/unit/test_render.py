@@ -45,7 +45,7 @@ def _check(check_id: str, maps_to: dict[str, str], severity: str = "high") -> Ch
         },
         maps_to=maps_to,
         continuity=("cont.public",),
-        references=("https://www.rfc-editor.org/rfc/rfc9116",),
+        references=("https://www.rfc-editor.org/rfc/rfc9116", "javascript:alert(1)"),
         who="supplier",
         effort="medium",
     )
@@ -195,6 +195,9 @@ def test_html_escapes_hostile_evidence(html_nl: str) -> None:
 
 def test_html_is_self_contained(html_nl: str) -> None:
     tree = _parse(html_nl)
+    hrefs = [a.get("href") or "" for a in tree.tags("a")]
+    assert all(h.startswith(("#", "https://", "http://")) for h in hrefs), hrefs
+    assert "javascript:alert(1)" in tree.all_text  # shown, not linked
     for tag in ("script", "link", "img", "iframe", "object", "embed"):
         assert not tree.tags(tag), tag
     assert not any("src" in attrs for _, attrs, _ in tree.elements)
