@@ -45,7 +45,7 @@ class EolVerdict:
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
-    """Leading numeric parts: ``"9.2p1"`` -> (9, 2, 1)? No: (9, 2); ``"2.4.41"`` -> (2, 4, 41)."""
+    """Leading numeric parts: ``"9.2p1"`` -> (9, 2); ``"2.4.41"`` -> (2, 4, 41); ``"abc"`` -> ()."""
     match = re.match(r"^\s*v?(\d+(?:\.\d+)*)", version or "")
     if not match:
         return ()
@@ -73,10 +73,9 @@ def product_data(eol_data: Mapping[str, Any] | None, product: str) -> Mapping[st
     found = products.get(key)
     if isinstance(found, Mapping):
         return found
-    for name, entry in products.items():
+    for entry in products.values():
         if isinstance(entry, Mapping) and key in [str(a).lower() for a in entry.get("aliases") or ()]:
             return entry
-        del name
     return None
 
 

@@ -19,6 +19,7 @@ from cyberscan.evaluators.smtp import tlsa_matches
 from cyberscan.localdns import LocalDnsServer, ZoneSet
 from cyberscan.models import Status
 from tests.fixtures.certs import TestPki
+from tests.fixtures.tlsservers import HostileServer
 
 DOMAIN = "post-museum.test"
 MX = f"mx.{DOMAIN}"
@@ -150,3 +151,15 @@ def test_tlsa_matching(pki: TestPki) -> None:
     assert tlsa_matches(f"3 1 1 {'00' * 32}", der) is False
     assert tlsa_matches(f"2 0 1 {'00' * 32}", der) is None  # no chain to check a trust anchor against
     assert tlsa_matches("garbage", der) is False
+
+
+@pytest.mark.parametrize(("mode", "reason"), [("stall", "timeout"), ("babble", "protocol")])
+def test_hostile_mail_server_gives_error(dns_server: LocalDnsServer, pki: TestPki, mode: str, reason: str) -> None:
+    cat = catalogue_mod.load()
+    with HostileServer(mode) as hostile:
+        profile = Profile("t", TEXT, TEXT, include=("mail.starttls",), settings={"smtp_port": hostile.port})
+        options = ScanOptions(timeout=1, nameservers=(Nameserver(dns_server.address, dns_server.port),),
+                              ca_bundle=str(pki.ca_path), allow_private=True)
+        result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+    (r,) = result.results
+    assert r.status is Status.ERROR and r.error_reason is not None and r.error_reason.value == reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,14 +15,17 @@ from cryptography.hazmat.primitives import hashes
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.catalogue import Profile
-from cyberscan.engine import Nameserver, ScanOptions, scan
+from cyberscan.engine import Nameserver, ScanOptions, rejudge, scan
+from cyberscan.evaluators.tls import host_table
 from cyberscan.localdns import LocalDnsServer, ZoneSet
-from cyberscan.models import Result, Status
+from cyberscan.models import Result, ScanResult, Status
 from cyberscan.probes.tls import TlsScan
+from cyberscan.serialize import scan_from_dict, scan_to_dict
 from tests.fixtures.certs import NOW, Minted, TestPki
 from tests.fixtures.tlsservers import HostileServer, HttpServer, HttpsServer, free_port
 
 DOMAIN = "museum.test"
+MULTI = "twee-adressen.test"  # one name, two addresses
 TEXT = {"nl": "t", "en": "t"}
 WEB_CHECKS = (
     "web.https.available", "web.https.redirect", "web.tls.version", "web.tls.ciphers", "web.tls.cert.valid",
@@ -65,12 +69,23 @@ $TTL 300
 ns IN A 127.0.0.1
 """,
     )
+    zones.add_text(
+        MULTI,
+        f"""
+$TTL 300
+@ IN SOA ns.{MULTI}. admin.{MULTI}. 1 3600 600 86400 300
+@ IN NS ns.{MULTI}.
+@ IN A 127.0.0.1
+@ IN A 127.0.0.2
+ns IN A 127.0.0.1
+""",
+    )
     with LocalDnsServer(zones) as srv:
         yield srv
 
 
 def run_scan(dns_server: LocalDnsServer, pki: TestPki, https_port: int, http_port: int, *, timeout: float = 2.0,
-             checks: tuple[str, ...] = WEB_CHECKS) -> dict[str, list[Result]]:
+             checks: tuple[str, ...] = WEB_CHECKS, domain: str = DOMAIN) -> dict[str, list[Result]]:
     cat = catalogue_mod.load()
     profile = Profile("t", TEXT, TEXT, include=checks, settings={"https_port": https_port, "http_port": http_port})
     options = ScanOptions(
@@ -80,11 +95,12 @@ def run_scan(dns_server: LocalDnsServer, pki: TestPki, https_port: int, http_por
         allow_private=True,
         workers=8,
     )
-    result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+    result = scan([domain], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
     by_id: dict[str, list[Result]] = {}
     for r in result.results:
         by_id.setdefault(r.check_id, []).append(r)
     by_id["_facts"] = result.outcomes  # type: ignore[assignment]
+    by_id["_scan"] = result  # type: ignore[assignment]
     return by_id
 
 
@@ -122,6 +138,25 @@ def test_good_site_has_no_failures(dns_server: LocalDnsServer, pki: TestPki) -> 
     endpoint = facts[0].fact.endpoints[0]
     assert set(endpoint.accepted_versions()) == {"TLSv1.2", "TLSv1.3"}
     assert endpoint.chain_trusted is True
+
+    # stored facts survive JSON and are judged the same way again
+    stored: ScanResult = results["_scan"]  # type: ignore[assignment]
+    reg = registry_mod.load()
+    cat = catalogue_mod.load()
+    again = scan_from_dict(json.loads(json.dumps(scan_to_dict(stored))), reg)
+    profile = Profile("t", TEXT, TEXT, include=WEB_CHECKS)
+    rejudged = rejudge(again, catalogue=cat, profile=profile, registry=reg)
+    assert [(r.check_id, r.status, r.message, r.host) for r in rejudged.results] == [
+        (r.check_id, r.status, r.message, r.host) for r in stored.results
+    ]
+
+    rows = host_table(again)
+    assert rows == [{
+        "target": DOMAIN, "service": "https", "name": DOMAIN, "address": "127.0.0.1", "status": "ok",
+        "versions": ["TLSv1.2", "TLSv1.3"], "subject": f"CN={DOMAIN}", "issuer": "CN=cyberscan Test CA",
+        "not_after": leaf.cert.not_valid_after_utc.date().isoformat(), "key": "RSA 2048",
+        "signature_hash": "sha256", "trusted": True,
+    }]
 
 
 def test_legacy_tls10_is_detected(dns_server: LocalDnsServer, pki: TestPki) -> None:
@@ -222,3 +257,17 @@ def test_private_address_without_permission_is_skipped(dns_server: LocalDnsServe
     result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
     (r,) = result.results
     assert r.status is Status.SKIPPED and r.message == "out-of-scope"
+
+
+def test_every_address_is_judged_on_its_own(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    leaf = pki.issue(MULTI, file_stem="multi")
+    with HttpsServer(leaf.chain_path, leaf.key_path, minimum=ssl.TLSVersion.TLSv1_2) as good:
+        with HostileServer("stall", host="127.0.0.2", port=good.port), \
+                HttpServer({"*": (301, {"Location": f"https://{MULTI}/"}, b"")}) as http:
+            results = run_scan(dns_server, pki, good.port, http.port, timeout=1.0, domain=MULTI,
+                               checks=("web.tls.version", "web.tls.cert.valid"))
+    for check in ("web.tls.version", "web.tls.cert.valid"):
+        by_host = {r.host: r.status for r in results[check]}
+        assert by_host == {f"{MULTI} (127.0.0.1)": Status.PASS, f"{MULTI} (127.0.0.2)": Status.ERROR}, check
+    stalled = next(r for r in results["web.tls.version"] if r.host and "127.0.0.2" in r.host)
+    assert stalled.error_reason is not None and stalled.error_reason.value == "timeout"

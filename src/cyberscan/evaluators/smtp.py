@@ -129,6 +129,8 @@ def dane_verdict(tlsa: TlsaSet, endpoints: list[MailEndpoint]) -> list[Verdict]:
         return [Verdict(Status.WARN, "no-tlsa", p, evidence, tlsa.mx)]
     if not (tlsa.signed or tlsa.authenticated):
         return [Verdict(Status.FAIL, "no-dnssec", p, evidence, tlsa.mx)]
+    if not endpoints:
+        return [Verdict(Status.ERROR, "no-certificate", {**p, "reason": "unreachable"}, evidence, tlsa.mx)]
     out = []
     for e in endpoints:
         tls = e.tls

@@ -72,9 +72,7 @@ def version_verdict(endpoint: TlsEndpoint, params: Mapping[str, Any]) -> Verdict
     evidence = {"accepted": list(accepted), "ratings": ratings,
                 "errors": {v.version: v.error for v in endpoint.versions if v.error}}
     base = {"host": endpoint.label, "versions": ", ".join(accepted) or "-"}
-    if not accepted:
-        if endpoint.negotiated_version:  # raw hellos all failed, but an ordinary handshake worked
-            return Verdict(Status.ERROR, "versions-unknown", {**base, "reason": "protocol"}, evidence, endpoint.label)
+    if not accepted:  # every raw ClientHello failed (even if an ordinary handshake worked): cannot judge
         return Verdict(Status.ERROR, "versions-unknown", {**base, "reason": "protocol"}, evidence, endpoint.label)
     level = worst(ratings.values())
     bad = [v for v, r in ratings.items() if r in ("insufficient", "phase-out")]
