@@ -442,3 +442,21 @@ def test_self_reported_answers_show_the_question_and_its_advice(
     assert text(question.text, "nl") in group and "niemand" in group
     assert first_sentence(text(question.advice, "nl")) in group
     assert "door u ingevuld" in group
+
+
+def test_html_says_which_continuity_area_a_gap_threatens(html_nl: str, catalogue: Catalogue) -> None:
+    public = catalogue.item("cont.public")
+    if public is None:
+        pytest.skip("no continuity framework")
+    view = build_view(Report(_scan_for_view(), catalogue, "nl"))
+    row = next(c for c in view.continuity if c.title == text(public.title, "nl"))
+    title4 = text(catalogue.item("den.check.4").title, "nl")  # type: ignore[union-attr]
+    assert any(title4 in label for label in row.threatened)
+    assert title4 in _parse(html_nl).within("summary")
+
+
+def _scan_for_view() -> ScanResult:
+    return ScanResult(
+        "9.9", "1", "default", "2026-11-28T10:00:00+00:00", "2026-11-28T10:00:01+00:00", [DOMAIN],
+        [_result("test.settings", Status.FAIL, "bad", params={"value": "x"})], [],
+    )  # fmt: skip

@@ -229,6 +229,13 @@ class Section:
 
 
 @dataclass(frozen=True, slots=True)
+class ContinuityRow:
+    title: str
+    description: str
+    threatened: tuple[str, ...]  # labels of framework items with a gap that threaten this area
+
+
+@dataclass(frozen=True, slots=True)
 class Count:
     status: str
     label: str
@@ -272,6 +279,7 @@ class View:
     confidence_notes: tuple[ConfidenceNote, ...]
     readiness: Readiness = field(repr=False)
     actions: tuple[ActionView, ...] = ()
+    continuity: tuple[ContinuityRow, ...] = ()
     demo: bool = False
 
     @property
@@ -427,13 +435,17 @@ class _Builder:
         self.lang = language(report)
         self.t = strings(self.lang)
         self._questions: Any = None  # the questionnaire, loaded when a self-reported result needs it
+        self._items = {item.id: item for item in self.cat.items()}
+
+    def item(self, item_id: str) -> FrameworkItem | None:
+        return self._items.get(item_id)
 
     def framework_title(self, framework_id: str) -> str:
         fw = self.cat.frameworks.get(framework_id)
         return text(fw.title, self.lang) if fw else framework_id
 
     def continuity_label(self, area: str) -> str:
-        item = self.cat.item(area)
+        item = self.item(area)
         return text(item.title, self.lang) if item else area
 
     def about(self, result: Result) -> _About:
@@ -481,7 +493,7 @@ class _Builder:
         about = self.about(result)
         items = []
         for item_id in result.maps_to:
-            item = self.cat.item(item_id)
+            item = self.item(item_id)
             relation = about.relations.get(item_id, "direct")
             items.append(
                 ItemRef(
@@ -583,7 +595,7 @@ class _Builder:
             if item_id in seen:
                 continue
             seen.add(item_id)
-            item = self.cat.item(item_id)
+            item = self.item(item_id)
             if item is None or (item.confidence == "read" and not item.provisional and not item.note):
                 continue
             notes.append(
@@ -628,6 +640,23 @@ class _Builder:
                 )
             )
         return tuple(out)
+
+    def continuity(self, readiness: Readiness) -> tuple[ContinuityRow, ...]:
+        fw = self.cat.frameworks.get("continuity")
+        areas = list(fw.items) if fw else [i for i in (self.item(a) for a in readiness.continuity) if i]
+        rows = []
+        for area in areas:
+            ids = readiness.continuity.get(area.id, ())
+            den = [i for i in ids if (it := self.item(i)) is not None and it.framework == DEN_CHECKLIST]
+            chosen = den or list(ids)
+            rows.append(
+                ContinuityRow(
+                    title=text(area.title, self.lang),
+                    description=text(area.description, self.lang) if area.description else "",
+                    threatened=tuple(dict.fromkeys(item_label(self.item(i), i, self.lang) for i in chosen)),
+                )
+            )
+        return tuple(rows)
 
     def build(self) -> View:
         scan, t, lang = self.report.scan, self.t, self.lang
@@ -695,6 +724,7 @@ class _Builder:
             confidence_notes=self.confidence_notes(readiness, scan.results),
             readiness=readiness,
             actions=self.actions([f for _, f in findings]),
+            continuity=self.continuity(readiness),
             demo=bool(self.report.extra.get("demo", False)),
         )
 
