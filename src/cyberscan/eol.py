@@ -12,7 +12,8 @@ Data shape (per product under ``products``)::
       title: PHP
       cycles:                       # release branches, matched by version prefix
         - {cycle: "8.3", eol: 2027-12-31, latest: "8.3.14"}
-      eol_before: "8.1"             # optional: versions below this are end-of-life
+      eol_before: "8.1"             # optional: versions below this are end-of-life (without it:
+                                    # versions older than every listed branch are)
       min_recommended: "9.8"        # optional: versions below this are "outdated" (update advised)
 
 Statuses: ``end-of-life`` (no more security updates upstream), ``outdated`` (branch supported, but a
@@ -117,7 +118,7 @@ def judge_version(eol_data: Mapping[str, Any] | None, product: str, version: str
     oldest = min((c for c, _ in cycles), default=None)
     if eol_before and ver < eol_before:
         return EolVerdict(product, version, "end-of-life", reason="older-than-supported", title=title)
-    if oldest is not None and ver < oldest:
+    if not eol_before and oldest is not None and ver < oldest:  # without eol_before, older than any branch
         return EolVerdict(product, version, "end-of-life", reason="older-than-supported", title=title)
     if min_rec and ver < min_rec:
         return EolVerdict(product, version, "outdated", reason="below-recommended", title=title)

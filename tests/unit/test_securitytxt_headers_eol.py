@@ -175,3 +175,27 @@ def test_server_hello_parser_raises_only_declared_errors(data: bytes) -> None:
 @given(st.text(max_size=30), st.text(max_size=20))
 def test_judge_version_never_raises(product: str, version: str) -> None:
     judge_version(EOL, product, version, TODAY)
+
+
+def test_shipped_eol_data_is_well_formed_and_judges_known_cases() -> None:
+    from cyberscan import catalogue
+    from cyberscan.eol import version_tuple
+
+    data = catalogue.load().extras["eol"]
+    assert isinstance(data["updated"], dt.date) and data["sources"]
+    for name, entry in data["products"].items():
+        assert entry.get("title"), name
+        for cycle in entry.get("cycles") or ():
+            assert version_tuple(str(cycle["cycle"])), (name, cycle)
+            assert cycle.get("eol") is None or isinstance(cycle["eol"], dt.date), (name, cycle)
+    for product in ("nginx", "apache", "iis", "php", "wordpress", "drupal", "joomla", "openssh", "postfix", "exim",
+                    "vsftpd", "proftpd", "mysql", "mariadb", "postgresql", "redis"):
+        assert product in data["products"], product
+    today = dt.date(2026, 11, 28)
+    assert judge_version(data, "nginx", "1.22.1", today).status == "end-of-life"
+    assert judge_version(data, "php", "7.4.33", today).status == "end-of-life"
+    assert judge_version(data, "php", "8.4.1", today).status == "supported"
+    assert judge_version(data, "wordpress", "6.5.1", today).status == "outdated"
+    assert judge_version(data, "openssh", "9.2p1", today).status == "outdated"
+    assert judge_version(data, "postgres", "13.4", today).status == "end-of-life"  # alias
+    assert judge_version(data, "iis", "10.0", today).status == "supported"

@@ -22,7 +22,7 @@ from cyberscan.models import Result, ScanResult, Status
 from cyberscan.probes.tls import TlsScan
 from cyberscan.serialize import scan_from_dict, scan_to_dict
 from tests.fixtures.certs import NOW, Minted, TestPki
-from tests.fixtures.tlsservers import HostileServer, HttpServer, HttpsServer, free_port
+from tests.fixtures.tlsservers import HostileServer, HttpServer, HttpsServer, LegacyServer, free_port
 
 DOMAIN = "museum.test"
 MULTI = "twee-adressen.test"  # one name, two addresses
@@ -271,3 +271,21 @@ def test_every_address_is_judged_on_its_own(dns_server: LocalDnsServer, pki: Tes
         assert by_host == {f"{MULTI} (127.0.0.1)": Status.PASS, f"{MULTI} (127.0.0.2)": Status.ERROR}, check
     stalled = next(r for r in results["web.tls.version"] if r.host and "127.0.0.2" in r.host)
     assert stalled.error_reason is not None and stalled.error_reason.value == "timeout"
+
+
+def test_ssl3_only_server_is_detected_although_openssl_cannot_speak_it(dns_server: LocalDnsServer,
+                                                                       pki: TestPki) -> None:
+    with LegacyServer() as legacy, HttpServer({"*": (200, {}, b"plain")}) as http:
+        results = run_scan(dns_server, pki, legacy.port, http.port, timeout=1.0,
+                           checks=("web.tls.version", "web.tls.ciphers", "web.tls.cert.valid"))
+    (version,) = results["web.tls.version"]
+    assert (version.status, version.message) == (Status.FAIL, "insufficient")
+    assert version.evidence["accepted"] == ["SSLv3"]
+    (ciphers,) = results["web.tls.ciphers"]
+    assert (ciphers.status, ciphers.message) == (Status.FAIL, "insufficient")
+    assert ciphers.evidence["suites"]["SSLv3"] == [
+        {"suite": "TLS_RSA_WITH_RC4_128_SHA", "rating": "insufficient"},
+        {"suite": "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "rating": "insufficient"},
+    ]
+    # no certificate could be read (OpenSSL refuses SSL 3.0): an error, never a pass or fail
+    assert [r.status for r in results["web.tls.cert.valid"]] == [Status.ERROR]
