@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 import dns.flags
 import dns.message
 import dns.name
+import dns.node
 import dns.rcode
 import dns.rdataclass
+import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 import dns.zone
@@ -30,6 +32,12 @@ class ServedZone:
     zone: dns.zone.Zone
     allow_axfr: bool = False
 
+    @property
+    def origin(self) -> dns.name.Name:
+        origin = self.zone.origin
+        assert origin is not None  # zones are always read with an origin
+        return origin
+
 
 @dataclass
 class ZoneSet:
@@ -38,8 +46,12 @@ class ZoneSet:
     servfail: set[str] = field(default_factory=set)
 
     def add_text(self, origin: str, text: str, *, allow_axfr: bool = False) -> None:
-        zone = dns.zone.from_text(text, origin=origin, relativize=False, check_origin=True)
-        self.zones[zone.origin] = ServedZone(zone, allow_axfr)
+        self.add_zone(dns.zone.from_text(text, origin=origin, relativize=False, check_origin=True), allow_axfr=allow_axfr)
+
+    def add_zone(self, zone: dns.zone.Zone, *, allow_axfr: bool = False) -> None:
+        """Serve a zone built in code (e.g. signed with ``dns.dnssec.sign_zone``; not relativized)."""
+        served = ServedZone(zone, allow_axfr)
+        self.zones[served.origin] = served
 
     def find(self, qname: dns.name.Name, *, parent_side: bool = False) -> ServedZone | None:
         """The most specific zone holding ``qname``; with ``parent_side`` never the zone whose apex it
@@ -48,7 +60,7 @@ class ZoneSet:
         for origin, served in self.zones.items():
             if parent_side and origin == qname:
                 continue
-            if qname.is_subdomain(origin) and (best is None or len(origin) > len(best.zone.origin)):
+            if qname.is_subdomain(origin) and (best is None or len(origin) > len(best.origin)):
                 best = served
         return best
 
@@ -87,7 +99,7 @@ class ZoneSet:
             cname = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
             if cname is not None and qtype != dns.rdatatype.CNAME:
                 self._add(response.answer, name, cname, node, want_dnssec)
-                name = cname[0].target  # type: ignore[attr-defined]
+                name = cname[0].target
                 nxt = self.find(name)
                 if nxt is None:
                     return response
@@ -107,19 +119,22 @@ class ZoneSet:
         return any(n != name and n.is_subdomain(name) for n in zone.nodes)
 
     @staticmethod
-    def _add(section: list[dns.rrset.RRset], name: dns.name.Name, rdataset: object, node: object, dnssec: bool) -> None:
-        rrset = dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))  # type: ignore[attr-defined]
+    def _add(
+        section: list[dns.rrset.RRset], name: dns.name.Name, rdataset: dns.rdataset.Rdataset, node: dns.node.Node, dnssec: bool
+    ) -> None:
+        rrset = dns.rrset.from_rdata_list(name, rdataset.ttl, list(rdataset))
         section.append(rrset)
         if dnssec:
-            sigs = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, rdataset.rdtype)  # type: ignore[attr-defined]
+            sigs = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, rdataset.rdtype)
             if sigs is not None:
                 section.append(dns.rrset.from_rdata_list(name, sigs.ttl, list(sigs)))
 
     def _add_soa(self, response: dns.message.Message, zone: dns.zone.Zone, dnssec: bool) -> None:
-        node = zone.get_node(zone.origin)
-        soa = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.SOA) if node else None
-        if soa is not None:
-            self._add(response.authority, zone.origin, soa, node, dnssec)
+        origin = zone.origin
+        node = zone.get_node(origin) if origin is not None else None
+        soa = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.SOA) if node is not None else None
+        if origin is not None and node is not None and soa is not None:
+            self._add(response.authority, origin, soa, node, dnssec)
 
     def axfr(self, query: dns.message.Message) -> list[dns.message.Message]:
         qname = query.question[0].name
@@ -129,7 +144,7 @@ class ZoneSet:
             response.set_rcode(dns.rcode.REFUSED)
             return [response]
         zone = served.zone
-        soa = zone.find_rrset(zone.origin, dns.rdatatype.SOA)
+        soa = zone.find_rrset(served.origin, dns.rdatatype.SOA)
         response.answer.append(soa)
         for name, node in zone.nodes.items():
             for rdataset in node.rdatasets:

@@ -167,7 +167,7 @@ def _answers(address: str) -> bool:
 
 
 def _lo_addresses() -> set[str]:
-    done = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=False)  # noqa: S607
+    done = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=False)
     return {part.split("/")[0] for line in done.stdout.splitlines() for part in line.split() if part.startswith("127.")}
 
 
@@ -181,12 +181,12 @@ def loopback_addresses(*addresses: str) -> Iterator[None]:
     try:
         for address in addresses:
             if address not in present:
-                subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True, capture_output=True)  # noqa: S607
+                subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", "lo"], check=True, capture_output=True)
                 added.append(address)
         yield
     finally:
         for address in added:
-            subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False, capture_output=True)  # noqa: S607
+            subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", "lo"], check=False, capture_output=True)
 
 
 class Bind9:
@@ -203,7 +203,7 @@ class Bind9:
         if Path(checkconf).exists():
             _run(checkconf, "-z", str(self.conf), cwd=self.folder)
         log = self.log.open("wb")
-        self._proc = subprocess.Popen([self.named, "-g", "-n", "1", "-c", str(self.conf)], stdout=log, stderr=log)  # noqa: S603
+        self._proc = subprocess.Popen([self.named, "-g", "-n", "1", "-c", str(self.conf)], stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -249,7 +249,7 @@ class _PolicyHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet test output
+    def log_message(self, format: str, *args: object) -> None:
         return
 
 

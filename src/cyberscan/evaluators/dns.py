@@ -208,7 +208,7 @@ def nameservers(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     if len(serials) > 1:
         listing = "; ".join(f"{serial}: {', '.join(where)}" for serial, where in sorted(serials.items()))
         verdicts.append(Verdict(Status.WARN, "serial-mismatch", {"serials": listing}, evidence))
-    if not any(v.status in (Status.FAIL, Status.ERROR) for v in verdicts):
+    if not any(v.status in (Status.FAIL, Status.ERROR, Status.WARN) for v in verdicts):
         serial = ", ".join(str(s) for s in sorted(serials)) or "-"
         verdicts.append(Verdict(Status.PASS, "ok", {"count": len(fact.names), "names": ", ".join(fact.names), "serial": serial}, evidence))
     return verdicts

@@ -124,9 +124,13 @@ def spf(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     for node in fact.nodes[1:]:
         if node.error == "loop":
             fails.append(Verdict(Status.FAIL, "loop", {"domain": node.domain, "parent": node.parent}, evidence))
-        elif node.error in ("no-record", "multiple-records", "syntax"):
-            fails.append(Verdict(Status.FAIL, "broken-include", {"domain": node.domain, "via": node.via, "problem": node.error}, evidence))
-        elif node.via == "include" and len(node.records) == 1:
+            continue
+        if node.error in ("temp-error", "macro"):
+            continue  # unknown (reported as ERROR below) or not resolvable without a sender
+        problem = _node_problem(node)
+        if problem:
+            fails.append(Verdict(Status.FAIL, "broken-include", {"domain": node.domain, "via": node.via, "problem": problem}, evidence))
+        elif node.via == "include":
             included = parse_spf(node.records[0]).all_term
             if included is not None and included.qualifier == "+":
                 fails.append(Verdict(Status.FAIL, "include-pass-all", {"domain": node.domain}, evidence))
@@ -149,6 +153,17 @@ def spf(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     params_ok = {"record": root.records[0], "lookups": fact.lookups, "limit": limit}
     verdicts.append(Verdict(Status.PASS, "ok-softfail" if qualifier == "~" else "ok", params_ok, evidence))
     return verdicts
+
+
+def _node_problem(node: SpfNode) -> str:
+    """Why an included or redirected record makes the evaluation a permanent error ("" if it does not)."""
+    if not node.records:
+        return "no-record"
+    if len(node.records) > 1:
+        return "multiple-records"
+    if not parse_spf(node.records[0]).valid:
+        return "syntax"
+    return ""
 
 
 def _uses_ptr(fact: SpfFact) -> bool:

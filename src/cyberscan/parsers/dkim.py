@@ -11,7 +11,7 @@ import binascii
 from dataclasses import dataclass
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_der_public_key
 
 from .tagvalue import Issue, parse_tag_list
@@ -102,7 +102,9 @@ def _load_key(data: str, key_type: str) -> tuple[str | None, int | None, Issue |
         return "rsa", key.key_size, None
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "ed25519", 256, None
-    return type(key).__name__.lower(), None, None
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "ec", key.curve.key_size, None
+    return "other", None, None
 
 
 def _der_length(n: int) -> bytes:

@@ -1,0 +1,119 @@
+"""DNS evaluators on literal facts: CAA, NS, AXFR, dangling CNAMEs, DNSSEC edge cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from cyberscan.engine import Facts
+from cyberscan.evaluators.dns import axfr, caa, dangling, dnssec, nameservers
+from cyberscan.models import ProbeOutcome, Verdict
+from cyberscan.probes.dns import AxfrAttempt, AxfrFact, CaaFact, CnameChain, CnameFact, NsFact, NsReply, NsServer
+from cyberscan.probes.dnssec import DnssecFact, SignedRRset
+
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+
+
+def facts(probe: str, fact: Any) -> Facts:
+    return Facts("museum.test", {probe: ProbeOutcome(probe, "museum.test", fact=fact)}, now=NOW)
+
+
+def pairs(verdicts: list[Verdict]) -> set[tuple[str, str]]:
+    return {(v.status.value, v.message) for v in verdicts}
+
+
+@pytest.mark.parametrize(
+    ("records", "found_at", "expected", "issuers"),
+    [
+        (('0 issue "letsencrypt.org"',), "museum.test", {("pass", "ok")}, "letsencrypt.org"),
+        (('0 issue "sectigo.com"', '0 issue "letsencrypt.org; accounturi=https://x"', '0 issuewild ";"'), "museum.test",
+         {("pass", "ok")}, "letsencrypt.org, sectigo.com"),
+        (('0 issue "letsencrypt.org"',), "parent.test", {("pass", "ok-inherited")}, "letsencrypt.org"),
+        (('0 iodef "mailto:x@museum.test"',), "museum.test", {("warn", "no-issue-tag")}, None),
+        (('128 tbs "x"', '0 issue "letsencrypt.org"'), "museum.test", {("warn", "unknown-critical"), ("pass", "ok")}, "letsencrypt.org"),
+        (('0 unknown "x"', '0 issue ";"'), "museum.test", {("pass", "ok")}, "(none)"),
+        (("garbage",), "museum.test", {("warn", "unparsed"), ("warn", "no-issue-tag")}, None),
+        ((), None, {("fail", "missing")}, None),
+    ],
+)  # fmt: skip
+def test_caa(records: tuple[str, ...], found_at: str | None, expected: set[tuple[str, str]], issuers: str | None) -> None:
+    verdicts = caa(facts("dns.caa", CaaFact("museum.test", found_at, records, ("museum.test",))), {})
+    assert pairs(verdicts) == expected
+    if issuers is not None:
+        assert next(v for v in verdicts if v.status.value == "pass").params["issuers"] == issuers
+
+
+def _server(name: str, *replies: NsReply, addresses: tuple[str, ...] | None = None, error: str = "") -> NsServer:
+    return NsServer(name, addresses if addresses is not None else tuple(r.address for r in replies), replies, error=error)
+
+
+GOOD = NsReply("192.0.2.1", "NOERROR", True, 7)
+
+
+@pytest.mark.parametrize(
+    ("servers", "expected"),
+    [
+        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", "NOERROR", True, 7))), {("pass", "ok")}),
+        ((_server("ns1.t", GOOD),), {("fail", "too-few")}),
+        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", "NOERROR", False, 7))), {("fail", "lame")}),
+        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", "REFUSED", False, None))), {("fail", "lame")}),
+        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", "NOERROR", True, 6))), {("warn", "serial-mismatch")}),
+        ((_server("ns1.t", GOOD), _server("ns2.t", addresses=())), {("fail", "ns-no-address")}),
+        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", error="timeout", detail="x"))), {("error", "ns-no-answer")}),
+        ((_server("ns1.t", GOOD), _server("ns2.t", error="timeout")), {("error", "ns-lookup-failed")}),
+        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("10.0.0.1", error="out-of-scope"))), {("skipped", "ns-out-of-scope"), ("pass", "ok")}),
+    ],
+)  # fmt: skip
+def test_nameservers(servers: tuple[NsServer, ...], expected: set[tuple[str, str]]) -> None:
+    fact = NsFact("museum.test", tuple(s.name for s in servers), servers, 53)
+    verdicts = nameservers(facts("dns.ns", fact), {"min_nameservers": 2})
+    assert pairs(verdicts) == expected
+    assert all(v.params.get("reason") in ("timeout", "unreachable", "protocol") for v in verdicts if v.status.value == "error")
+
+
+def test_no_ns_records_is_not_judged() -> None:
+    assert pairs(nameservers(facts("dns.ns", NsFact("www.museum.test", (), (), 53)), {})) == {("info", "no-ns")}
+
+
+@pytest.mark.parametrize(
+    ("outcome", "expected"),
+    [
+        ("refused", ("pass", "refused")),
+        ("transferred", ("fail", "open")),
+        ("timeout", ("error", "no-answer")),
+        ("unreachable", ("error", "no-answer")),
+        ("protocol", ("error", "no-answer")),
+        ("out-of-scope", ("skipped", "out-of-scope")),
+    ],
+)
+def test_axfr(outcome: str, expected: tuple[str, str]) -> None:
+    fact = AxfrFact("museum.test", (AxfrAttempt("ns1.museum.test", "192.0.2.1", outcome, records=12),), ())
+    verdicts = axfr(facts("dns.axfr", fact), {})
+    assert [(v.status.value, v.message) for v in verdicts] == [expected]
+    assert verdicts[0].host == "ns1.museum.test"
+
+
+@pytest.mark.parametrize(
+    ("chains", "expected"),
+    [
+        ((CnameChain("museum.test", ("apex",), (), ""),), {("pass", "no-aliases")}),
+        ((CnameChain("www.museum.test", ("www",), ("site.host.test",), "NOERROR"),), {("pass", "ok")}),
+        ((CnameChain("www.museum.test", ("www",), ("old.host.test",), "NXDOMAIN"),), {("fail", "dangling")}),
+        ((CnameChain("a.museum.test", ("extra",), ("b.museum.test", "a.museum.test"), "", "alias loop"),), {("fail", "loop")}),
+        ((CnameChain("a.museum.test", ("extra",), ("x.test",), "", "ProbeTimeout: slow"),), {("error", "lookup-failed")}),
+    ],
+)  # fmt: skip
+def test_dangling(chains: tuple[CnameChain, ...], expected: set[tuple[str, str]]) -> None:
+    assert pairs(dangling(facts("dns.cnames", CnameFact(chains)), {})) == expected
+
+
+def _signed(rdtype: str, records: tuple[str, ...] = (), rrsigs: tuple[str, ...] = ()) -> SignedRRset:
+    return SignedRRset("museum.test", rdtype, "NOERROR", 300, records, rrsigs)
+
+
+def test_dnskey_without_signatures() -> None:
+    key = "257 3 13 " + "A" * 86 + "=="
+    fact = DnssecFact("museum.test", _signed("DNSKEY", (key,)), _signed("SOA", ("ns1. h. 1 2 3 4 5",)), _signed("DS"))
+    assert pairs(dnssec(facts("dns.dnssec", fact), {})) == {("fail", "unsigned-rrset")}
