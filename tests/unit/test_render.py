@@ -460,3 +460,18 @@ def _scan_for_view() -> ScanResult:
         "9.9", "1", "default", "2026-11-28T10:00:00+00:00", "2026-11-28T10:00:01+00:00", [DOMAIN],
         [_result("test.settings", Status.FAIL, "bad", params={"value": "x"})], [],
     )  # fmt: skip
+
+
+def test_findings_of_several_domains_stay_apart(catalogue: Catalogue, registry: registry_mod.Registry) -> None:
+    results = [
+        replace(_result("test.settings", Status.FAIL, "bad", params={"value": "a"}), target="a.test"),
+        replace(_result("test.settings", Status.FAIL, "bad", params={"value": "b"}), target="b.test"),
+    ]
+    two = ScanResult("9.9", "1", "default", "2026-11-28T10:00:00+00:00", "2026-11-28T10:00:01+00:00",
+                     ["a.test", "b.test"], results, [])  # fmt: skip
+    view = build_view(Report(two, catalogue, "nl"))
+    assert [c.lead.target for c in view.attention_cards] == ["a.test", "b.test"]
+    plain = render("terminal", Report(two, catalogue, "nl"), registry)
+    assert "[a.test]" in plain and "[b.test]" in plain
+    tree = _parse(render("html", Report(two, catalogue, "nl"), registry))
+    assert len([a for t, a, _ in tree.elements if t == "article"]) == 2

@@ -61,7 +61,8 @@ def render_view(v: View, *, colour: bool = False) -> str:
         lines.append(_style(t["worst_first"], colour, bold=True))
         for card in v.attention_cards:
             f = card.lead
-            lines.append(f"{_label(f, width, colour)}  {f.title}")
+            domain = f" [{f.target}]" if len(v.targets) > 1 else ""
+            lines.append(f"{_label(f, width, colour)}  {f.title}{domain}")
             for g in card.findings:
                 prefix = f"{g.short_label}: " if len(card.findings) > 1 and g.status != f.status else ""
                 lines.extend(_wrap(prefix + g.message, width + 2))

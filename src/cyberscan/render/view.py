@@ -137,11 +137,11 @@ class Card:
 
 
 def cards(findings: Iterable[Finding]) -> tuple[Card, ...]:
-    """Detailed findings grouped per check, in order of each check's worst finding."""
-    by_check: dict[str, list[Finding]] = {}
+    """Detailed findings grouped per domain and check, in order of each group's worst finding."""
+    by_check: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
         if f.detailed:
-            by_check.setdefault(f.check_id, []).append(f)
+            by_check.setdefault((f.target, f.check_id), []).append(f)
     return tuple(Card(tuple(fs)) for fs in by_check.values())
 
 
