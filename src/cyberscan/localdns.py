@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -167,7 +168,15 @@ class _UDPHandler(socketserver.BaseRequestHandler):
         response = self.server.zones.answer(query)
         if response is None:
             return
-        wire = response.to_wire(max_size=query.payload if query.edns >= 0 else 512)
+        limit = query.payload if query.edns >= 0 else 512
+        try:
+            wire = response.to_wire(max_size=limit)
+        except dns.exception.TooBig:  # too large for UDP: say so (TC), the client retries over TCP
+            response.answer.clear()
+            response.authority.clear()
+            response.additional.clear()
+            response.flags |= dns.flags.TC
+            wire = response.to_wire(max_size=limit)
         sock.sendto(wire, self.client_address)
 
 

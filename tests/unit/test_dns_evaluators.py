@@ -64,6 +64,8 @@ GOOD = NsReply("192.0.2.1", "NOERROR", True, 7)
         ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", error="timeout", detail="x"))), {("error", "ns-no-answer")}),
         ((_server("ns1.t", GOOD), _server("ns2.t", error="timeout")), {("error", "ns-lookup-failed")}),
         ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("10.0.0.1", error="out-of-scope"))), {("skipped", "ns-out-of-scope"), ("pass", "ok")}),
+        ((_server("ns1.t", GOOD, NsReply("2001:db8::53", error="no-ipv6")), _server("ns2.t", NsReply("192.0.2.2", "NOERROR", True, 7))),
+         {("skipped", "ns-no-ipv6"), ("pass", "ok")}),
     ],
 )  # fmt: skip
 def test_nameservers(servers: tuple[NsServer, ...], expected: set[tuple[str, str]]) -> None:
@@ -86,6 +88,7 @@ def test_no_ns_records_is_not_judged() -> None:
         ("unreachable", ("error", "no-answer")),
         ("protocol", ("error", "no-answer")),
         ("out-of-scope", ("skipped", "out-of-scope")),
+        ("no-ipv6", ("skipped", "no-ipv6")),
     ],
 )
 def test_axfr(outcome: str, expected: tuple[str, str]) -> None:
@@ -117,3 +120,13 @@ def test_dnskey_without_signatures() -> None:
     key = "257 3 13 " + "A" * 86 + "=="
     fact = DnssecFact("museum.test", _signed("DNSKEY", (key,)), _signed("SOA", ("ns1. h. 1 2 3 4 5",)), _signed("DS"))
     assert pairs(dnssec(facts("dns.dnssec", fact), {})) == {("fail", "unsigned-rrset")}
+
+
+def test_ipv6_without_a_route_is_not_held_against_the_nameserver() -> None:
+    import errno
+
+    from cyberscan.probes.dns import _no_ipv6_route
+
+    assert _no_ipv6_route("2001:db8::53", OSError(errno.ENETUNREACH, "Network is unreachable"))
+    assert not _no_ipv6_route("192.0.2.53", OSError(errno.ENETUNREACH, "Network is unreachable"))
+    assert not _no_ipv6_route("2001:db8::53", OSError(errno.ECONNRESET, "reset"))

@@ -291,3 +291,19 @@ def test_dangling_all_fine() -> None:
     result = scan_zones(zones, "fine.test", ["dns.dangling"])
     assert summary(result, "dns.dangling") == {("pass", "ok")}
 
+
+
+def test_local_server_truncates_large_udp_answers_and_serves_them_over_tcp() -> None:
+    import dns.flags
+    import dns.message
+    import dns.query
+
+    long_txt = " ".join(f'"{"x" * 200}"' for _ in range(5))
+    zones = ZoneSet()
+    zones.add_text("big.test", zone_text("big.test", f"@ TXT {long_txt}\n"))
+    with LocalDnsServer(zones) as srv:
+        query = dns.message.make_query("big.test.", "TXT")  # no EDNS: 512 bytes at most
+        udp = dns.query.udp(query, srv.address, port=srv.port, timeout=2)
+        assert udp.flags & dns.flags.TC and not udp.answer
+        full, used_tcp = dns.query.udp_with_fallback(query, srv.address, port=srv.port, timeout=2)
+        assert used_tcp and len(full.answer[0][0].strings) == 5

@@ -198,6 +198,8 @@ def nameservers(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             p = {"ns": server.name, "address": reply.address}
             if reply.error == "out-of-scope":
                 verdicts.append(Verdict(Status.SKIPPED, "ns-out-of-scope", p, evidence, host=server.name))
+            elif reply.error == "no-ipv6":
+                verdicts.append(Verdict(Status.SKIPPED, "ns-no-ipv6", p, evidence, host=server.name))
             elif reply.error:
                 reason = "timeout" if reply.error == "timeout" else "unreachable" if reply.error == "unreachable" else "protocol"
                 verdicts.append(Verdict(Status.ERROR, "ns-no-answer", {**p, "detail": reply.detail, "reason": reason}, evidence, host=server.name))
@@ -232,6 +234,8 @@ def axfr(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             verdicts.append(Verdict(Status.PASS, "refused", {**p, "rcode": a.rcode or "-"}, evidence, host=a.server))
         elif a.outcome == "out-of-scope":
             verdicts.append(Verdict(Status.SKIPPED, "out-of-scope", p, evidence, host=a.server))
+        elif a.outcome == "no-ipv6":
+            verdicts.append(Verdict(Status.SKIPPED, "no-ipv6", p, evidence, host=a.server))
         else:
             reason = a.outcome if a.outcome in ("timeout", "unreachable") else "protocol"
             verdicts.append(Verdict(Status.ERROR, "no-answer", {**p, "detail": a.detail, "reason": reason}, evidence, host=a.server))

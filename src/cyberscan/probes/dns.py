@@ -8,6 +8,7 @@ after ``ctx.admit`` allowed the address.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 from dataclasses import dataclass
 
@@ -144,7 +145,7 @@ class NsReply:
     rcode: str = ""  # NOERROR, REFUSED, ...; "" when there was no answer
     authoritative: bool = False  # AA flag
     serial: int | None = None
-    error: str = ""  # "timeout" | "unreachable" | "out-of-scope" | "protocol"
+    error: str = ""  # "timeout" | "unreachable" | "out-of-scope" | "protocol" | "no-ipv6" (none on this computer)
     detail: str = ""
 
 
@@ -174,6 +175,14 @@ def dns_port(ctx: ProbeContext) -> int:
     return port if 0 < port < 65536 else 53
 
 
+_NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
+
+
+def _no_ipv6_route(address: str, exc: OSError) -> bool:
+    """This computer cannot reach IPv6 addresses at all: says nothing about the nameserver."""
+    return ":" in address and exc.errno in _NO_ROUTE
+
+
 def _ask_soa(ctx: ProbeContext, address: str, ns_name: str, domain: str, port: int) -> NsReply:
     try:
         ctx.admit(address, ns_name)
@@ -187,6 +196,8 @@ def _ask_soa(ctx: ProbeContext, address: str, ns_name: str, domain: str, port: i
     except dns.exception.Timeout:
         return NsReply(address, error="timeout", detail=f"no answer from {address} within {ctx.timeout:g} s")
     except OSError as exc:
+        if _no_ipv6_route(address, exc):
+            return NsReply(address, error="no-ipv6", detail=str(exc))
         return NsReply(address, error="unreachable", detail=str(exc))
     except dns.exception.DNSException as exc:
         return NsReply(address, error="protocol", detail=str(exc))
@@ -234,7 +245,7 @@ def probe_ns(ctx: ProbeContext, domain: str) -> NsFact:
 class AxfrAttempt:
     server: str  # NS name
     address: str
-    outcome: str  # "refused" | "transferred" | "timeout" | "unreachable" | "out-of-scope" | "protocol"
+    outcome: str  # "refused" | "transferred" | "timeout" | "unreachable" | "out-of-scope" | "protocol" | "no-ipv6"
     rcode: str = ""
     records: int = 0  # records received in the first message when the transfer was allowed
     detail: str = ""
@@ -262,7 +273,11 @@ def _try_axfr(ctx: ProbeContext, server: str, address: str, domain: str, port: i
         return AxfrAttempt(server, address, "timeout", detail=f"no answer within {ctx.timeout:g} s")
     except ConnectionRefusedError as exc:
         return AxfrAttempt(server, address, "unreachable", detail=f"TCP connection refused: {exc}")
-    except (OSError, EOFError) as exc:
+    except OSError as exc:
+        if _no_ipv6_route(address, exc):
+            return AxfrAttempt(server, address, "no-ipv6", detail=str(exc))
+        return AxfrAttempt(server, address, "refused", detail=f"connection closed: {exc}")
+    except EOFError as exc:
         # servers commonly close the connection to refuse a transfer
         return AxfrAttempt(server, address, "refused", detail=f"connection closed: {exc}")
     except dns.exception.DNSException as exc:
