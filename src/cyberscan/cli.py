@@ -341,6 +341,20 @@ def demo_cmd(lang: str, output: str) -> None:
         click.echo(f"{'rapport' if lang == 'nl' else 'report'}: {path}")
 
 
+@main.command("docs")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def docs_cmd(folder: Path) -> None:
+    """Write the check reference and framework coverage (Markdown) into FOLDER."""
+    from .docgen import write
+
+    cat, _ = _load_catalogue()
+    try:
+        for path in write(cat, folder):
+            click.echo(str(path))
+    except OSError as exc:
+        _fail(f"cannot write documentation: {exc}", EXIT_IO)
+
+
 def run() -> None:
     """Console entry point: user errors never end in a traceback."""
     try:
