@@ -48,13 +48,13 @@ def coverage_markdown(catalogue: Catalogue) -> str:
     qn = questionnaire(catalogue)
     evidence: dict[str, list[str]] = {}
     for check in catalogue.checks.values():
-        for item, relation in check.maps_to.items():
-            evidence.setdefault(item, []).append(f"`{check.id}` ({relation})")
+        for item_id, relation in check.maps_to.items():
+            evidence.setdefault(item_id, []).append(f"`{check.id}` ({relation})")
         for area in check.continuity:
             evidence.setdefault(area, []).append(f"`{check.id}` (threatens)")
     for question in qn.questions:
-        for item in question.maps_to:
-            evidence.setdefault(item, []).append(f"`{question.id}` (answer)")
+        for item_id in question.maps_to:
+            evidence.setdefault(item_id, []).append(f"`{question.id}` (answer)")
         for area in question.continuity:
             evidence.setdefault(area, []).append(f"`{question.id}` (threatens)")
     lines = [
