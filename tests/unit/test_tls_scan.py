@@ -215,7 +215,7 @@ def test_bad_headers_and_missing_securitytxt(dns_server: LocalDnsServer, pki: Te
         "/": (200, [("Server", "nginx/1.22.1"), ("X-Powered-By", "PHP/7.4.33"),
                     ("Set-Cookie", "session=abc; Path=/"),
                     ("Strict-Transport-Security", "max-age=3600")],
-              b'<html><head><meta name="generator" content="WordPress 4.9.8"></head></html>'),
+              b'<html><head><meta name="generator" content="WordPress 3.9.2"></head></html>'),
     }
     with HttpsServer(leaf.chain_path, leaf.key_path, routes) as https, \
             HttpServer({"*": (200, {}, b"plain")}) as http:
@@ -289,3 +289,20 @@ def test_ssl3_only_server_is_detected_although_openssl_cannot_speak_it(dns_serve
     ]
     # no certificate could be read (OpenSSL refuses SSL 3.0): an error, never a pass or fail
     assert [r.status for r in results["web.tls.cert.valid"]] == [Status.ERROR]
+
+
+def test_dripping_servers_are_cut_off_and_give_timeouts(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    """A server that sends one byte just before every read timeout must not hold the scan."""
+    with HostileServer("drip") as https, HostileServer("drip", tls_like=False) as http:
+        results = run_scan(dns_server, pki, https.port, http.port, timeout=0.5,
+                           checks=("web.tls.version", "web.https.redirect", "web.hsts"))
+    for check in ("web.tls.version", "web.https.redirect", "web.hsts"):
+        (r,) = results[check]
+        assert r.status is Status.ERROR and r.error_reason is not None, (check, r)
+        assert r.error_reason.value == "timeout", (check, r.error_reason, r.params)
+
+
+def test_slow_body_keeps_the_headers(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    with HostileServer("slowbody") as http:
+        results = run_scan(dns_server, pki, free_port(), http.port, timeout=0.5, checks=("web.https.redirect",))
+    assert statuses(results, "web.https.redirect") == [(Status.PASS, "redirects")]

@@ -21,6 +21,7 @@ from ..parsers.headers import generators
 from ..plugin import probe
 from .hosts import HostInventory
 from .tls import classify_oserror, permissive_context, web_targets
+from .tlsraw import DEADLINE_FACTOR, watchdog
 
 MAX_BODY = 256 * 1024
 MAX_SECURITYTXT = 64 * 1024
@@ -111,59 +112,78 @@ def fetch_once(
     max_bytes: int,
 ) -> Exchange:
     """GET ``path`` from ``address`` as ``name``. Raises OSError/ssl.SSLError/http.client.HTTPException."""
-    deadline = time.monotonic() + timeout * 3
-    sock = socket.create_connection((address, port), timeout=timeout)
-    try:
+    # the body stops at its own deadline (keeping the headers); the watchdog, later, only cuts servers
+    # that drip their status line or headers, and then nothing of the answer is used
+    with socket.create_connection((address, port), timeout=timeout) as sock, \
+            watchdog(sock, timeout * (DEADLINE_FACTOR + 2)) as guard:
         sock.settimeout(timeout)
-        if tls:
-            sock = permissive_context().wrap_socket(sock, server_hostname=name)
-        default = 443 if tls else 80
-        conn = http.client.HTTPConnection(name, port, timeout=timeout)
-        conn.sock = sock
-        host = name if port == default else f"{name}:{port}"
-        conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
-        conn.putheader("Host", host)
-        conn.putheader("User-Agent", USER_AGENT)
-        conn.putheader("Accept", "*/*")
-        conn.putheader("Accept-Encoding", "identity")
-        conn.putheader("Connection", "close")
-        conn.endheaders()
-        response = conn.getresponse()
-        chunks: list[bytes] = []
-        size = 0
-        truncated = False
-        while True:
-            if time.monotonic() > deadline:
-                truncated = True
-                break
-            chunk = response.read(min(16384, max_bytes - size + 1))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > max_bytes:
-                truncated = True
-                break
-        raw = b"".join(chunks)[:max_bytes]
-        scheme = "https" if tls else "http"
-        content_type = response.getheader("Content-Type", "") or ""
-        charset = "utf-8"
-        if "charset=" in content_type:
-            charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip('"') or "utf-8"
         try:
-            body = raw.decode(charset, errors="replace")
-        except LookupError:
-            body = raw.decode("utf-8", errors="replace")
-        return Exchange(
-            url=f"{scheme}://{host}{path}",
-            status=response.status,
-            headers=tuple((k, v) for k, v in response.getheaders()),
-            body=body,
-            truncated=truncated,
-            content_type=content_type,
-        )
-    finally:
-        sock.close()
+            exchange = _get(sock, name, port, path, tls=tls, timeout=timeout, max_bytes=max_bytes)
+        except (OSError, ssl.SSLError, http.client.HTTPException):
+            if guard.fired:
+                raise TimeoutError("the server took too long to answer") from None
+            raise
+        if guard.fired:
+            raise TimeoutError("the server took too long to answer")
+        return exchange
+
+
+def _get(sock: socket.socket, name: str, port: int, path: str, *, tls: bool, timeout: float,
+         max_bytes: int) -> Exchange:
+    if not tls:
+        return _exchange(sock, name, port, path, tls=False, timeout=timeout, max_bytes=max_bytes)
+    with permissive_context().wrap_socket(sock, server_hostname=name) as tls_sock:
+        return _exchange(tls_sock, name, port, path, tls=True, timeout=timeout, max_bytes=max_bytes)
+
+
+def _exchange(conn_sock: socket.socket, name: str, port: int, path: str, *, tls: bool, timeout: float,
+              max_bytes: int) -> Exchange:
+    deadline = time.monotonic() + timeout * DEADLINE_FACTOR
+    default = 443 if tls else 80
+    conn = http.client.HTTPConnection(name, port, timeout=timeout)
+    conn.sock = conn_sock
+    host = name if port == default else f"{name}:{port}"
+    conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", host)
+    conn.putheader("User-Agent", USER_AGENT)
+    conn.putheader("Accept", "*/*")
+    conn.putheader("Accept-Encoding", "identity")
+    conn.putheader("Connection", "close")
+    conn.endheaders()
+    response = conn.getresponse()
+    chunks: list[bytes] = []
+    size = 0
+    truncated = False
+    while True:
+        if time.monotonic() > deadline:
+            truncated = True
+            break
+        chunk = response.read1(min(16384, max_bytes - size + 1))  # what has arrived, not a full block
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            truncated = True
+            break
+    raw = b"".join(chunks)[:max_bytes]
+    scheme = "https" if tls else "http"
+    content_type = response.getheader("Content-Type", "") or ""
+    charset = "utf-8"
+    if "charset=" in content_type:
+        charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip('"') or "utf-8"
+    try:
+        body = raw.decode(charset, errors="replace")
+    except LookupError:
+        body = raw.decode("utf-8", errors="replace")
+    return Exchange(
+        url=f"{scheme}://{host}{path}",
+        status=response.status,
+        headers=tuple((k, v) for k, v in response.getheaders()),
+        body=body,
+        truncated=truncated,
+        content_type=content_type,
+    )
 
 
 def fetch(

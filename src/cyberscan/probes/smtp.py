@@ -18,6 +18,7 @@ from ..plugin import probe
 from .dnssec import fetch_signed
 from .hosts import HostInventory
 from .tls import TlsEndpoint, classify_oserror, scan_endpoint
+from .tlsraw import DEADLINE_FACTOR, watchdog
 
 EHLO_NAME = "cyberscan.invalid"
 MAX_LINE = 4096
@@ -112,9 +113,15 @@ def probe_mail_endpoint(ctx: ProbeContext, name: str, address: str, port: int) -
     except OutOfScope as exc:
         return MailEndpoint(name, address, port, "out-of-scope", str(exc))
     try:
-        with ctx.connection_slot(address), socket.create_connection((address, port), timeout=ctx.timeout) as sock:
+        with ctx.connection_slot(address), socket.create_connection((address, port), timeout=ctx.timeout) as sock, \
+                watchdog(sock, ctx.timeout * DEADLINE_FACTOR) as guard:
             sock.settimeout(ctx.timeout)
-            banner, keywords = smtp_hello(sock)
+            try:
+                banner, keywords = smtp_hello(sock)
+            except (SmtpError, OSError):
+                if guard.fired:
+                    raise TimeoutError("the server took too long") from None
+                raise
             try:
                 sock.sendall(b"QUIT\r\n")
             except OSError:

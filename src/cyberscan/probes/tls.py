@@ -210,13 +210,19 @@ def handshake(
     """
 
     def connect(ctx: ssl.SSLContext) -> tuple[str, str, bytes | None]:
-        with socket.create_connection((address, port), timeout=timeout) as raw:
+        with socket.create_connection((address, port), timeout=timeout) as raw, \
+                tlsraw.watchdog(raw, timeout * tlsraw.DEADLINE_FACTOR) as guard:
             raw.settimeout(timeout)
-            if preamble is not None:
-                preamble(raw)
-            with ctx.wrap_socket(raw, server_hostname=name) as tls:
-                cipher = tls.cipher()
-                return tls.version() or "", cipher[0] if cipher else "", tls.getpeercert(binary_form=True)
+            try:
+                if preamble is not None:
+                    preamble(raw)
+                with ctx.wrap_socket(raw, server_hostname=name) as tls:
+                    cipher = tls.cipher()
+                    return tls.version() or "", cipher[0] if cipher else "", tls.getpeercert(binary_form=True)
+            except (OSError, ssl.SSLError):
+                if guard.fired:
+                    raise TimeoutError("the server took too long") from None
+                raise
 
     try:
         version, suite, der = connect(verifying_context(ca_bundle))

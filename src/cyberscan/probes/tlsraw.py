@@ -11,10 +11,12 @@ Functions here do socket I/O with the caller's timeout; the parsing helpers are 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import struct
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 SSL3, TLS10, TLS11, TLS12, TLS13 = 0x0300, 0x0301, 0x0302, 0x0303, 0x0304
@@ -466,12 +468,67 @@ def hello(
 
     Raises OSError/TimeoutError when no TCP connection (or preamble) succeeds.
     """
-    with socket.create_connection((address, port), timeout=timeout) as sock:
+    with socket.create_connection((address, port), timeout=timeout) as sock, \
+            watchdog(sock, timeout * DEADLINE_FACTOR) as guard:
         sock.settimeout(timeout)
-        if preamble is not None:
-            preamble(sock)
-        sock.sendall(client_hello(version, suites, server_name))
-        return read_flight(sock)
+        try:
+            if preamble is not None:
+                preamble(sock)
+            sock.sendall(client_hello(version, suites, server_name))
+            flight = read_flight(sock)
+        except OSError:
+            if guard.fired:
+                raise TimeoutError("the server took too long") from None
+            raise
+        if guard.fired and flight.outcome != "accepted":
+            return ServerFlight("timeout", detail="the server took too long")
+        return flight
+
+
+DEADLINE_FACTOR = 3  # a whole exchange may take at most this many times the per-read timeout
+
+
+class Watchdog:
+    """Set by :func:`watchdog`: ``fired`` tells whether the deadline cut the connection."""
+
+    def __init__(self) -> None:
+        self.fired = False
+
+
+@contextlib.contextmanager
+def watchdog(sock: socket.socket, seconds: float) -> Iterator[Watchdog]:
+    """Cut the connection after ``seconds`` in total, so a server that drips bytes cannot hold us.
+
+    Per-read timeouts alone do not bound a server sending one byte just before each timeout; shutting
+    the socket down from a timer makes the blocked read return at once. The timer works on its own
+    duplicate of the descriptor, so it still reaches the connection after ``ssl`` took the socket over
+    and never touches a descriptor number that was closed and reused meanwhile.
+    """
+    state = Watchdog()
+    lock = threading.Lock()
+    own = socket.socket(fileno=os.dup(sock.fileno()))
+    done = False
+
+    def expire() -> None:
+        with lock:
+            if done:
+                return
+            state.fired = True
+            try:
+                own.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield state
+    finally:
+        timer.cancel()
+        with lock:
+            done = True
+            own.close()
 
 
 def candidate_suites(version: int) -> list[int]:
