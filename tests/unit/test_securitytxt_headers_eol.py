@@ -199,3 +199,31 @@ def test_shipped_eol_data_is_well_formed_and_judges_known_cases() -> None:
     assert judge_version(data, "openssh", "9.2p1", today).status == "outdated"
     assert judge_version(data, "postgres", "13.4", today).status == "end-of-life"  # alias
     assert judge_version(data, "iis", "10.0", today).status == "supported"
+
+
+def _handshake_records(body: bytes, mtype: int, declared: int) -> bytes:
+    msg = bytes([mtype]) + declared.to_bytes(3, "big") + body
+    return b"\x16\x03\x03" + len(msg).to_bytes(2, "big") + msg
+
+
+records = st.builds(_handshake_records, st.binary(max_size=400), st.sampled_from([2, 11, 12, 14, 99]),
+                    st.integers(0, 600))
+
+
+@given(st.one_of(st.binary(max_size=3000), records, st.lists(records, max_size=4).map(b"".join)))
+def test_read_flight_never_raises_on_any_server_answer(data: bytes) -> None:
+    import socket
+
+    from cyberscan.probes.tlsraw import ServerFlight, read_flight
+
+    reader, writer = socket.socketpair()
+    try:
+        reader.settimeout(1)
+        writer.sendall(data)
+        writer.shutdown(socket.SHUT_WR)
+        flight = read_flight(reader)
+    finally:
+        reader.close()
+        writer.close()
+    assert isinstance(flight, ServerFlight)
+    assert flight.outcome in ("accepted", "alert", "closed", "garbage", "timeout")
