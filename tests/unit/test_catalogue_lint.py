@@ -129,6 +129,7 @@ def test_framework_items_are_unique_and_complete(cat: Catalogue) -> None:
             assert item.id not in seen, f"item {item.id} defined twice"
             seen.add(item.id)
             assert _both(item.title), item.id
+            assert item.source or fw.source, f"{item.id}: no source"
             assert _both(item.description), f"{item.id}: description in both languages"
             assert item.confidence in CONFIDENCE, item.id
             assert set(item.continuity) <= CONTINUITY, item.id

@@ -62,6 +62,9 @@ def test_a_volunteer_completes_the_whole_questionnaire(tmp_path: Path, profile: 
     assert "Klaar:" in result.output
     assert answers_in(path) == expected
     assert path.stat().st_mode & 0o777 == 0o600
+    again = run(["-o", str(path)], "")
+    assert "beantwoord of overgeslagen (0 overgeslagen)" in again.output
+    assert answers_in(path) == expected
 
 
 def test_stop_saves_and_a_second_run_resumes_without_losing_answers(tmp_path: Path) -> None:

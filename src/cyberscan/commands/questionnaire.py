@@ -68,7 +68,7 @@ T = {
         "saved": "Opgeslagen in {file}. Start dezelfde opdracht opnieuw om verder te gaan.",
         "done": "Klaar: {answered} vragen beantwoord, {skipped} overgeslagen. Antwoorden staan in {file}.",
         "next": "Gebruik ze bij de scan: cyberscan scan uwdomein.nl --answers {file}",
-        "all_done": "Alle vragen in {file} zijn al beantwoord. Gebruik --review om ze opnieuw langs te lopen.",
+        "all_done": "Alle vragen in {file} zijn beantwoord of overgeslagen ({skipped} overgeslagen). Gebruik --review om ze opnieuw langs te lopen.",
         "hours": " (uur)",
     },
     "en": {
@@ -91,7 +91,7 @@ T = {
         "saved": "Saved in {file}. Run the same command again to continue.",
         "done": "Done: {answered} questions answered, {skipped} skipped. The answers are in {file}.",
         "next": "Use them with the scan: cyberscan scan yourdomain.nl --answers {file}",
-        "all_done": "Every question in {file} is answered already. Use --review to go through them again.",
+        "all_done": "Every question in {file} is answered or skipped ({skipped} skipped). Use --review to go through them again.",
         "hours": " (hours)",
     },
 }
@@ -215,7 +215,8 @@ class Session:
             else next((i for i, q in enumerate(self.questions) if self._open(q) and applies(q, self.answers.data)), n)
         )
         if start >= n:
-            self.say("all_done", file=self.path)
+            skipped = sum(1 for q in self.questions if q.id in self.answers.skipped and q.id not in self.answers.data)
+            self.say("all_done", file=self.path, skipped=skipped)
             return
         self.say("intro", n=n, file=self.path)
         if done and not review:
