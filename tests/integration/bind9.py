@@ -199,6 +199,8 @@ class Bind9:
         self.nameserver = NS1
 
     def start(self) -> Bind9:
+        if _answers(NS1) or _answers(NS2):
+            raise RuntimeError(f"{NS1}/{NS2} port 53 is already served (another test run of these tests?)")
         checkconf = shutil.which("named-checkconf") or "/usr/bin/named-checkconf"
         if Path(checkconf).exists():
             _run(checkconf, "-z", str(self.conf), cwd=self.folder)

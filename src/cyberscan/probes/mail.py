@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -375,9 +376,8 @@ def fetch_policy(ctx: ProbeContext, host: str, address: str, url: str) -> StsPol
     prepared = session.prepare_request(request)
     try:
         with ctx.connection_slot(address):
-            response = adapter.send(
-                prepared, stream=True, timeout=(ctx.timeout, ctx.timeout), verify=session.verify if session.verify is not None else True, proxies={}
-            )
+            verify = session.verify if session.verify is not None else True
+            response = adapter.send(prepared, stream=True, timeout=(ctx.timeout, ctx.timeout), verify=verify, proxies={})
             try:
                 status = response.status_code
                 content_type = response.headers.get("Content-Type", "")
@@ -387,8 +387,11 @@ def fetch_policy(ctx: ProbeContext, host: str, address: str, url: str) -> StsPol
                 if status != 200:
                     return StsPolicyFetch(url, True, address, status, content_type, problem="http-status")
                 body = b""
+                deadline = time.monotonic() + 3 * ctx.timeout  # a server dripping bytes cannot hold us
                 for chunk in response.iter_content(8192):
                     body += chunk
+                    if time.monotonic() > deadline:
+                        raise ProbeTimeout(f"{url} ({address}) was too slow", probe="http.mta_sts", target=host)
                     if len(body) > MAX_POLICY_BYTES:
                         return StsPolicyFetch(url, True, address, status, content_type, problem="too-large",
                                               detail=f"more than {MAX_POLICY_BYTES} bytes")  # fmt: skip
