@@ -30,6 +30,7 @@ DOMAINS = {
     "dane": "postmuseum.test",  # signed zone holding the MX and a matching TLSA record
     "unsigned": "brieven.test",  # TLSA record in an unsigned zone: DANE unusable
     "wrong": "kaarten.test",  # signed, but the TLSA record does not match the certificate
+    "anchor": "prenten.test",  # signed, TLSA 2 0 1 names the issuing CA (DANE-TA), checked against the chain
 }
 
 
@@ -89,8 +90,22 @@ _25._tcp.mx IN TLSA {good}
 mx IN A {postfix_mod.ADDRESS}
 _25._tcp.mx IN TLSA 3 1 1 {"ab" * 32}
 """)))
+    ca_der = pki_ca_der(leaf)
+    zones.add_zone(_signed(DOMAINS["anchor"], _zone(DOMAINS["anchor"], f"""@ IN MX 10 mx.{DOMAINS["anchor"]}.
+mx IN A {postfix_mod.ADDRESS}
+_25._tcp.mx IN TLSA 2 0 1 {hashlib.sha256(ca_der).hexdigest()}
+""")))
     with LocalDnsServer(zones) as srv:
         yield srv
+
+
+def pki_ca_der(leaf: Minted) -> bytes:
+    """The CA certificate that issued ``leaf`` (second in its chain file)."""
+    from cryptography import x509
+
+    pems = leaf.chain_path.read_bytes().split(b"-----END CERTIFICATE-----")
+    ca = x509.load_pem_x509_certificate(pems[1].strip() + b"\n-----END CERTIFICATE-----\n")
+    return ca.public_bytes(serialization.Encoding.DER)
 
 
 def cli_scan(domain: str, dns_server: LocalDnsServer, pki: TestPki, out: Path) -> dict[str, list[dict[str, Any]]]:
@@ -136,3 +151,9 @@ def test_certificate_name_is_checked_against_the_mx_name(postfix: postfix_mod.Po
 def test_dane_mismatch(postfix: postfix_mod.Postfix, dns_server: LocalDnsServer, pki: TestPki, tmp_path: Path) -> None:
     results = cli_scan(DOMAINS["wrong"], dns_server, pki, tmp_path)
     assert outcome(results, "mail.dane") == {("fail", "mismatch")}
+
+
+def test_dane_trust_anchor_is_matched_against_the_chain_sent(postfix: postfix_mod.Postfix, dns_server: LocalDnsServer,
+                                                             pki: TestPki, tmp_path: Path) -> None:
+    results = cli_scan(DOMAINS["anchor"], dns_server, pki, tmp_path)
+    assert outcome(results, "mail.dane") == {("pass", "valid-unvalidated")}

@@ -531,13 +531,16 @@ def watchdog(sock: socket.socket, seconds: float) -> Iterator[Watchdog]:
             own.close()
 
 
-def candidate_suites(version: int) -> list[int]:
-    """Suites to offer, weakest first: a server that follows the client's order reveals weak ones first."""
+def candidate_suites(version: int, *, weakest_first: bool = True) -> list[int]:
+    """Suites to offer. Weakest first when enumerating: a server that follows the client's order then
+    reveals its weak suites first. Strongest first for a single hello: the answer then shows what an
+    ordinary client gets (with a certificate, where anonymous suites would hide it)."""
     if version >= TLS13:
         return list(TLS13_SUITES)
     order = {"insufficient": 0, "phase-out": 1, "sufficient": 2, "good": 3}
     codes = [c for c in CIPHER_SUITES if c not in TLS13_SUITES and c < 0xFF00]
-    return sorted(codes, key=lambda c: (order[rate_suite(suite_name(c))], c))
+    ranked = sorted(codes, key=lambda c: (order[rate_suite(suite_name(c))], c))
+    return ranked if weakest_first else ranked[::-1]
 
 
 # ----------------------------------------------------------------------------- NCSC ratings
@@ -633,7 +636,7 @@ def scan_version(
 
     Raises OSError/TimeoutError only when the first connection fails outright.
     """
-    remaining = candidate_suites(version)
+    remaining = candidate_suites(version, weakest_first=enumerate_suites)
     chosen: list[int] = []
     groups: list[str] = []
     dh_bits = 0
