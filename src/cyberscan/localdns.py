@@ -45,6 +45,7 @@ class ZoneSet:
     zones: dict[dns.name.Name, ServedZone] = field(default_factory=dict)
     hang: set[str] = field(default_factory=set)  # names (lowercase, no dot) whose queries are never answered
     servfail: set[str] = field(default_factory=set)
+    bogus: set[str] = field(default_factory=set)  # SERVFAIL unless the query sets CD, as a validating resolver does
 
     def add_text(self, origin: str, text: str, *, allow_axfr: bool = False) -> None:
         self.add_zone(dns.zone.from_text(text, origin=origin, relativize=False, check_origin=True), allow_axfr=allow_axfr)
@@ -76,7 +77,7 @@ class ZoneSet:
         key = qname.to_text().rstrip(".").lower()
         if key in self.hang:
             return None
-        if key in self.servfail:
+        if key in self.servfail or (key in self.bogus and not query.flags & dns.flags.CD):
             response.set_rcode(dns.rcode.SERVFAIL)
             return response
         want_dnssec = bool(query.ednsflags & dns.flags.DO)

@@ -307,3 +307,14 @@ def test_local_server_truncates_large_udp_answers_and_serves_them_over_tcp() -> 
         assert udp.flags & dns.flags.TC and not udp.answer
         full, used_tcp = dns.query.udp_with_fallback(query, srv.address, port=srv.port, timeout=2)
         assert used_tcp and len(full.answer[0][0].strings) == 5
+
+
+def test_dnssec_judged_even_when_a_validating_resolver_refuses_the_domain() -> None:
+    """With CD set the resolver hands over the broken signatures, so the report can say what is wrong."""
+    zones = signed_zoneset(expired=True)
+    zones.bogus.add("signed.test")
+    result = scan_zones(zones, "signed.test", ["dns.dnssec"])
+    assert summary(result, "dns.dnssec") == {("fail", "expired")}
+    assert fact(result, "dns.dnssec").resolver_verdict == "rejected"
+    assert of(result, "dns.dnssec")[0].evidence["resolver"] == "rejected"
+    assert fact(scan_zones(signed_zoneset(), "signed.test", ["dns.dnssec"]), "dns.dnssec").resolver_verdict == "not-validated"

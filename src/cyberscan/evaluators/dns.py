@@ -85,7 +85,7 @@ def dnssec(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         "dnskey_rrsig": list(fact.dnskey.rrsigs),
         "soa_rrsig": list(fact.soa.rrsigs),
         "ds": list(fact.ds.records),
-        "resolver_validated": fact.soa.authenticated,
+        "resolver": fact.resolver_verdict,  # validated (AD) / not-validated / rejected (SERVFAIL)
     }
     if not fact.dnskey.records:
         if fact.ds.records:

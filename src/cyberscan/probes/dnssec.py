@@ -15,7 +15,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-from ..engine import ProbeContext
+from ..engine import ProbeContext, make_resolver
 from ..errors import ProbeTimeout, TargetUnreachable
 from ..plugin import probe
 from .dnsbase import DnsServerFailure
@@ -38,6 +38,7 @@ class DnssecFact:
     dnskey: SignedRRset
     soa: SignedRRset
     ds: SignedRRset
+    resolver_verdict: str = ""  # the resolver's own SOA answer: "validated" (AD) | "not-validated" | "rejected" (SERVFAIL)
 
 
 def fetch_signed(resolver: dns.resolver.Resolver, name: str, rdtype: str, *, probe: str) -> SignedRRset:
@@ -68,10 +69,24 @@ def fetch_signed(resolver: dns.resolver.Resolver, name: str, rdtype: str, *, pro
     return SignedRRset(owner.to_text().rstrip("."), rdtype, "NOERROR", ttl, records, tuple(sorted(sigs)), authenticated)
 
 
+def _checking_disabled(ctx: ProbeContext) -> dns.resolver.Resolver:
+    """A resolver like the scan's, with CD set: a validating resolver then hands over broken
+    signatures too (instead of SERVFAIL), so cyberscan can say what is wrong with them."""
+    res = make_resolver(ctx.options)
+    res.flags = dns.flags.RD | dns.flags.CD
+    res.cache = None
+    return res
+
+
 @probe("dns.dnssec", fact=DnssecFact)
 def probe_dnssec(ctx: ProbeContext, domain: str) -> DnssecFact:
-    res = ctx.resolver
+    res = _checking_disabled(ctx)
     dnskey = fetch_signed(res, domain, "DNSKEY", probe="dns.dnssec")
     soa = fetch_signed(res, domain, "SOA", probe="dns.dnssec")
     ds = fetch_signed(res, domain, "DS", probe="dns.dnssec")
-    return DnssecFact(domain, dnskey, soa, ds)
+    try:
+        plain = fetch_signed(ctx.resolver, domain, "SOA", probe="dns.dnssec")
+        verdict = "validated" if plain.authenticated else "not-validated"
+    except DnsServerFailure:
+        verdict = "rejected"
+    return DnssecFact(domain, dnskey, soa, ds, verdict)
