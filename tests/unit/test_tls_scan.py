@@ -26,6 +26,7 @@ from tests.fixtures.tlsservers import HostileServer, HttpServer, HttpsServer, Le
 
 DOMAIN = "museum.test"
 MULTI = "twee-adressen.test"  # one name, two addresses
+DUAL = "ipv6-museum.test"  # one name, an IPv4 and an IPv6 address
 TEXT = {"nl": "t", "en": "t"}
 WEB_CHECKS = (
     "web.https.available", "web.https.redirect", "web.tls.version", "web.tls.ciphers", "web.tls.cert.valid",
@@ -77,6 +78,17 @@ $TTL 300
 @ IN NS ns.{MULTI}.
 @ IN A 127.0.0.1
 @ IN A 127.0.0.2
+ns IN A 127.0.0.1
+""",
+    )
+    zones.add_text(
+        DUAL,
+        f"""
+$TTL 300
+@ IN SOA ns.{DUAL}. admin.{DUAL}. 1 3600 600 86400 300
+@ IN NS ns.{DUAL}.
+@ IN A 127.0.0.1
+@ IN AAAA ::1
 ns IN A 127.0.0.1
 """,
     )
@@ -306,3 +318,18 @@ def test_slow_body_keeps_the_headers(dns_server: LocalDnsServer, pki: TestPki) -
     with HostileServer("slowbody") as http:
         results = run_scan(dns_server, pki, free_port(), http.port, timeout=0.5, checks=("web.https.redirect",))
     assert statuses(results, "web.https.redirect") == [(Status.PASS, "redirects")]
+
+
+def test_ipv6_address_is_scanned_and_named(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    leaf = pki.issue(DUAL, file_stem="dual")
+    routes = {"/": (200, GOOD_HEADERS, b"museum")}
+    with HttpsServer(leaf.chain_path, leaf.key_path, routes, minimum=ssl.TLSVersion.TLSv1_2) as v4, \
+            HttpsServer(leaf.chain_path, leaf.key_path, {"/": (200, {}, b"museum")}, host="::1", port=v4.port), \
+            HttpServer({"*": (301, {"Location": f"https://{DUAL}/"}, b"")}) as http:
+        results = run_scan(dns_server, pki, v4.port, http.port, domain=DUAL,
+                           checks=("web.tls.version", "web.hsts"))
+    assert {r.host: r.status for r in results["web.tls.version"]} == {
+        f"{DUAL} (127.0.0.1)": Status.PASS, f"{DUAL} (::1)": Status.PASS}
+    # the IPv6 server forgot its HSTS header: only that address fails
+    assert {r.host: r.status for r in results["web.hsts"]} == {
+        f"{DUAL} (127.0.0.1)": Status.PASS, f"{DUAL} (::1)": Status.FAIL}
