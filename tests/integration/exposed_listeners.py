@@ -17,6 +17,7 @@ from dataclasses import dataclass
 class Behaviour:
     greeting: bytes = b""  # sent as soon as a client connects
     reply: bytes = b""  # sent once after the client's first data
+    close_after_reply: bool = False  # hang up after the first data (keeps nmap's version scan short)
 
 
 # RDP: X.224 Connection Confirm, the answer nmap's TerminalServer probe looks for
@@ -26,11 +27,11 @@ VNC = Behaviour(greeting=b"RFB 003.008\n")
 # Telnet: option negotiation (IAC DO terminal-type, IAC DO window-size ...) then a login prompt
 TELNET = Behaviour(greeting=b"\xff\xfd\x18\xff\xfd\x20\xff\xfd\x23\xff\xfd\x27")
 # Modbus/TCP: a device that answers any request with an exception (illegal function)
-MODBUS = Behaviour(reply=b"\x00\x00\x00\x00\x00\x03\x01\x81\x01")
+MODBUS = Behaviour(reply=b"\x00\x00\x00\x00\x00\x03\x01\x81\x01", close_after_reply=True)
 # A Synology-like NAS admin page
 NAS = Behaviour(reply=b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-# PPTP: silently accepts (nmap then reports the port open, service from the port table)
-SILENT = Behaviour()
+# PPTP and other services nmap cannot name: accept, then hang up on the first request
+SILENT = Behaviour(close_after_reply=True)
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -46,6 +47,8 @@ class _Handler(socketserver.BaseRequestHandler):
             data = conn.recv(4096)
             if data and behaviour.reply:
                 conn.sendall(behaviour.reply)
+            if data and behaviour.close_after_reply:
+                return  # like a device that hangs up on requests it does not understand
             while conn.recv(4096):
                 pass
         except OSError:

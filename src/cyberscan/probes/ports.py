@@ -23,6 +23,7 @@ Profile settings (``settings: {portscan: {...}}``), all optional::
     budget: 900          # seconds for the whole port scan of one domain
     parallel: 4          # addresses scanned at the same time
     max_parallelism: 8   # nmap probes in flight per address
+    version_intensity: 7 # nmap --version-intensity (0-9); lower is faster on silent services
     nmap: true           # false: always use the built-in connect scan
     nmap_binary: nmap    # name or path of the nmap program
     udp: true            # false: never scan UDP
@@ -116,6 +117,7 @@ class ScanSettings:
     budget: float = 900.0
     parallel: int = 4
     max_parallelism: int = 8
+    version_intensity: int = 7
     use_nmap: bool = True
     nmap_binary: str = "nmap"
     udp: bool = True
@@ -141,6 +143,7 @@ class ScanSettings:
             budget=num("budget", 900, 5, 6 * 3600),
             parallel=int(num("parallel", 4, 1, 64)),
             max_parallelism=int(num("max_parallelism", 8, 1, 100)),
+            version_intensity=int(num("version_intensity", 7, 0, 9)),
             use_nmap=bool(raw.get("nmap", True)),
             nmap_binary=str(raw.get("nmap_binary", "nmap")),
             udp=bool(raw.get("udp", True)),

@@ -38,6 +38,8 @@ def nmap_arguments(
     ports = ",".join([*(f"T:{p}" for p in tcp), *(f"U:{p}" for p in udp)])
     args = ["-n", "-Pn", "-sV", f"-T{settings.timing}", "--host-timeout", f"{max(1, int(host_timeout))}s"]
     args += ["--max-parallelism", str(settings.max_parallelism), "--max-retries", "2"]
+    if settings.version_intensity != 7:  # 7 is nmap's own default
+        args += ["--version-intensity", str(settings.version_intensity)]
     if tcp:
         args.append("-sS" if privileged else "-sT")
     if udp:
