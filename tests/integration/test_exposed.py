@@ -130,7 +130,7 @@ def _scan(dns_server: LocalDnsServer, out: Path, *extra: str) -> dict[str, Any]:
         [
             "scan", "museum.test", "--nameserver", dns_server.nameserver, "--allow-private", "--ports",
             "--i-am-authorised", "--format", "json", "--output", str(out), "--no-progress", "--timeout", "3", *extra,
-        ],  # fmt: skip
+        ],
     )
     assert result.exit_code in (0, 1), result.output
     data: dict[str, Any] = json.loads(out.read_text())
