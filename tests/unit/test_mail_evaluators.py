@@ -152,21 +152,49 @@ def test_dkim(records: dict[str, list[str]], mail: bool, expected: set[tuple[str
     found = tuple(DkimSelector(sel, f"{sel}._domainkey.museum.test", "NOERROR", tuple(texts)) for sel, texts in records.items())
     fact = DkimFact("museum.test", ("s1", "s2"), found, "NOERROR")
     mx_fact = mx((10, "mail.museum.test")) if mail else mx((0, ""))
-    assert pairs(dkim(facts(dns_dkim=fact, dns_mx=mx_fact), {"fail_below_bits": 1024, "warn_below_bits": 2048})) == expected
+    found_facts = facts(dns_dkim=fact, dns_mx=mx_fact, dns_spf=spf_fact("v=spf1 -all"))
+    assert pairs(dkim(found_facts, {"fail_below_bits": 1024, "warn_below_bits": 2048})) == expected
+
+
+@pytest.mark.parametrize(
+    ("mx_fact", "spf_record", "expected"),
+    [
+        (mx((0, "")), "v=spf1 -all", ("info", "not-found-no-mail")),
+        (mx(), None, ("info", "not-found-no-mail")),
+        (mx((0, "")), "v=spf1 include:mailer.test -all", ("warn", "not-found")),  # sends, does not receive
+        (mx((10, "mail.museum.test")), "v=spf1 -all", ("warn", "not-found")),
+    ],
+)
+def test_dkim_not_found_depends_on_whether_the_domain_uses_mail(mx_fact: MxFact, spf_record: str | None, expected: tuple[str, str]) -> None:
+    fact = DkimFact("museum.test", ("s1",), (), "NXDOMAIN")
+    verdicts = dkim(facts(dns_dkim=fact, dns_mx=mx_fact, dns_spf=spf_fact(spf_record)), {})
+    assert [(v.status.value, v.message) for v in verdicts] == [expected]
+
+
+def test_dkim_not_found_counts_as_mail_when_mx_or_spf_is_unknown() -> None:
+    fact = DkimFact("museum.test", ("s1",), (), "NXDOMAIN")
+    outcomes = {
+        "dns.dkim": ProbeOutcome("dns.dkim", "museum.test", fact=fact),
+        "dns.mx": ProbeOutcome("dns.mx", "museum.test", error=ErrorReason.TIMEOUT),
+        "dns.spf": ProbeOutcome("dns.spf", "museum.test", fact=spf_fact("v=spf1 -all")),
+    }
+    assert pairs(dkim(Facts("museum.test", outcomes, now=NOW), {})) == {("warn", "not-found")}
+    outcomes["dns.dkim"] = ProbeOutcome("dns.dkim", "museum.test", error=ErrorReason.SERVFAIL, detail="x")
+    assert pairs(dkim(Facts("museum.test", outcomes, now=NOW), {})) == {("error", "error.servfail")}
 
 
 def test_dkim_weak_key_below_the_fail_threshold() -> None:
     # cryptography cannot make keys under 1024 bits, so raise the thresholds instead
     found = (DkimSelector("s1", "s1._domainkey.museum.test", "NOERROR", (_record(KEY_1024),)),)
     fact = DkimFact("museum.test", ("s1",), found, "NOERROR")
-    verdicts = dkim(facts(dns_dkim=fact, dns_mx=mx((10, "mail.museum.test"))), {"fail_below_bits": 2048, "warn_below_bits": 4096})
+    verdicts = dkim(facts(dns_dkim=fact, dns_mx=mx((10, "mail.museum.test")), dns_spf=spf_fact(None)), {"fail_below_bits": 2048, "warn_below_bits": 4096})
     assert pairs(verdicts) == {("fail", "weak-key")}
     assert verdicts[0].params["bits"] == 1024
 
 
 def test_dkim_lookup_errors_without_keys_is_error() -> None:
     fact = DkimFact("museum.test", ("s1",), (), "NOERROR", ("s1: timeout",))
-    verdicts = dkim(facts(dns_dkim=fact, dns_mx=mx((10, "mail.museum.test"))), {})
+    verdicts = dkim(facts(dns_dkim=fact, dns_mx=mx((10, "mail.museum.test")), dns_spf=spf_fact(None)), {})
     assert pairs(verdicts) == {("error", "lookup-failed")}
 
 

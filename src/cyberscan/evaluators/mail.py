@@ -246,10 +246,27 @@ def dmarc_rua(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 # ------------------------------------------------------------------------------------------ DKIM
 
 
-@evaluator("mail.dkim")
+def _uses_mail(facts: Facts) -> bool:
+    """Whether the domain receives (MX) or sends (SPF authorises someone) mail; True when unknown."""
+    mx_outcome = facts.get("dns.mx")
+    spf_outcome = facts.get("dns.spf")
+    mx_fact = mx_outcome.fact if mx_outcome is not None else None
+    spf_fact = spf_outcome.fact if spf_outcome is not None else None
+    if not isinstance(mx_fact, MxFact) or not isinstance(spf_fact, SpfFact):
+        return True
+    if mx_fact.receives_mail:
+        return True
+    record = spf_fact.record
+    return record is not None and parse_spf(record).authorises_senders
+
+
+@evaluator("mail.dkim", handles_errors=True)
 def dkim(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
-    fact: DkimFact = facts.fact("dns.dkim")
-    mx_fact: MxFact = facts.fact("dns.mx")
+    dkim_outcome = facts["dns.dkim"]
+    if not dkim_outcome.ok:
+        return [_outcome_error(dkim_outcome)]
+    fact = dkim_outcome.fact
+    assert isinstance(fact, DkimFact)
     fail_bits = int(params.get("fail_below_bits", 1024))
     warn_bits = int(params.get("warn_below_bits", 2048))
     evidence: dict[str, Any] = {
@@ -285,7 +302,7 @@ def dkim(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     if fact.errors:
         detail = _join(fact.errors[:3])
         return [*verdicts, Verdict(Status.ERROR, "lookup-failed", {"detail": detail, "reason": "unreachable"}, evidence)]
-    if not mx_fact.receives_mail:
+    if not _uses_mail(facts):
         return [*verdicts, Verdict(Status.INFO, "not-found-no-mail", {"count": count}, evidence)]
     return [*verdicts, Verdict(Status.WARN, "not-found", {"count": count}, evidence)]
 
