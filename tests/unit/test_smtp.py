@@ -88,6 +88,7 @@ def run(dns_server: LocalDnsServer, pki: TestPki, port: int) -> dict[str, list[t
     result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
     out: dict[str, list[tuple[Status, str]]] = {}
     for r in result.results:
+        assert r.message in cat.checks[r.check_id].messages or r.message in cat.extras["messages"], r
         out.setdefault(r.check_id, []).append((r.status, r.message))
     return out
 

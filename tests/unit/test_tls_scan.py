@@ -110,6 +110,8 @@ def run_scan(dns_server: LocalDnsServer, pki: TestPki, https_port: int, http_por
     result = scan([domain], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
     by_id: dict[str, list[Result]] = {}
     for r in result.results:
+        # every message an evaluator emits has a text in the catalogue (check's own or shared)
+        assert r.message in cat.checks[r.check_id].messages or r.message in cat.extras["messages"], r
         by_id.setdefault(r.check_id, []).append(r)
     by_id["_facts"] = result.outcomes  # type: ignore[assignment]
     by_id["_scan"] = result  # type: ignore[assignment]

@@ -292,3 +292,65 @@ def test_smtp_verdicts_reuse_tls_rules() -> None:
     f = Facts(NAME, {"smtp.starttls": ProbeOutcome("smtp.starttls", NAME, fact=fact)}, now=NOW)
     assert [(x.status, x.message) for x in smtp_eval.starttls(f, {})] == [(Status.PASS, "ok"),
                                                                           (Status.FAIL, "no-starttls")]
+
+
+def _keys_by_evaluator(module: Any) -> dict[str, set[str]]:
+    """Message keys each evaluator of ``module`` can emit: string literals in Verdict(...) calls and in
+    the module's not-judged tables, followed through the module's own helper functions."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(module))
+    funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    table_keys = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
+            for value in node.value.values:
+                if isinstance(value, ast.Tuple) and len(value.elts) == 3 and isinstance(value.elts[1], ast.Constant):
+                    table_keys.add(str(value.elts[1].value))
+
+    def direct(fn: ast.FunctionDef) -> tuple[set[str], set[str]]:
+        keys, calls = set(), set()
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call):
+                if isinstance(node.func, ast.Name) and node.func.id == "Verdict" and len(node.args) > 1:
+                    if isinstance(node.args[1], ast.Constant):
+                        keys.add(str(node.args[1].value))
+                    elif isinstance(node.args[1], ast.IfExp):
+                        keys |= {str(x.value) for x in (node.args[1].body, node.args[1].orelse)
+                                 if isinstance(x, ast.Constant)}
+            if isinstance(node, ast.Name) and node.id in funcs:
+                calls.add(node.id)
+        return keys, calls
+
+    out: dict[str, set[str]] = {}
+    for name, fn in funcs.items():
+        deco = [d for d in fn.decorator_list if isinstance(d, ast.Call) and getattr(d.func, "id", "") == "evaluator"]
+        if not deco:
+            continue
+        evaluator_name = str(deco[0].args[0].value)  # type: ignore[attr-defined]
+        seen, todo, keys = {name}, [name], set()
+        while todo:
+            k, calls = direct(funcs[todo.pop()])
+            keys |= k
+            for c in calls - seen:
+                seen.add(c)
+                todo.append(c)
+        out[evaluator_name] = keys | (table_keys if any(c in seen for c in ("_problem", "_each", "endpoint_problem",
+                                                                            "_per_endpoint", "_endpoint_problem"))
+                                      else set())
+    return out
+
+
+@pytest.mark.parametrize("module", [web, tls_eval, smtp_eval])
+def test_every_emitted_message_key_has_texts(module: Any) -> None:
+    from cyberscan import catalogue
+
+    cat = catalogue.load()
+    shared = set(cat.extras["messages"])
+    keys = _keys_by_evaluator(module)
+    assert keys
+    for check in cat.checks.values():
+        if check.evaluator in keys:
+            missing = keys[check.evaluator] - set(check.messages) - shared
+            assert not missing, (check.id, missing)
