@@ -249,3 +249,43 @@ def test_every_net_check_is_active_and_maps_to_existing_framework_items() -> Non
         assert all(CAT.item(item) is not None for item in check.maps_to), check.id
     assert CAT.checks["net.exposed.supplier"].maps_to.get("den.check.3") == "partial"
     assert CAT.checks["net.exposed.ics_bms"].maps_to.get("den.check.3") == "direct"
+
+
+SHARED_TLS = OpenPort(
+    443, service="http", product="nginx", version="1.28.0", tunnel="ssl",
+    cert_names=("web01.sharedhost.test", "museum.test", "www.museum.test", "bakery.test", "dentist.test", "*.photos.test"),
+)  # fmt: skip
+OWN_TLS = OpenPort(443, service="http", tunnel="ssl", cert_names=("museum.test", "www.museum.test", "shop.museum.test", "bakery.test"))
+
+
+def test_a_server_shared_by_many_domains_is_a_supplier_matter_even_without_reverse_dns() -> None:
+    (result,) = _judge("net.exposed.db", _fact(_addr("192.0.2.10", SHARED_TLS, REDIS)))
+    assert (result.status, result.message) == (Status.WARN, "open-shared")
+    assert result.params["count"] == 4 and result.params["examples"] == ["bakery.test", "dentist.test", "photos.test"]
+    assert result.evidence["supplier"]["other_domains"] == ["bakery.test", "dentist.test", "photos.test", "sharedhost.test"]
+    (admin,) = _judge("net.exposed.admin", _fact(_addr("192.0.2.10", SHARED_TLS, SSH_PW)))
+    assert (admin.status, admin.message) == (Status.WARN, "ssh-password-shared")
+    # a certificate for the museum's own names plus one other is not "shared hosting"
+    (own,) = _judge("net.exposed.db", _fact(_addr("192.0.2.10", OWN_TLS, REDIS)))
+    assert (own.status, own.message) == (Status.FAIL, "open")
+    # the reverse DNS name wins when both are known: the provider can be named
+    (named,) = _judge("net.exposed.db", _fact(_addr("192.0.2.10", SHARED_TLS, REDIS, ptr=("s1.transip.net",))))
+    assert (named.message, named.params["provider"]) == ("open-hosted", "TransIP")
+
+
+@pytest.mark.parametrize(
+    ("fact", "expected"),
+    [
+        (_fact(_addr("192.0.2.10", SHARED_TLS)), [(Status.INFO, "shared")]),
+        (_fact(_addr("192.0.2.10", SHARED_TLS, REDIS)), [(Status.WARN, "shared-exposed")]),
+        (_fact(_addr("192.0.2.10", OWN_TLS, REDIS)), [(Status.INFO, "not-hosted")]),
+    ],
+)
+def test_supplier_shared_server(fact: PortScan, expected: list[tuple[Status, str]]) -> None:
+    assert _summary(_judge("net.exposed.supplier", fact)) == expected
+
+
+def test_shared_threshold_comes_from_the_data_file() -> None:
+    strict = {**HOSTING, "shared_min_domains": 10}
+    (result,) = _judge("net.exposed.db", _fact(_addr("192.0.2.10", SHARED_TLS, REDIS)), data={"hosting": strict, "eol": EOL})
+    assert result.message == "open"

@@ -149,3 +149,14 @@ def test_parser_never_raises_on_truncated_recordings(cut: int) -> None:
     text = (FIXTURES / "open-services.xml").read_text()
     run = parse_nmap_xml(text[:cut])
     assert isinstance(run, NmapRun)
+
+
+def test_certificate_names_of_a_shared_server() -> None:
+    run = _load("shared-tls.xml")
+    ports = {p.port: p for p in run.hosts[0].ports}
+    assert ports[443].tunnel == "ssl"
+    assert ports[443].cert_names == (
+        "web01.sharedhost.test", "museum.test", "www.museum.test", "bakery.test", "www.bakery.test",
+        "football-club.test", "dentist.test", "*.photos.test",
+    )  # fmt: skip
+    assert ports[22].cert_names == ()

@@ -63,7 +63,8 @@ def test_settings_are_clamped_and_default() -> None:
     [
         ("192.0.2.10", (22, 3389), (), False, "T:22,T:3389", ["-sT", "--script", "ssh-auth-methods"], ["-sS", "-sU", "-6"]),
         ("192.0.2.10", (3389,), (47808,), True, "T:3389,U:47808", ["-sS", "-sU"], ["-sT", "--script"]),
-        ("2001:db8::10", (445,), (), True, "T:445", ["-6", "-sS"], ["-sU"]),
+        ("2001:db8::10", (445,), (), True, "T:445", ["-6", "-sS"], ["-sU", "--script"]),
+        ("192.0.2.10", (22, 443), (), True, "T:22,T:443", ["ssh-auth-methods,ssl-cert"], []),
     ],
 )
 def test_nmap_command_is_polite_and_exact(

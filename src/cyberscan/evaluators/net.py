@@ -5,8 +5,8 @@ ports the fact says were scanned (a stored scan judged under a newer catalogue n
 nobody looked at). One verdict per address with something exposed, so the report names the
 address and the host names it serves.
 
-Addresses of a hosting provider (recognised by their reverse DNS name, ``checks/data/hosting.yaml``)
-are a supplier matter: the finding is a WARN that tells what to ask the supplier, and
+Addresses of a hosting provider (recognised by their reverse DNS name, ``checks/data/hosting.yaml``,
+or by a TLS certificate that names many other organisations' domains: a shared server) are a supplier matter: the finding is a WARN that tells what to ask the supplier, and
 ``net.exposed.supplier`` gathers them for the chain-dependency item of the DEN checklist.
 """
 
@@ -20,6 +20,7 @@ from typing import Any
 from ..engine import Facts
 from ..eol import EolVerdict, judge_version, product_data
 from ..models import Status, Verdict
+from ..parsers.orgdomain import org_domain
 from ..plugin import evaluator
 from ..probes.ports import PROBE, AddressScan, OpenPort, PortScan, port_spec
 
@@ -108,6 +109,42 @@ def _hosting(facts: Facts) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) else None
 
 
+@dataclass(frozen=True, slots=True)
+class Supplier:
+    provider: str  # the hosting provider's name; "" when only the shared certificate gives it away
+    other_domains: tuple[str, ...] = ()  # other organisations' domains on the address's certificate
+
+
+def shared_domains(scan: AddressScan, domain: str, suffixes: Sequence[str] = ()) -> tuple[str, ...]:
+    """Other organisations' domains named in the TLS certificates served on the address."""
+    own = org_domain(domain, suffixes)
+    names = {n.removeprefix("*.") for op in scan.open for n in op.cert_names}
+    return tuple(sorted({org_domain(n, suffixes) for n in names if n} - {own}))
+
+
+def supplier_of(scan: AddressScan, domain: str, facts: Facts) -> Supplier | None:
+    """Whose server this is: a hosting provider (reverse DNS) or a server shared by many domains."""
+    hosting = _hosting(facts)
+    provider = hosting_provider(scan.ptr, domain, hosting)
+    suffixes_data = facts.data.get("public_suffixes")
+    suffixes = suffixes_data.get("suffixes") or () if isinstance(suffixes_data, Mapping) else ()
+    others = shared_domains(scan, domain, [str(x) for x in suffixes])
+    try:
+        threshold = int((hosting or {}).get("shared_min_domains", 3))
+    except (TypeError, ValueError):
+        threshold = 3
+    shared = others if len(others) >= max(threshold, 1) else ()
+    if provider or shared:
+        return Supplier(provider or "", shared)
+    return None
+
+
+def _supplier_params(sup: Supplier) -> dict[str, Any]:
+    if sup.provider:
+        return {"provider": sup.provider}
+    return {"count": len(sup.other_domains), "examples": list(sup.other_domains[:3])}
+
+
 # ----------------------------------------------------------------------------- exposed services
 
 
@@ -135,7 +172,6 @@ def exposed(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     """FAIL per address where one of the check's services answers (WARN on a provider's server)."""
     fact: PortScan = facts.fact(PROBE)
     wanted = rules(params)
-    hosting = _hosting(facts)
     verdicts: list[Verdict] = []
     looked = False
     ssh_ok: list[str] = []
@@ -168,18 +204,19 @@ def exposed(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             evidence.append(_evidence_port(op))
         if not (exposed_here or ssh_password or ssh_unknown):
             continue
-        provider = hosting_provider(scan.ptr, fact.domain, hosting)
-        base = {"address": scan.address, "names": list(scan.names)}
-        ev = {"address": scan.address, "ptr": list(scan.ptr), "open": evidence, "method": scan.method}
-        if provider:
-            base["provider"] = provider
-            ev["provider"] = provider
+        sup = supplier_of(scan, fact.domain, facts)
+        base: dict[str, Any] = {"address": scan.address, "names": list(scan.names)}
+        ev: dict[str, Any] = {"address": scan.address, "ptr": list(scan.ptr), "open": evidence, "method": scan.method}
+        # on a supplier's server the finding is the supplier's to fix: WARN, with what to ask them
+        suffix = "" if sup is None else ("-hosted" if sup.provider else "-shared")
+        status = Status.FAIL if sup is None else Status.WARN
+        if sup is not None:
+            base.update(_supplier_params(sup))
+            ev["supplier"] = {"provider": sup.provider, "other_domains": list(sup.other_domains)}
         if exposed_here:
-            key, status = ("open-hosted", Status.WARN) if provider else ("open", Status.FAIL)
-            verdicts.append(Verdict(status, key, {**base, "services": exposed_here}, ev, host=scan.address))
+            verdicts.append(Verdict(status, "open" + suffix, {**base, "services": exposed_here}, ev, host=scan.address))
         if ssh_password:
-            key, status = ("ssh-password-hosted", Status.WARN) if provider else ("ssh-password", Status.FAIL)
-            verdicts.append(Verdict(status, key, {**base, "services": ssh_password}, ev, host=scan.address))
+            verdicts.append(Verdict(status, "ssh-password" + suffix, {**base, "services": ssh_password}, ev, host=scan.address))
         if ssh_unknown:
             verdicts.append(Verdict(Status.WARN, "ssh-auth-unknown", {**base, "services": ssh_unknown}, ev, host=scan.address))
     verdicts.extend(_udp_skipped(fact, wanted))
@@ -366,24 +403,31 @@ def software_outdated(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 def supplier(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     """Addresses on a hosting provider's servers: what to ask the supplier (DEN chain dependency)."""
     fact: PortScan = facts.fact(PROBE)
-    hosting = _hosting(facts)
     expected = {p for p in (port_spec(e) for e in params.get("expected_ports") or ()) if p is not None}
     verdicts: list[Verdict] = []
     for scan in fact.addresses:
-        provider = hosting_provider(scan.ptr, fact.domain, hosting)
-        if provider is None:
-            continue
-        base = {"address": scan.address, "names": list(scan.names), "provider": provider}
-        ev = {"address": scan.address, "ptr": list(scan.ptr), "open": [_evidence_port(op) for op in scan.open]}
         if not scan.ok:
-            verdicts.append(_error(scan))
+            if hosting_provider(scan.ptr, fact.domain, _hosting(facts)):
+                verdicts.append(_error(scan))
             continue
+        sup = supplier_of(scan, fact.domain, facts)
+        if sup is None:
+            continue
+        kind = "hosted" if sup.provider else "shared"
+        base = {"address": scan.address, "names": list(scan.names), **_supplier_params(sup)}
+        ev = {
+            "address": scan.address,
+            "ptr": list(scan.ptr),
+            "provider": sup.provider,
+            "other_domains": list(sup.other_domains),
+            "open": [_evidence_port(op) for op in scan.open],
+        }
         other = [op for op in scan.open if (op.port, op.proto) not in expected]
         if other:
             services = [f"{op.port}/{op.proto}" + (f" ({op.product})" if op.product else "") for op in other]
-            verdicts.append(Verdict(Status.WARN, "hosted-exposed", {**base, "services": services}, ev, host=scan.address))
+            verdicts.append(Verdict(Status.WARN, f"{kind}-exposed", {**base, "services": services}, ev, host=scan.address))
         else:
-            verdicts.append(Verdict(Status.INFO, "hosted", base, ev, host=scan.address))
+            verdicts.append(Verdict(Status.INFO, kind, base, ev, host=scan.address))
     if verdicts:
         return verdicts
     if not fact.addresses:

@@ -30,6 +30,7 @@ class NmapPort:
     cpe: tuple[str, ...] = ()
     scripts: tuple[tuple[str, str], ...] = ()  # (script id, output)
     auth_methods: tuple[str, ...] = ()  # from the ssh-auth-methods script
+    cert_names: tuple[str, ...] = ()  # from the ssl-cert script: the certificate's DNS names
 
     @property
     def is_open(self) -> bool:
@@ -73,9 +74,12 @@ def _port(el: ET.Element) -> NmapPort | None:
     svc = service_el.attrib if service_el is not None else {}
     scripts: list[tuple[str, str]] = []
     auth: list[str] = []
+    cert_names: list[str] = []
     for script in el.findall("script"):
         sid = script.get("id") or ""
         scripts.append((sid, script.get("output") or ""))
+        if sid == "ssl-cert":
+            cert_names.extend(n for n in _cert_names(script.get("output") or "") if n not in cert_names)
         if sid == "ssh-auth-methods":
             for table in script.findall("table"):
                 if (table.get("key") or "").lower().startswith("supported authentication"):
@@ -95,7 +99,22 @@ def _port(el: ET.Element) -> NmapPort | None:
         cpe=tuple(c for c in cpes if c),
         scripts=tuple(scripts),
         auth_methods=tuple(auth),
+        cert_names=tuple(cert_names),
     )
+
+
+def _cert_names(output: str) -> list[str]:
+    """DNS names from the ssl-cert script's text (``Subject Alternative Name: DNS:a, DNS:b``)."""
+    names: list[str] = []
+    for line in output.splitlines():
+        line = line.strip()
+        if line.lower().startswith("subject alternative name:"):
+            for part in line.split(":", 1)[1].split(","):
+                kind, _, value = part.strip().partition(":")
+                value = value.strip().lower().rstrip(".")
+                if kind.strip().upper() == "DNS" and value and value not in names:
+                    names.append(value)
+    return names
 
 
 def _host(el: ET.Element) -> NmapHost | None:

@@ -69,6 +69,7 @@ class OpenPort:
     cpe: tuple[str, ...] = ()
     banner: str = ""  # built-in scan: what the service said first
     auth_methods: tuple[str, ...] = ()  # SSH: the login methods the server offers
+    cert_names: tuple[str, ...] = ()  # TLS: the DNS names in the certificate (many: a shared server)
     confident: bool = True  # False when the service name is only a guess from the port number
 
 
@@ -339,6 +340,7 @@ def address_from_nmap(
                     tunnel=p.tunnel,
                     cpe=p.cpe,
                     auth_methods=p.auth_methods,
+                    cert_names=p.cert_names,
                     confident=p.method == "probed",
                 )
             )

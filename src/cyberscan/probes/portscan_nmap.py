@@ -4,7 +4,8 @@ The command is built here and nowhere else: ``-n`` (nmap never resolves names it
 asks the system's resolver about anything), ``-Pn`` (the address is known to exist; do not ping
 around), ``-sV`` (service and version), polite timing, ``--host-timeout``, exactly one address and
 exactly the catalogue's ports. SSH ports get the ``ssh-auth-methods`` script, which asks the
-server which login methods it offers without trying any password.
+server which login methods it offers without trying any password; TLS ports get ``ssl-cert``,
+which reads the certificate (its names show whether the server is shared by many domains).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from .ports import AddressScan, ScanSettings, address_from_nmap
 log = logging.getLogger(__name__)
 
 SSH_PORTS = frozenset({22, 2222})
+# TLS ports whose certificate is read (ssl-cert): many unrelated names on it mean a shared server
+TLS_PORTS = frozenset({443, 8443, 465, 993, 995})
 
 
 def nmap_arguments(
@@ -44,8 +47,13 @@ def nmap_arguments(
         args.append("-sS" if privileged else "-sT")
     if udp:
         args.append("-sU")
+    scripts = []
     if SSH_PORTS & set(tcp):
-        args += ["--script", "ssh-auth-methods"]
+        scripts.append("ssh-auth-methods")
+    if TLS_PORTS & set(tcp):
+        scripts.append("ssl-cert")
+    if scripts:
+        args += ["--script", ",".join(scripts)]
     if ":" in address:
         args.append("-6")
     return ports, " ".join(args)
