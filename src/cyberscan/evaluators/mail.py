@@ -129,7 +129,8 @@ def spf(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             continue  # unknown (reported as ERROR below) or not resolvable without a sender
         problem = _node_problem(node)
         if problem:
-            fails.append(Verdict(Status.FAIL, "broken-include", {"domain": node.domain, "via": node.via, "problem": problem}, evidence))
+            p = {"domain": node.domain, "via": node.via, "problem": problem}
+            fails.append(Verdict(Status.FAIL, f"broken-include-{problem}", p, evidence))
         elif node.via == "include":
             included = parse_spf(node.records[0]).all_term
             if included is not None and included.qualifier == "+":
@@ -381,7 +382,8 @@ def mta_sts(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         "not-utf8": "policy-unreadable",
     }
     if fetch.problem in problem_keys:
-        p = {"url": fetch.url, "status": fetch.status or "", "detail": fetch.detail, "location": fetch.location}
+        host = fetch.url.split("/")[2]
+        p = {"url": fetch.url, "host": host, "status": fetch.status or "", "detail": fetch.detail, "location": fetch.location}
         return [Verdict(Status.FAIL, problem_keys[fetch.problem], p, evidence)]
     policy = parse_sts_policy(fetch.body)
     if policy.errors:
