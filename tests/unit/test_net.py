@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
@@ -289,3 +291,44 @@ def test_shared_threshold_comes_from_the_data_file() -> None:
     strict = {**HOSTING, "shared_min_domains": 10}
     (result,) = _judge("net.exposed.db", _fact(_addr("192.0.2.10", SHARED_TLS, REDIS)), data={"hosting": strict, "eol": EOL})
     assert result.message == "open"
+
+
+_ports = st.builds(
+    OpenPort,
+    port=st.sampled_from([21, 22, 23, 139, 443, 445, 502, 1194, 1723, 3306, 3389, 5000, 5900, 6379, 8080, 10443, 47808]),
+    proto=st.sampled_from(["tcp", "udp"]),
+    service=st.sampled_from(["", "ssh", "http", "vnc", "redis"]),
+    product=st.sampled_from(["", "OpenSSH", "MySQL", "nginx", "Fortinet SSL VPN", "QNAP QTS", "Redis key-value store"]),
+    version=st.sampled_from(["", "5.7.44", "9.2p1", "1.28.0", "x"]),
+    auth_methods=st.sampled_from([(), ("publickey",), ("password",)]),
+    cert_names=st.sampled_from([(), ("museum.test",), ("a.test", "b.test", "c.test", "museum.test")]),
+)
+_addresses = st.builds(
+    AddressScan,
+    address=st.sampled_from(["192.0.2.1", "192.0.2.2", "2001:db8::1"]),
+    names=st.just(("museum.test",)),
+    ptr=st.sampled_from([(), ("s1.transip.net",), ("vps.cheap.test",), ("www.museum.test",)]),
+    method=st.sampled_from(["nmap", "connect"]),
+    scanned_tcp=st.sampled_from([(), TCP, (22, 3389)]),
+    scanned_udp=st.sampled_from([(), UDP]),
+    open=st.lists(_ports, max_size=4).map(tuple),
+    error=st.sampled_from(["", "", "timeout", "budget", "failed"]),
+)
+_facts = st.builds(
+    PortScan,
+    domain=st.just("museum.test"),
+    method=st.sampled_from(["nmap", "connect"]),
+    addresses=st.lists(_addresses, max_size=3).map(tuple),
+    udp_skipped=st.sampled_from(["", "needs-root", "no-nmap", "disabled"]),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_facts)
+def test_net_evaluators_are_total_and_use_only_catalogue_messages(fact: PortScan) -> None:
+    for check_id in [c for c in CAT.checks if c.startswith("net.")]:
+        results = _judge(check_id, fact)  # asserts every message key and placeholder exists
+        assert results
+        assert all(r.status is not Status.ERROR or r.error_reason is not None for r in results)
+        if any(not a.ok for a in fact.addresses):  # an address not examined never lets a check pass
+            assert Status.PASS not in {r.status for r in results}, check_id
