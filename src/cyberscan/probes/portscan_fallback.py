@@ -25,7 +25,7 @@ BANNER_BYTES = 1024
 class ConnectResult:
     scanned: tuple[int, ...] = ()
     open: tuple[OpenPort, ...] = ()
-    error: str = ""  # "" | "budget"
+    error: str = ""  # "" | "budget" | "failed"
     detail: str = ""
 
 
@@ -114,6 +114,8 @@ async def _scan_all(
     for address, task in tasks.items():
         if task.done() and not task.cancelled() and task.exception() is None:
             out[address] = task.result()
+        elif task.done() and not task.cancelled():
+            out[address] = ConnectResult(error="failed", detail=f"the connect scan failed: {task.exception()}")
         else:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
