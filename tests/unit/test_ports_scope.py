@@ -33,6 +33,7 @@ ns       A    127.0.42.1
 @        A    127.0.42.1
 www      A    127.0.42.2
 @        MX   10 mail
+@        MX   20 mx1.mailprovider.test.
 mail     A    127.0.42.3
 shop     A    127.0.42.4
 intranet A    127.0.42.8
@@ -62,11 +63,20 @@ print('<?xml version="1.0"?><nmaprun scanner="nmap" args="nmap" version="7.93"><
 """
 
 
+PROVIDER = """
+$TTL 300
+@   SOA ns.mailprovider.test. hostmaster.mailprovider.test. 1 3600 600 86400 300
+@   NS  ns.museum.test.
+mx1 A   127.0.42.7
+"""
+
+
 @pytest.fixture(scope="module")
 def dns_server() -> Iterator[LocalDnsServer]:
     zones = ZoneSet()
     zones.add_text("museum.test.", ZONE)
     zones.add_text("neighbour.test.", NEIGHBOUR)
+    zones.add_text("mailprovider.test.", PROVIDER)
     with LocalDnsServer(zones) as server:
         yield server
 
@@ -113,8 +123,11 @@ def test_nmap_gets_exactly_the_admitted_addresses_and_the_catalogues_ports(
     result = _run(dns_server, settings={"nmap_binary": str(script)}, ports=True, authorised=True, allow_private=True)
     calls = _calls(log)
     hosts = [c[c.index("-") + 1] for c in calls]
-    # apex, www, the MX host and the --host name; never the neighbour, never a name not in the inventory
+    # apex, www, the MX host and the --host name; never the neighbour, never a name not in the inventory,
+    # and not the mail provider's MX host outside the domain (the user cannot authorise that)
     assert sorted(hosts) == ["127.0.42.1", "127.0.42.2", "127.0.42.3", "127.0.42.4"]
+    (external,) = [n for n in result.notices if n.key == "ports.external-hosts"]
+    assert external.params["names"] == ["mx1.mailprovider.test"]
     cat = catalogue_mod.builtin()
     tcp, udp = wanted_ports(c.params for c in cat.checks.values() if "net.ports" in c.needs)
     for call in calls:
@@ -182,3 +195,13 @@ def test_missing_nmap_falls_back_to_connect_scan_of_admitted_addresses_only(
     assert [(r.status, r.message) for r in net["net.exposed.ics_bms"]] == [(Status.PASS, "closed"), (Status.SKIPPED, "udp-no-nmap")]
     fact = next(o.fact for o in result.outcomes if o.probe == "net.ports")
     assert fact.method == "connect"
+
+
+def test_external_mx_hosts_only_when_the_profile_says_so(dns_server: LocalDnsServer, fake_nmap: tuple[Path, Path]) -> None:
+    script, log = fake_nmap
+    result = _run(
+        dns_server, settings={"nmap_binary": str(script), "external_hosts": True}, ports=True, authorised=True, allow_private=True
+    )
+    hosts = sorted(c[c.index("-") + 1] for c in _calls(log))
+    assert hosts == ["127.0.42.1", "127.0.42.2", "127.0.42.3", "127.0.42.4", "127.0.42.7"]
+    assert not any(n.key == "ports.external-hosts" for n in result.notices)

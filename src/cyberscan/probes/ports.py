@@ -2,7 +2,8 @@
 
 Scope: the addresses come only from the ``hosts.inventory`` fact (apex, www, MX hosts, mta-sts and
 the user's ``--host`` names), each admitted through the scan's scope before it is contacted. Never
-ranges, never neighbours. The checks are ``active: true``, so the engine runs this probe only with
+ranges, never neighbours. MX hosts outside the scanned domain (a mail provider's servers, such as
+Microsoft 365 or Google) are not the user's to authorise: they are left out, with a notice. The checks are ``active: true``, so the engine runs this probe only with
 ``--ports`` and the user's confirmation.
 
 Which ports: the union of the ``ports`` params of the selected checks that need ``net.ports``
@@ -27,6 +28,7 @@ Profile settings (``settings: {portscan: {...}}``), all optional::
     nmap: true           # false: always use the built-in connect scan
     nmap_binary: nmap    # name or path of the nmap program
     udp: true            # false: never scan UDP
+    external_hosts: false  # true: also scan MX hosts outside the domain (the mail provider's servers)
     connect_timeout: 3   # built-in scan: seconds per connection attempt
 """
 
@@ -46,6 +48,7 @@ from ..engine import ProbeContext
 from ..errors import OutOfScope, ProbeError, TargetUnreachable
 from ..parsers.nmap import NmapHost, parse_nmap_xml
 from ..plugin import probe
+from ..scope import in_domain
 from .dnsbase import lookup
 from .hosts import HostInventory
 
@@ -122,6 +125,7 @@ class ScanSettings:
     use_nmap: bool = True
     nmap_binary: str = "nmap"
     udp: bool = True
+    external_hosts: bool = False
     connect_timeout: float = 3.0
     banner_timeout: float = 2.0
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -148,6 +152,7 @@ class ScanSettings:
             use_nmap=bool(raw.get("nmap", True)),
             nmap_binary=str(raw.get("nmap_binary", "nmap")),
             udp=bool(raw.get("udp", True)),
+            external_hosts=bool(raw.get("external_hosts", False)),
             connect_timeout=num("connect_timeout", 3, 0.1, 60),
             banner_timeout=num("banner_timeout", 2, 0.1, 30),
         )
@@ -185,11 +190,18 @@ def port_spec(entry: Any) -> tuple[int, str] | None:
     return number, proto
 
 
-def _targets(ctx: ProbeContext, inventory: HostInventory) -> tuple[dict[str, list[str]], list[str]]:
-    """Addresses to scan (address -> names), each admitted by the scope first; and those refused."""
+def _targets(
+    ctx: ProbeContext, inventory: HostInventory, *, external: bool = False
+) -> tuple[dict[str, list[str]], list[str], list[str]]:
+    """Addresses to scan (address -> names), each admitted by the scope first; those refused; and the
+    host names left out because they belong to someone else (an MX host of the mail provider)."""
     admitted: dict[str, list[str]] = {}
     refused: list[str] = []
+    foreign: list[str] = []
     for host in inventory.hosts:
+        if not external and "extra" not in host.roles and not in_domain(host.name, inventory.domain):
+            foreign.append(host.name)  # e.g. the mail provider's MX: not the user's to authorise
+            continue
         for address in host.addresses:
             if address in refused:
                 continue
@@ -201,7 +213,7 @@ def _targets(ctx: ProbeContext, inventory: HostInventory) -> tuple[dict[str, lis
             names = admitted.setdefault(address, [])
             if host.name not in names:
                 names.append(host.name)
-    return admitted, refused
+    return admitted, refused, foreign
 
 
 def _ptr(ctx: ProbeContext, address: str) -> tuple[str, ...]:
@@ -222,7 +234,9 @@ def probe_ports(ctx: ProbeContext, domain: str) -> PortScan:
     settings = ScanSettings.from_settings(ctx.settings)
     tcp, udp = wanted_ports(ctx.check_params(PROBE))
     inventory: HostInventory = ctx.fact("hosts.inventory")
-    targets, refused = _targets(ctx, inventory)
+    targets, refused, foreign = _targets(ctx, inventory, external=settings.external_hosts)
+    if foreign:
+        ctx.notice("ports.external-hosts", names=sorted(foreign))
     if not targets and refused:
         raise OutOfScope(
             f"every address of {domain} ({', '.join(refused)}) is outside the scope; use --allow-private to scan them",
