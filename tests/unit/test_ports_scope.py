@@ -205,3 +205,23 @@ def test_external_mx_hosts_only_when_the_profile_says_so(dns_server: LocalDnsSer
     hosts = sorted(c[c.index("-") + 1] for c in _calls(log))
     assert hosts == ["127.0.42.1", "127.0.42.2", "127.0.42.3", "127.0.42.4", "127.0.42.7"]
     assert not any(n.key == "ports.external-hosts" for n in result.notices)
+
+
+def test_a_stored_port_scan_is_judged_again_the_same_way(dns_server: LocalDnsServer, fake_nmap: tuple[Path, Path]) -> None:
+    from cyberscan.engine import rejudge
+    from cyberscan.serialize import scan_from_dict, scan_to_dict
+
+    script, _ = fake_nmap
+    result = _run(dns_server, settings={"nmap_binary": str(script)}, ports=True, authorised=True, allow_private=True)
+    stored = scan_from_dict(json.loads(json.dumps(scan_to_dict(result))), registry_mod.load())
+    fact = next(o.fact for o in stored.outcomes if o.probe == "net.ports")
+    assert type(fact).__name__ == "PortScan" and fact.addresses[0].scanned_tcp
+    cat = catalogue_mod.builtin()
+    profile = dataclasses.replace(catalogue_mod.profile(cat, "default"), include_tags=("net",), include=())
+    again = rejudge(stored, catalogue=cat, profile=profile, registry=registry_mod.load())
+
+    def key(r: Any) -> tuple[str, str, str, str | None]:
+        return (r.check_id, r.status.value, r.message, r.host)
+
+    assert sorted(map(key, _net(again)["net.exposed.rdp"])) == sorted(map(key, _net(result)["net.exposed.rdp"]))
+    assert sorted(key(r) for rs in _net(again).values() for r in rs) == sorted(key(r) for rs in _net(result).values() for r in rs)
