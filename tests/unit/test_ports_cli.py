@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -59,3 +61,16 @@ def test_ports_without_confirmation_in_a_script_are_refused(dns_server: LocalDns
     assert _net_messages(report) == {("skipped", "skipped.not-authorised")}
     assert not any(f["probe"] == "net.ports" for f in report["facts"])
     assert report["options"]["authorised"] is False
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("answer", "expected"), [("y\n", True), ("n\n", False), ("\n", False)])
+def test_the_one_time_question_on_a_terminal(monkeypatch: pytest.MonkeyPatch, answer: str, expected: bool) -> None:
+    from cyberscan import cli
+
+    monkeypatch.setattr(sys, "stdin", _Terminal(answer))
+    assert cli._confirm_authorised(["museum.test"], "en") is expected
