@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -188,3 +189,17 @@ def test_connect_scan_respects_its_budget() -> None:
         )
     assert results["127.0.41.3"].error == "budget"
     assert results["127.0.41.3"].open == ()
+
+
+def test_nmap_is_not_started_when_the_budget_is_spent(tmp_path: Path) -> None:
+    from cyberscan.probes.portscan_nmap import scan_address
+
+    never = tmp_path / "nmap-that-must-not-run"  # does not exist: starting it would fail differently
+    result = scan_address(
+        str(never), "192.0.2.10", ("museum.test",), (3389,), (), settings=ScanSettings(), deadline=time.monotonic() - 1, privileged=False
+    )
+    assert (result.error, result.scanned(3389)) == ("budget", False)
+    missing = scan_address(
+        str(never), "192.0.2.10", ("museum.test",), (3389,), (), settings=ScanSettings(), deadline=time.monotonic() + 60, privileged=False
+    )
+    assert missing.error == "failed" and "cannot be started" in missing.detail
