@@ -142,6 +142,10 @@ def test_template_to_stdout_and_to_a_file(tmp_path: Path) -> None:
     assert run(["--template", "-o", str(target)]).exit_code == 0
     assert "Waarom:" in target.read_text(encoding="utf-8")
     assert answers_in(target) == {}
+    run(["-o", str(target)], "1\nstop\n")
+    refused = CliRunner().invoke(main, ["questionnaire", "--template", "-o", str(target)])
+    assert refused.exit_code == 2 and "already exists" in refused.output
+    assert answers_in(target) == {"q.gov.owner": "director"}  # the answers survive
 
 
 def test_a_broken_answers_file_is_reported_not_overwritten(tmp_path: Path) -> None:

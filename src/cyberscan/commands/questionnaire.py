@@ -149,6 +149,8 @@ def command(output: Path | None, lang: str, profile_name: str | None, template: 
         if output is None:
             click.echo(content, nl=False)
             return
+        if output.exists():
+            _fail(f"{output} already exists; an empty template would overwrite its answers (choose another name)", EXIT_USAGE)
         _save(output, content)
         click.echo(f"{output}", err=True)
         return
