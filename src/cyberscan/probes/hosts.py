@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from ..engine import ProbeContext
 from ..errors import ProbeError
 from ..plugin import probe
-from .dnsbase import lookup
 from .dns import MxFact
+from .dnsbase import lookup
 
 
 @dataclass(frozen=True, slots=True)
