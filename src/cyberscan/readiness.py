@@ -22,7 +22,6 @@ from .models import Result, Status
 
 GAP, OK_EXTERNAL, OK, UNKNOWN = "gap", "ok-external", "ok", "unknown"
 
-_SCORE = {GAP: 0.0, OK_EXTERNAL: 0.5, OK: 1.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +114,19 @@ def assess_item(
     else:
         status_s = UNKNOWN
     threatens = tuple(threatened or item.continuity) if status_s == GAP else ()
-    return ItemAssessment(item, status_s, _SCORE.get(status_s), tuple(evidence), passed, failed, unassessed, threatens)
+    return ItemAssessment(item, status_s, _score(status_s, passed, failed), tuple(evidence), passed, failed, unassessed, threatens)
+
+
+def _score(status: str, passed: int, failed: int) -> float | None:
+    """Share of the judged evidence that is positive, so progress shows before an item is fully ok.
+
+    An item that is only ``ok-external`` counts half of what is visible from outside: what the
+    organisation does inside is not known yet. Unknown items have no score (never 0, never 100).
+    """
+    if status == UNKNOWN or passed + failed == 0:
+        return None
+    share = passed / (passed + failed)
+    return share * 0.5 if status == OK_EXTERNAL else share
 
 
 def _continuity_of(catalogue: Catalogue) -> dict[str, tuple[str, ...]]:

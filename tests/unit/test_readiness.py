@@ -128,3 +128,17 @@ def test_readiness_to_dict_lists_every_item_with_status_and_evidence(cat: Catalo
     den = next(fw for fw in data["frameworks"] if fw["id"] == "den-checklist")
     assert den["counts"] == {"gap": 1, "ok-external": 0, "ok": 0, "unknown": 8}
     assert den["title"]["nl"].startswith("DEN Checklist")
+
+
+@pytest.mark.parametrize(
+    ("evidence", "score"),
+    [
+        ([ev(Status.PASS, "direct")] * 3 + [ev(Status.FAIL, "direct")], 0.75),  # a gap still shows progress
+        ([ev(Status.FAIL, "direct")], 0.0),
+        ([ev(Status.PASS, "direct")] * 2, 0.5),  # only the outside is known: half
+        ([ev(Status.PASS, "direct"), ev(Status.PASS, "answer")], 1.0),
+        ([ev(Status.PASS, "indicator")], None),
+    ],
+)
+def test_item_score_is_the_share_of_positive_evidence(evidence: list[Evidence], score: float | None) -> None:
+    assert assess_item(ITEM, evidence).score == score
