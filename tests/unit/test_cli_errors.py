@@ -25,6 +25,8 @@ def dns() -> Iterator[LocalDnsServer]:
     zones.add_text("ok.test.", ZONE)
     zones.add_text("slow.test.", ZONE)
     zones.hang.add("slow.test")
+    zones.add_text("bogus.test.", ZONE)
+    zones.bogus.add("bogus.test")
     with LocalDnsServer(zones) as server:
         yield server
 
@@ -92,3 +94,9 @@ def test_one_good_and_one_bad_domain_scans_the_good_one(dns: LocalDnsServer) -> 
     assert proc.returncode == 3
     assert '"targets": [\n    "ok.test"\n  ]' in proc.stdout
     assert "does not exist" in proc.stderr
+
+
+def test_domain_with_broken_dnssec_behind_a_validating_resolver_is_still_scanned(dns: LocalDnsServer) -> None:
+    proc = run("scan", "bogus.test", "--nameserver", dns.nameserver, "--format", "json", "--timeout", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert '"bogus.test"' in proc.stdout
