@@ -175,6 +175,22 @@ def _read_until(fd: int, marker: bytes, seen: bytearray) -> None:
         seen.extend(chunk)
 
 
+def _reap(pid: int, grace: float = 30.0) -> int:
+    """Wait for the child; a child that hangs is killed, so the test fails instead of blocking CI."""
+    import signal
+    import time
+
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return status
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_ctrl_c_in_a_real_terminal_saves_and_resumes(tmp_path: Path) -> None:
     import pty
@@ -207,7 +223,7 @@ def test_ctrl_c_in_a_real_terminal_saves_and_resumes(tmp_path: Path) -> None:
                     break
                 seen.extend(chunk)
         finally:
-            _, status = os.waitpid(pid, 0)
+            status = _reap(pid)
             os.close(fd)
         return os.waitstatus_to_exitcode(status), bytes(seen)
 
