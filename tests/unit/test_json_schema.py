@@ -110,3 +110,11 @@ def test_schema_rejects_broken_reports(validator: jsonschema.protocols.Validator
     data = json.loads(render("json", Report(_edge_case_scan(), cat, "en"), reg))
     assert not list(validator.iter_errors(data))
     assert list(validator.iter_errors(_broken(data, how))), how
+
+
+def test_json_carries_the_prioritised_actions(demo_report: dict[str, Any]) -> None:
+    actions = demo_report["actions"]
+    assert 0 < len(actions) <= 5
+    failed = {r["check_id"] for r in demo_report["results"] if r["status"] == "fail"}
+    assert actions[0]["id"] in failed
+    assert {"nl", "en"} <= set(actions[0]["remediation"])

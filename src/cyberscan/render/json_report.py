@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from .. import readiness as readiness_mod
+from ..actions import actions_to_dict, prioritise
 from ..catalogue import data_root
 from ..plugin import renderer
 from ..serialize import scan_to_dict
@@ -31,6 +32,7 @@ def report_to_dict(report: Report) -> dict[str, Any]:
         frameworks = list(profile.frameworks) if profile and profile.frameworks else None
         assessed = readiness_mod.assess(report.catalogue, report.scan.results, frameworks)
         data["readiness"] = to_dict(assessed)
+    data["actions"] = actions_to_dict(prioritise(report.catalogue, report.scan.results, outcomes=report.scan.outcomes))
     return data
 
 
