@@ -12,7 +12,7 @@ from cyberscan import registry as registry_mod
 from cyberscan.engine import Facts, rejudge
 from cyberscan.evaluators.mail import dkim, dmarc_policy, dmarc_rua, nonsending, spf
 from cyberscan.localdns import ZoneSet
-from cyberscan.models import ErrorReason, ProbeOutcome, Verdict
+from cyberscan.models import ErrorReason, ProbeOutcome, Status, Verdict
 from cyberscan.probes.dns import MxFact, MxHost
 from cyberscan.probes.dnsbase import DnsAnswer
 from cyberscan.probes.mail import DkimFact, DkimSelector, DmarcFact, ReportAuthorisation, SpfFact, SpfNode
@@ -124,6 +124,26 @@ def test_dmarc_policy_param_can_demand_reject() -> None:
 )  # fmt: skip
 def test_dmarc_rua(fact: DmarcFact, expected: set[tuple[str, str]]) -> None:
     assert pairs(dmarc_rua(facts(dns_dmarc=fact), {})) == expected
+
+
+
+@pytest.mark.parametrize(
+    ("mx_fact", "spf", "expected"),
+    [
+        (mx((0, "")), "v=spf1 -all", {("info", "missing-no-mail")}),  # null MX, sends nothing
+        (mx((10, "mail.museum.test")), "v=spf1 -all", {("fail", "missing")}),  # receives mail
+        (mx((0, "")), "v=spf1 include:_spf.mailer.test -all", {("fail", "missing")}),  # sends mail
+    ],
+)
+def test_dmarc_rua_without_report_address_matters_only_for_mail_domains(mx_fact: MxFact, spf: str, expected: set[tuple[str, str]]) -> None:
+    verdicts = dmarc_rua(facts(dns_dmarc=dmarc_fact("v=DMARC1; p=reject"), dns_mx=mx_fact, dns_spf=spf_fact(spf)), {})
+    assert pairs(verdicts) == expected
+
+
+def test_dmarc_rua_is_an_error_when_the_dmarc_lookup_failed() -> None:
+    outcome = ProbeOutcome("dns.dmarc", "museum.test", error=ErrorReason.TIMEOUT, detail="no answer")
+    verdicts = dmarc_rua(Facts("museum.test", {"dns.dmarc": outcome}, now=NOW), {})
+    assert [v.status for v in verdicts] == [Status.ERROR]
 
 
 # ------------------------------------------------------------------------------------------ DKIM

@@ -216,8 +216,11 @@ def dmarc_policy(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     return verdicts
 
 
-@evaluator("mail.dmarc_rua")
+@evaluator("mail.dmarc_rua", handles_errors=True)
 def dmarc_rua(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    dmarc_outcome = facts["dns.dmarc"]
+    if not dmarc_outcome.ok:
+        return [_outcome_error(dmarc_outcome)]
     fact: DmarcFact = facts.fact("dns.dmarc")
     evidence = _dmarc_evidence(fact)
     evidence["authorisations"] = [{"domain": a.report_domain, "name": a.name, "authorised": a.authorised, "error": a.error} for a in fact.authorisations]
@@ -230,6 +233,8 @@ def dmarc_rua(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     if bad:
         return [Verdict(Status.FAIL, "bad-uri", {"errors": _join(bad)}, evidence)]
     if not record.rua:
+        if not _uses_mail(facts):  # nothing legitimate to report on; mail.nonsending judges the rest
+            return [Verdict(Status.INFO, "missing-no-mail", {"name": fact.name}, evidence)]
         return [Verdict(Status.FAIL, "missing", {"name": fact.name}, evidence)]
     verdicts = []
     rua_domains = {u.domain for u in record.rua}
