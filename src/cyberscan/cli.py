@@ -361,6 +361,8 @@ def run() -> None:
         main(standalone_mode=True)
     except CyberscanError as exc:  # pragma: no cover - commands catch their own
         _fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
 
 
 from .commands import questionnaire as _questionnaire_cmd  # noqa: E402 - after main is defined
