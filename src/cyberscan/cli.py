@@ -221,8 +221,6 @@ def scan_cmd(
                 result = scan(reachable, catalogue=cat, profile=profile, registry=registry, options=options, progress=progress)
         else:
             result = scan(reachable, catalogue=cat, profile=profile, registry=registry, options=options)
-    except KeyboardInterrupt:
-        _fail("interrupted", EXIT_INTERRUPTED)
     except CyberscanError as exc:
         _fail(str(exc), EXIT_USAGE)
     result.notices[:0] = notices
