@@ -221,6 +221,8 @@ def scan_cmd(
                 result = scan(reachable, catalogue=cat, profile=profile, registry=registry, options=options, progress=progress)
         else:
             result = scan(reachable, catalogue=cat, profile=profile, registry=registry, options=options)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
     except CyberscanError as exc:
         _fail(str(exc), EXIT_USAGE)
     result.notices[:0] = notices
@@ -359,8 +361,6 @@ def run() -> None:
         main(standalone_mode=True)
     except CyberscanError as exc:  # pragma: no cover - commands catch their own
         _fail(str(exc), EXIT_USAGE)
-    except KeyboardInterrupt:
-        _fail("interrupted", EXIT_INTERRUPTED)
 
 
 from .commands import questionnaire as _questionnaire_cmd  # noqa: E402 - after main is defined
