@@ -1,13 +1,4 @@
-"""Command line. The only module that prints or chooses exit codes.
-
-Exit codes (also in README.md):
-  0  the scan ran; no finding at or above --fail-on
-  1  the scan ran; at least one `fail` at or above --fail-on
-  2  usage or configuration error (bad option, bad domain, broken profile or answers file)
-  3  a domain could not be scanned at all (it does not exist, or no nameserver answered)
-  4  a report or answers file could not be read or written
-  130 interrupted
-"""
+"""Command line. The only module (with ``commands/``) that prints or chooses exit codes; see commands/common.py."""
 
 from __future__ import annotations
 
@@ -15,7 +6,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -23,33 +14,24 @@ from . import __version__
 from . import catalogue as catalogue_mod
 from . import registry as registry_mod
 from .catalogue import Catalogue, text
+from .commands.common import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_OK,
+    EXIT_TARGET,
+    EXIT_USAGE,
+    LANGS,
+    fail,
+    load_catalogue,
+    pick_profile,
+)
 from .engine import Nameserver, ScanOptions, scan
 from .errors import ConfigError, CyberscanError, TargetError, UsageError
 from .models import Notice, ScanResult, Severity, Status
 from .render import Report, render, suffix
 from .scope import normalize_domain
 from .targets import preflight
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_TARGET, EXIT_IO, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
-
-LANGS = click.Choice(["nl", "en"])
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"cyberscan: {message}", err=True)
-    sys.exit(code)
-
-
-def _load_catalogue(extra: Sequence[Path] = ()) -> tuple[Catalogue, registry_mod.Registry]:
-    try:
-        registry = registry_mod.load()
-        if extra:
-            cat = catalogue_mod.load([*registry.catalogues, *extra])
-        else:
-            cat = catalogue_mod.builtin()
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    return cat, registry
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,7 +89,7 @@ def write_reports(
             path.write_text(render(to_files[0], report, registry), encoding="utf-8")
             written.append(path)
     except OSError as exc:
-        _fail(f"cannot write the report: {exc}", EXIT_IO)
+        fail(f"cannot write the report: {exc}", EXIT_IO)
     return written
 
 
@@ -160,18 +142,18 @@ def scan_cmd(
     no_progress: bool,
 ) -> None:
     """Scan one or more DOMAINS (e.g. museum.nl) and report on their cyber readiness."""
-    cat, registry = _load_catalogue(catalogue_dirs)
+    cat, registry = load_catalogue(catalogue_dirs)
     unknown = [f for f in formats if f not in registry.renderers]
     if unknown:
         raise click.BadParameter(f"unknown format {unknown[0]!r}; choose from {', '.join(sorted(registry.renderers))}", param_hint="--format")
-    profile = _profile(cat, profile_name)
+    profile = pick_profile(cat, profile_name)
     notices: list[Notice] = []
     targets: list[str] = []
     for raw in domains:
         try:
             norm = normalize_domain(raw)
         except UsageError as exc:
-            _fail(str(exc), EXIT_USAGE)
+            fail(str(exc), EXIT_USAGE)
         if norm.notice:
             notices.append(Notice(f"input.{norm.notice}", {"original": norm.original, "domain": norm.domain}, norm.domain))
             click.echo(f"cyberscan: {raw!r} -> {norm.domain}", err=True)
@@ -182,7 +164,7 @@ def scan_cmd(
         try:
             hosts.append(normalize_domain(raw).domain)
         except UsageError as exc:
-            _fail(f"--host: {exc}", EXIT_USAGE)
+            fail(f"--host: {exc}", EXIT_USAGE)
     answers = _read_answers(answers_file, cat) if answers_file else None
     if (ports or profile.settings.get("port_scan")) and not authorised:
         authorised = _confirm_authorised(targets, lang)
@@ -222,9 +204,9 @@ def scan_cmd(
         else:
             result = scan(reachable, catalogue=cat, profile=profile, registry=registry, options=options)
     except KeyboardInterrupt:
-        _fail("interrupted", EXIT_INTERRUPTED)
+        fail("interrupted", EXIT_INTERRUPTED)
     except CyberscanError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
     result.notices[:0] = notices
     if answers is not None:
         result.results.extend(_answer_results(cat, profile, answers, reachable))
@@ -236,25 +218,18 @@ def scan_cmd(
     sys.exit(EXIT_TARGET if failed else code)
 
 
-def _profile(cat: Catalogue, name: str) -> catalogue_mod.Profile:
-    try:
-        return catalogue_mod.profile(cat, name)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
-
-
 def _read_answers(path: str, cat: Catalogue) -> Any:
     """Questionnaire answers; provided by the questionnaire module when it is installed."""
     try:
         from .questionnaire import load_answers
     except ImportError:  # pragma: no cover - questionnaire ships with cyberscan
-        _fail("this installation cannot read answers files", EXIT_USAGE)
+        fail("this installation cannot read answers files", EXIT_USAGE)
     try:
         return load_answers(Path(path), cat)
     except OSError as exc:
-        _fail(f"cannot read answers file {path}: {exc.strerror or exc}", EXIT_IO)
+        fail(f"cannot read answers file {path}: {exc.strerror or exc}", EXIT_IO)
     except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
 
 
 def _answer_results(cat: Catalogue, profile: catalogue_mod.Profile, answers: Any, targets: list[str]) -> list[Any]:
@@ -294,8 +269,8 @@ def checks_cmd(lang: str, area: str | None, tag: str | None, severity: str | Non
     """List the check catalogue."""
     import json
 
-    cat, _ = _load_catalogue()
-    selected = cat.select(_profile(cat, profile_name)) if profile_name else list(cat.checks.values())
+    cat, _ = load_catalogue()
+    selected = cat.select(pick_profile(cat, profile_name)) if profile_name else list(cat.checks.values())
     rows = [
         c
         for c in selected
@@ -318,7 +293,7 @@ def checks_cmd(lang: str, area: str | None, tag: str | None, severity: str | Non
 @click.option("--lang", type=LANGS, default="nl", show_default=True)
 def profiles_cmd(lang: str) -> None:
     """List the profiles that select and tune checks."""
-    cat, _ = _load_catalogue()
+    cat, _ = load_catalogue()
     for p in cat.profiles.values():
         n = len(cat.select(p))
         click.echo(f"{p.id:<16} {text(p.title, lang)} ({n} checks)")
@@ -336,7 +311,7 @@ def demo_cmd(lang: str, output: str) -> None:
     try:
         paths = run_demo(Path(output), lang=lang)
     except OSError as exc:
-        _fail(f"the demo could not run: {exc}", EXIT_IO)
+        fail(f"the demo could not run: {exc}", EXIT_IO)
     for path in paths:
         click.echo(f"{'rapport' if lang == 'nl' else 'report'}: {path}")
 
@@ -347,12 +322,12 @@ def docs_cmd(folder: Path) -> None:
     """Write the check reference and framework coverage (Markdown) into FOLDER."""
     from .docgen import write
 
-    cat, _ = _load_catalogue()
+    cat, _ = load_catalogue()
     try:
         for path in write(cat, folder):
             click.echo(str(path))
     except OSError as exc:
-        _fail(f"cannot write documentation: {exc}", EXIT_IO)
+        fail(f"cannot write documentation: {exc}", EXIT_IO)
 
 
 def run() -> None:
@@ -360,7 +335,7 @@ def run() -> None:
     try:
         main(standalone_mode=True)
     except CyberscanError as exc:  # pragma: no cover - commands catch their own
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
 
 
 from .commands import questionnaire as _questionnaire_cmd  # noqa: E402 - after main is defined

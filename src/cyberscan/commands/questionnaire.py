@@ -10,11 +10,10 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from .. import catalogue as catalogue_mod
 from ..catalogue import Catalogue, text
 from ..errors import ConfigError
 from ..questionnaire import (
@@ -33,8 +32,8 @@ from ..questionnaire import (
     save_answers,
     selected,
 )
+from .common import EXIT_IO, EXIT_OK, EXIT_USAGE, LANGS, fail, load_catalogue, pick_profile
 
-EXIT_OK, EXIT_USAGE, EXIT_IO, EXIT_INTERRUPTED = 0, 2, 4, 130
 DEFAULT_FILE = "antwoorden.yaml"
 
 BACK = {"b", "back", "t", "terug", "<"}
@@ -109,11 +108,6 @@ class _Skip(Exception):
     pass
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"cyberscan: {message}", err=True)
-    sys.exit(code)
-
-
 @click.command("questionnaire")
 @click.option(
     "--output",
@@ -123,7 +117,7 @@ def _fail(message: str, code: int) -> NoReturn:
     help=f"Answers file to write and resume (default {DEFAULT_FILE}; with --template: standard output).",
 )
 @click.option(
-    "--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True, help="Language of the questions."
+    "--lang", type=LANGS, default="nl", show_default=True, help="Language of the questions."
 )
 @click.option(
     "--profile",
@@ -135,13 +129,10 @@ def _fail(message: str, code: int) -> NoReturn:
 @click.option("--review", is_flag=True, help="Go through every question again, also the answered ones.")
 def command(output: Path | None, lang: str, profile_name: str | None, template: bool, review: bool) -> None:
     """Answer questions about what a scan cannot see (backups, MFA, incident plan) and save them."""
-    try:
-        cat = catalogue_mod.builtin()
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
+    cat, _ = load_catalogue()
     qn = questionnaire(cat)
     if template:
-        profile = _profile(cat, profile_name or "default")
+        profile = pick_profile(cat, profile_name or "default")
         answers = Answers(lang=lang, profile=profile.id)
         content = dump_answers(
             qn, selected(qn, profile), answers, lang=lang, file_name=output.name if output else DEFAULT_FILE
@@ -150,7 +141,7 @@ def command(output: Path | None, lang: str, profile_name: str | None, template: 
             click.echo(content, nl=False)
             return
         if output.exists():
-            _fail(f"{output} already exists; an empty template would overwrite its answers (choose another name)", EXIT_USAGE)
+            fail(f"{output} already exists; an empty template would overwrite its answers (choose another name)", EXIT_USAGE)
         _save(output, content)
         click.echo(f"{output}", err=True)
         return
@@ -160,27 +151,20 @@ def command(output: Path | None, lang: str, profile_name: str | None, template: 
         try:
             answers = load_answers(path, cat)
         except OSError as exc:
-            _fail(f"cannot read {path}: {exc.strerror or exc}", EXIT_IO)
+            fail(f"cannot read {path}: {exc.strerror or exc}", EXIT_IO)
         except ConfigError as exc:
-            _fail(str(exc), EXIT_USAGE)
+            fail(str(exc), EXIT_USAGE)
     answers.lang = lang
-    profile = _profile(cat, profile_name or answers.profile or "default")
+    profile = pick_profile(cat, profile_name or answers.profile or "default")
     answers.profile = profile.id
     Session(cat, qn, selected(qn, profile), answers, path, lang).run(review=review)
-
-
-def _profile(cat: Catalogue, name: str) -> catalogue_mod.Profile:
-    try:
-        return catalogue_mod.profile(cat, name)
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
 
 
 def _save(path: Path, content: str) -> None:
     try:
         save_answers(path, content)
     except OSError as exc:
-        _fail(f"cannot write {path}: {exc.strerror or exc}", EXIT_IO)
+        fail(f"cannot write {path}: {exc.strerror or exc}", EXIT_IO)
 
 
 class Session:

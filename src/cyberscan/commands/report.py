@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-EXIT_USAGE, EXIT_IO = 2, 4
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"cyberscan: {message}", err=True)
-    sys.exit(code)
+from .common import EXIT_IO, EXIT_USAGE, LANGS, fail, load_catalogue
 
 
 @click.command("report")
@@ -35,7 +29,7 @@ def _fail(message: str, code: int) -> NoReturn:
 )
 @click.option("--output", "-o", help="File (one format) or folder (several formats); '-' for standard output.")
 @click.option(
-    "--lang", type=click.Choice(["nl", "en"]), default="nl", show_default=True, help="Language of the report."
+    "--lang", type=LANGS, default="nl", show_default=True, help="Language of the report."
 )
 @click.option(
     "--profile", "profile_name", default=None, help="Judge under this profile instead of the one the scan used."
@@ -50,7 +44,6 @@ def command(
 ) -> None:
     """Report again on a saved JSON scan (RESULTS_FILE), under the current rules, with questionnaire answers."""
     from .. import catalogue as catalogue_mod
-    from .. import registry as registry_mod
     from ..cli import write_reports
     from ..engine import rejudge
     from ..errors import ConfigError, CyberscanError
@@ -58,11 +51,7 @@ def command(
     from ..render import Report
     from ..serialize import scan_from_dict
 
-    try:
-        registry = registry_mod.load()
-        cat = catalogue_mod.builtin()
-    except ConfigError as exc:
-        _fail(str(exc), EXIT_USAGE)
+    cat, registry = load_catalogue()
     unknown = [f for f in formats if f not in registry.renderers]
     if unknown:
         raise click.BadParameter(
@@ -71,31 +60,31 @@ def command(
     try:
         data: Any = json.loads(results_file.read_text(encoding="utf-8"))
     except OSError as exc:
-        _fail(f"cannot read {results_file}: {exc.strerror or exc}", EXIT_IO)
+        fail(f"cannot read {results_file}: {exc.strerror or exc}", EXIT_IO)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        _fail(f"{results_file} is not a cyberscan JSON report ({exc})", EXIT_USAGE)
+        fail(f"{results_file} is not a cyberscan JSON report ({exc})", EXIT_USAGE)
     try:
         stored = scan_from_dict(data, registry)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        _fail(f"{results_file} is not a cyberscan JSON report (missing or wrong {exc})", EXIT_USAGE)
+        fail(f"{results_file} is not a cyberscan JSON report (missing or wrong {exc})", EXIT_USAGE)
     try:
         profile = catalogue_mod.profile(cat, profile_name or stored.profile)
     except ConfigError as exc:
         if profile_name:
-            _fail(str(exc), EXIT_USAGE)
+            fail(str(exc), EXIT_USAGE)
         profile = catalogue_mod.profile(cat, "default")
     answers = None
     if answers_file is not None:
         try:
             answers = load_answers(answers_file, cat)
         except OSError as exc:
-            _fail(f"cannot read answers file {answers_file}: {exc.strerror or exc}", EXIT_IO)
+            fail(f"cannot read answers file {answers_file}: {exc.strerror or exc}", EXIT_IO)
         except ConfigError as exc:
-            _fail(str(exc), EXIT_USAGE)
+            fail(str(exc), EXIT_USAGE)
     try:
         scan = rejudge(stored, catalogue=cat, profile=profile, registry=registry)
     except CyberscanError as exc:
-        _fail(str(exc), EXIT_USAGE)
+        fail(str(exc), EXIT_USAGE)
     if answers is not None and scan.targets:
         scan.results.extend(answer_results(cat, profile, answers, target=scan.targets[0]))
     report = Report(scan, cat, lang, answers=answers)
