@@ -6,14 +6,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
 from . import __version__
-from . import catalogue as catalogue_mod
 from . import registry as registry_mod
-from .catalogue import Catalogue, text
+from .catalogue import text
 from .commands.common import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -25,10 +23,12 @@ from .commands.common import (
     fail,
     load_catalogue,
     pick_profile,
+    read_answers,
 )
 from .engine import Nameserver, ScanOptions, scan
-from .errors import ConfigError, CyberscanError, TargetError, UsageError
+from .errors import CyberscanError, TargetError, UsageError
 from .models import Notice, ScanResult, Severity, Status
+from .questionnaire import answer_results
 from .render import Report, render, suffix
 from .scope import normalize_domain
 from .targets import preflight
@@ -165,7 +165,7 @@ def scan_cmd(
             hosts.append(normalize_domain(raw).domain)
         except UsageError as exc:
             fail(f"--host: {exc}", EXIT_USAGE)
-    answers = _read_answers(answers_file, cat) if answers_file else None
+    answers = read_answers(Path(answers_file), cat) if answers_file else None
     if (ports or profile.settings.get("port_scan")) and not authorised:
         authorised = _confirm_authorised(targets, lang)
     options = ScanOptions(
@@ -209,36 +209,13 @@ def scan_cmd(
         fail(str(exc), EXIT_USAGE)
     result.notices[:0] = notices
     if answers is not None:
-        result.results.extend(_answer_results(cat, profile, answers, reachable))
+        result.results.extend(answer_results(cat, profile, answers, target=reachable[0]))
     report = Report(result, cat, lang, answers=answers)
     stem = f"cyberscan-{reachable[0]}" if len(reachable) == 1 else "cyberscan-report"
     for path in write_reports(report, formats, output, registry, stem=stem):
         click.echo(f"{'rapport' if lang == 'nl' else 'report'}: {path}", err=True)
     code = exit_code(result, fail_on)
     sys.exit(EXIT_TARGET if failed else code)
-
-
-def _read_answers(path: str, cat: Catalogue) -> Any:
-    """Questionnaire answers; provided by the questionnaire module when it is installed."""
-    try:
-        from .questionnaire import load_answers
-    except ImportError:  # pragma: no cover - questionnaire ships with cyberscan
-        fail("this installation cannot read answers files", EXIT_USAGE)
-    try:
-        return load_answers(Path(path), cat)
-    except OSError as exc:
-        fail(f"cannot read answers file {path}: {exc.strerror or exc}", EXIT_IO)
-    except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
-
-
-def _answer_results(cat: Catalogue, profile: catalogue_mod.Profile, answers: Any, targets: list[str]) -> list[Any]:
-    try:
-        from .questionnaire import answer_results
-    except ImportError:  # pragma: no cover
-        return []
-    results: list[Any] = answer_results(cat, profile, answers, target=targets[0])
-    return results
 
 
 def _confirm_authorised(targets: Sequence[str], lang: str) -> bool:

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,15 @@ def test_domain_with_broken_dnssec_behind_a_validating_resolver_is_still_scanned
     proc = run("scan", "bogus.test", "--nameserver", dns.nameserver, "--format", "json", "--timeout", "2")
     assert proc.returncode == 0, proc.stderr
     assert '"bogus.test"' in proc.stdout
+
+
+def test_broken_answers_file_on_scan_names_line_and_question(dns: LocalDnsServer, tmp_path: Path) -> None:
+    answers = tmp_path / "antwoorden.yaml"
+    answers.write_text("answers:\n  q.backup.ofline: ja\n", encoding="utf-8")
+    proc = run("scan", "ok.test", "--nameserver", dns.nameserver, "--answers", str(answers))
+    _assert_clean(proc, 2, "q.backup.ofline")
+    assert "line 2" in proc.stderr
+
+
+def test_missing_answers_file_on_scan(dns: LocalDnsServer, tmp_path: Path) -> None:
+    _assert_clean(run("scan", "ok.test", "--nameserver", dns.nameserver, "--answers", str(tmp_path / "none.yaml")), 4, "cannot read answers file")

@@ -22,6 +22,7 @@ from .. import catalogue as catalogue_mod
 from .. import registry as registry_mod
 from ..catalogue import Catalogue, Profile
 from ..errors import ConfigError
+from ..questionnaire import Answers, load_answers
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_TARGET, EXIT_IO, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -46,5 +47,15 @@ def load_catalogue(extra: Sequence[Path] = ()) -> tuple[Catalogue, registry_mod.
 def pick_profile(cat: Catalogue, name: str) -> Profile:
     try:
         return catalogue_mod.profile(cat, name)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def read_answers(path: Path, cat: Catalogue) -> Answers:
+    """A filled answers file, or a one-line exit naming the line and question that are wrong."""
+    try:
+        return load_answers(path, cat)
+    except OSError as exc:
+        fail(f"cannot read answers file {path}: {exc.strerror or exc}", EXIT_IO)
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)

@@ -15,7 +15,6 @@ from typing import Any
 import click
 
 from ..catalogue import Catalogue, text
-from ..errors import ConfigError
 from ..questionnaire import (
     DONT_KNOW,
     AnswerError,
@@ -26,13 +25,12 @@ from ..questionnaire import (
     describe_error,
     dump_answers,
     label,
-    load_answers,
     normalize,
     questionnaire,
     save_answers,
     selected,
 )
-from .common import EXIT_IO, EXIT_OK, EXIT_USAGE, LANGS, fail, load_catalogue, pick_profile
+from .common import EXIT_IO, EXIT_OK, EXIT_USAGE, LANGS, fail, load_catalogue, pick_profile, read_answers
 
 DEFAULT_FILE = "antwoorden.yaml"
 
@@ -148,12 +146,7 @@ def command(output: Path | None, lang: str, profile_name: str | None, template: 
     path = output or Path(DEFAULT_FILE)
     answers = Answers(lang=lang)
     if path.exists():
-        try:
-            answers = load_answers(path, cat)
-        except OSError as exc:
-            fail(f"cannot read {path}: {exc.strerror or exc}", EXIT_IO)
-        except ConfigError as exc:
-            fail(str(exc), EXIT_USAGE)
+        answers = read_answers(path, cat)
     answers.lang = lang
     profile = pick_profile(cat, profile_name or answers.profile or "default")
     answers.profile = profile.id

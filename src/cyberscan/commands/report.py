@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from .common import EXIT_IO, EXIT_USAGE, LANGS, fail, load_catalogue
+from .common import EXIT_IO, EXIT_USAGE, LANGS, fail, load_catalogue, read_answers
 
 
 @click.command("report")
@@ -47,7 +47,7 @@ def command(
     from ..cli import write_reports
     from ..engine import rejudge
     from ..errors import ConfigError, CyberscanError
-    from ..questionnaire import answer_results, load_answers
+    from ..questionnaire import answer_results
     from ..render import Report
     from ..serialize import scan_from_dict
 
@@ -75,12 +75,7 @@ def command(
         profile = catalogue_mod.profile(cat, "default")
     answers = None
     if answers_file is not None:
-        try:
-            answers = load_answers(answers_file, cat)
-        except OSError as exc:
-            fail(f"cannot read answers file {answers_file}: {exc.strerror or exc}", EXIT_IO)
-        except ConfigError as exc:
-            fail(str(exc), EXIT_USAGE)
+        answers = read_answers(answers_file, cat)
     try:
         scan = rejudge(stored, catalogue=cat, profile=profile, registry=registry)
     except CyberscanError as exc:
