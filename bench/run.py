@@ -18,7 +18,7 @@ import time
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.engine import Nameserver, ScanOptions, scan
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 
 ZONE = """
 $TTL 300

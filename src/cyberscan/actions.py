@@ -18,11 +18,6 @@ from .questionnaire import questionnaire
 from .serialize import to_jsonable
 
 _EFFORT = {"low": 0, "medium": 1, "high": 2}
-_WHO_LABEL = {
-    "volunteer": {"nl": "IT-vrijwilliger", "en": "IT volunteer"},
-    "supplier": {"nl": "leverancier", "en": "supplier"},
-    "director": {"nl": "directie of bestuur", "en": "director or board"},
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +53,6 @@ class Action:
     def risk(self) -> int:
         """Severity, one step lower for a warning than for a failure."""
         return self.severity.rank - (1 if self.status is Status.WARN else 0)
-
-    def who_label(self, lang: str) -> str:
-        return text(_WHO_LABEL.get(self.who, {"nl": self.who, "en": self.who}), lang)
 
     def supplier_advice(self, lang: str) -> list[str]:
         """One sentence per recognised supplier: who they are and where the setting lives."""
@@ -153,7 +145,7 @@ def prioritise(
     suppliers = recognise_suppliers(catalogue, outcomes)
     grouped: dict[str, list[Result]] = {}
     for result in results:
-        if result.status in (Status.FAIL, Status.WARN) and result.severity is not Severity.INFO:
+        if result.status in (Status.FAIL, Status.WARN) and result.severity is not Severity.INFO and result.accepted is None:
             grouped.setdefault(result.check_id, []).append(result)
     actions = []
     for key, group in grouped.items():
@@ -176,7 +168,7 @@ def prioritise(
                     items=tuple(check.maps_to),
                     continuity=tuple(check.continuity),
                     targets=tuple(dict.fromkeys(r.target for r in group)),
-                    hosts=tuple(dict.fromkeys(r.host for r in group if r.host)),
+                    hosts=tuple(dict.fromkeys(h for r in group if (h := _where(r)))),
                     suppliers=mine,
                 )
             )
@@ -199,6 +191,12 @@ def prioritise(
             )
     actions.sort(key=lambda a: (-a.risk, _EFFORT.get(a.effort, 1), a.source != "scan", a.id))
     return actions if limit is None else actions[:limit]
+
+
+def _where(result: Result) -> str:
+    """A short, language-neutral name for where a finding is: host name, else address."""
+    subject = result.subject
+    return subject.host or subject.address or ""
 
 
 def actions_to_dict(actions: Sequence[Action], lang: str | None = None) -> list[dict[str, Any]]:

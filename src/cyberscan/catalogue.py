@@ -24,19 +24,14 @@ import yaml
 
 from .errors import CatalogueError, ConfigError
 from .models import Severity
+from .texts import LANGUAGES, Text, text
 
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-LANGUAGES = ("nl", "en")
 RELATIONS = ("direct", "partial", "indicator", "answer")
 CONFIDENCE = ("read", "partial", "secondary", "inferred", "ours")
 
-Text = Mapping[str, str]
-
-
-def text(value: Text, lang: str) -> str:
-    """Pick ``lang`` from a two-language text, falling back to Dutch, then English."""
-    return value.get(lang) or value.get("nl") or value.get("en") or ""
+__all__ = ["LANGUAGES", "Text", "text"]  # re-exported: texts are picked the same way everywhere
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,334 +1,115 @@
 """Runs a scan: collects each needed fact once (concurrently), then judges every selected check.
 
-The engine owns concurrency and politeness; probes own I/O; evaluators own judgement. A probe that
-raises a :class:`ProbeError` (or crashes) yields an outcome without a fact, and every check that needs
-it becomes ERROR with the reason: an error is never a pass and never a fail.
+The engine owns scheduling, cancellation and judgement; probes own I/O (through
+:mod:`cyberscan.runtime`); evaluators own the verdicts. A probe that raises a ``ProbeError`` (or
+crashes) yields an outcome without a fact, and every check that needs it becomes ERROR (or SKIPPED
+when out of scope) with the reason: an error is never a pass and never a fail.
+
+Cancellation: when ``cancel`` is set (Ctrl-C, SIGTERM), the run's reaper cuts every open connection,
+no new probe starts, and :func:`scan` returns within about half a second with what was judged so
+far: facts not yet collected are ``interrupted`` and the scan is marked incomplete.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-import dns.exception
-import dns.nameserver
-import dns.resolver
-import requests
-
-from . import __version__
 from .catalogue import Catalogue, Check, Profile
-from .errors import CatalogueError, OutOfScope, ProbeError, ProbeTimeout, ProtocolError, TargetUnreachable
-from .models import ErrorReason, Notice, ProbeOutcome, Result, ScanResult, Status, Verdict
+from .errors import CatalogueError
+from .facts import Facts, version_of
+from .models import (
+    SKIP_REASONS,
+    ErrorReason,
+    Notice,
+    ProbeOutcome,
+    Result,
+    Scan,
+    Status,
+    Subject,
+    Verdict,
+)
+from .options import ScanOptions
 from .registry import Registry
+from .runtime import Run
 from .scope import Scope
+from .version import __version__
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-U = TypeVar("U")
+Progress = Callable[[int, int, str], None]
 
-USER_AGENT = f"cyberscan/{__version__} (+https://github.com/cyberscan; readiness scan for heritage organisations)"
-
-
-@dataclass(frozen=True, slots=True)
-class Nameserver:
-    address: str
-    port: int = 53
-
-    @classmethod
-    def parse(cls, raw: str) -> Nameserver:
-        """``IP``, ``IP:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address."""
-        import ipaddress
-
-        value = raw.strip()
-        port = 53
-        if value.startswith("["):
-            host, closed, rest = value[1:].partition("]")
-            if not closed or (rest and not rest.startswith(":")):
-                raise ValueError("malformed [address]:port")
-            if rest.startswith(":"):
-                port = int(rest[1:])
-            value = host
-        elif value.count(":") == 1:
-            value, port_s = value.split(":")
-            port = int(port_s)
-        ipaddress.ip_address(value)
-        if not 0 < port < 65536:
-            raise ValueError("port out of range")
-        return cls(value, port)
-
-
-@dataclass(frozen=True, slots=True)
-class ScanOptions:
-    timeout: float = 5.0
-    nameservers: tuple[Nameserver, ...] = ()
-    ca_bundle: str | None = None
-    allow_private: bool = False
-    dkim_selectors: tuple[str, ...] = ()
-    extra_hosts: tuple[str, ...] = ()
-    ports: bool = False  # active port checks requested
-    authorised: bool = False  # the user confirmed they may scan these hosts
-    workers: int = 32
-    per_host_connections: int = 4
-    extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. questionnaire answers
-
-
-class ProbeContext:
-    """What a probe may use: resolver, HTTP session, scope, settings, and other probes' facts."""
-
-    def __init__(self, run: _Run, target: str) -> None:
-        self._run = run
-        self.target = target
-        self.options = run.options
-        self.timeout = run.options.timeout
-        self.scope = run.scope
-        self.settings = run.profile.settings
-        self.now = run.now
-
-    @property
-    def resolver(self) -> dns.resolver.Resolver:
-        return self._run.resolver()
-
-    def http(self) -> requests.Session:
-        """A session for this thread: cyberscan's User-Agent, the CA bundle, bounded redirects."""
-        return self._run.http_session()
-
-    def fact(self, probe: str, subject: str | None = None) -> Any:
-        """The fact of another probe (collected once, shared). Raises ProbeError if it is missing."""
-        outcome = self._run.outcome(probe, subject or self.target)
-        if outcome.fact is None:
-            raise ProbeError(
-                f"needed fact {probe} is missing: {outcome.detail or outcome.error}",
-                probe=probe,
-                target=subject or self.target,
-            )
-        return outcome.fact
-
-    def outcome(self, probe: str, subject: str | None = None) -> ProbeOutcome:
-        return self._run.outcome(probe, subject or self.target)
-
-    def check_params(self, probe: str) -> list[Mapping[str, Any]]:
-        """The params of the selected checks that will run and need ``probe`` (e.g. the port lists
-        the net checks want scanned), so a probe collects exactly what those checks judge."""
-        return [c.params for c in self._run.checks if probe in c.needs]
-
-    def admit(self, address: str, name: str) -> None:
-        """Call before connecting to ``address``: raises OutOfScope outside the user's scope."""
-        self.scope.admit(address, name)
-
-    @contextlib.contextmanager
-    def connection_slot(self, address: str) -> Iterator[None]:
-        """Bound concurrent connections per address, so scans stay polite."""
-        sem = self._run.host_semaphore(address)
-        with sem:
-            yield
-
-    def map(self, fn: Callable[[T], U], items: Iterable[T], *, workers: int = 8) -> list[U]:
-        """Run ``fn`` over ``items`` concurrently (for fan-out over hosts and addresses)."""
-        items = list(items)
-        if len(items) <= 1:
-            return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
-            return list(pool.map(fn, items))
-
-    def notice(self, key: str, **params: Any) -> None:
-        self._run.add_notice(Notice(key, params, self.target))
-
-
-class _Run:
-    def __init__(
-        self,
-        *,
-        registry: Registry,
-        profile: Profile,
-        options: ScanOptions,
-        scope: Scope,
-        now: datetime,
-    ) -> None:
-        self.registry = registry
-        self.profile = profile
-        self.options = options
-        self.scope = scope
-        self.now = now
-        self._futures: dict[tuple[str, str], Future[ProbeOutcome]] = {}
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._host_sems: dict[str, threading.BoundedSemaphore] = {}
-        self.checks: list[Check] = []  # the selected checks that will run (see ProbeContext.check_params)
-        self.notices: list[Notice] = []
-
-    # -- shared clients -------------------------------------------------------------------
-
-    def resolver(self) -> dns.resolver.Resolver:
-        res: dns.resolver.Resolver | None = getattr(self._local, "resolver", None)
-        if res is None:
-            res = make_resolver(self.options)
-            self._local.resolver = res
-        return res
-
-    def http_session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = USER_AGENT
-            session.max_redirects = 5
-            session.trust_env = False  # never send scan traffic through a proxy from the environment
-            if self.options.ca_bundle:
-                session.verify = self.options.ca_bundle
-            self._local.session = session
-        return session
-
-    def host_semaphore(self, address: str) -> threading.BoundedSemaphore:
-        with self._lock:
-            sem = self._host_sems.get(address)
-            if sem is None:
-                sem = self._host_sems[address] = threading.BoundedSemaphore(self.options.per_host_connections)
-            return sem
-
-    def add_notice(self, notice: Notice) -> None:
-        with self._lock:
-            if notice not in self.notices:
-                self.notices.append(notice)
-
-    # -- facts ----------------------------------------------------------------------------
-
-    def outcome(self, probe: str, subject: str) -> ProbeOutcome:
-        """Collect (once) or wait for a fact. Computed in the calling thread, so no pool deadlock."""
-        key = (probe, subject)
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if owner:
-                future = self._futures[key] = Future()
-        assert future is not None
-        if owner:
-            future.set_result(self._collect(probe, subject))
-        return future.result()
-
-    def _collect(self, probe: str, subject: str) -> ProbeOutcome:
-        reg = self.registry.probes.get(probe)
-        if reg is None:
-            return ProbeOutcome(probe, subject, error=ErrorReason.BUG, detail=f"no probe named {probe!r} is installed")
-        ctx = ProbeContext(self, subject)
-        try:
-            fact = reg.func(ctx, subject)
-        except OutOfScope as exc:
-            return ProbeOutcome(probe, subject, error=ErrorReason.OUT_OF_SCOPE, detail=str(exc))
-        except ProbeTimeout as exc:
-            return ProbeOutcome(probe, subject, error=ErrorReason.TIMEOUT, detail=str(exc))
-        except TargetUnreachable as exc:
-            return ProbeOutcome(probe, subject, error=ErrorReason.UNREACHABLE, detail=str(exc))
-        except ProtocolError as exc:
-            return ProbeOutcome(probe, subject, error=ErrorReason.PROTOCOL, detail=str(exc))
-        except ProbeError as exc:
-            return ProbeOutcome(probe, subject, error=_reason_for(exc), detail=str(exc))
-        except dns.exception.Timeout as exc:
-            return ProbeOutcome(probe, subject, error=ErrorReason.TIMEOUT, detail=str(exc))
-        except Exception as exc:  # a crashing probe must not end the scan  # noqa: BLE001
-            log.debug("probe %s crashed on %s:\n%s", probe, subject, traceback.format_exc())
-            return ProbeOutcome(probe, subject, error=ErrorReason.BUG, detail=f"{type(exc).__name__}: {exc}")
-        return ProbeOutcome(probe, subject, fact=fact)
-
-    def all_outcomes(self) -> list[ProbeOutcome]:
-        with self._lock:
-            futures = list(self._futures.values())
-        return [f.result() for f in futures if f.done()]
-
-
-def _reason_for(exc: ProbeError) -> ErrorReason:
-    cause = exc.__cause__
-    if isinstance(cause, dns.exception.Timeout | TimeoutError):
-        return ErrorReason.TIMEOUT
-    return ErrorReason.UNREACHABLE
-
-
-def make_resolver(options: ScanOptions) -> dns.resolver.Resolver:
-    if options.nameservers:
-        res = dns.resolver.Resolver(configure=False)
-        res.nameservers = [dns.nameserver.Do53Nameserver(ns.address, ns.port) for ns in options.nameservers]
-    else:
-        res = dns.resolver.Resolver(configure=True)
-    res.timeout = options.timeout
-    res.lifetime = options.timeout
-    res.use_edns(0, dns.flags.DO, 1232)
-    res.cache = dns.resolver.LRUCache()
-    return res
-
-
-# ------------------------------------------------------------------------------- facts view
-
-
-class Facts(Mapping[str, ProbeOutcome]):
-    """What an evaluator sees: the outcomes of the probes its check needs, plus scan context."""
-
-    def __init__(
-        self, target: str, outcomes: Mapping[str, ProbeOutcome], *, now: datetime, data: Mapping[str, Any] | None = None
-    ) -> None:
-        self.target = target
-        self._outcomes = outcomes
-        self.now = now
-        self.data: Mapping[str, Any] = data or {}  # the catalogue's shared data files (hosting, eol ...)
-
-    def __getitem__(self, probe: str) -> ProbeOutcome:
-        return self._outcomes[probe]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._outcomes)
-
-    def __len__(self) -> int:
-        return len(self._outcomes)
-
-    def fact(self, probe: str) -> Any:
-        """The fact of ``probe``; only call for facts that exist (the engine checks by default)."""
-        outcome = self._outcomes[probe]
-        if outcome.fact is None:
-            raise KeyError(probe)
-        return outcome.fact
+# worst first: when one evaluator gives several verdicts about the same subject, the worst leads
+_MERGE_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2, Status.INFO: 3, Status.MANUAL: 4, Status.PASS: 5,
+                Status.SKIPPED: 6}
+CANCEL_GRACE = 0.3  # seconds the engine waits for running probes after a cancel before judging
 
 
 # ------------------------------------------------------------------------------- judging
 
-Judge = Callable[[Check, Facts], list[Verdict]]
-
 
 def judge(check: Check, facts: Facts, registry: Registry) -> list[Result]:
-    """Run one check's evaluator over its facts; never raises."""
+    """Run one check's evaluator over its facts; never raises. One result per subject."""
     reg = registry.evaluators.get(check.evaluator)
     if reg is None:
-        return [_result(check, facts.target, Verdict(Status.ERROR, "error.no-evaluator", {"evaluator": check.evaluator}), ErrorReason.BUG)]
+        return [_result(check, facts.target, Verdict(Status.ERROR, "error.no-evaluator", {"evaluator": check.evaluator},
+                                                     reason=ErrorReason.BUG))]
     missing = [facts[p] for p in check.needs if p in facts and not facts[p].ok]
     if missing and not reg.spec.handles_errors:
         first = missing[0]
-        status = Status.SKIPPED if first.error in (ErrorReason.OUT_OF_SCOPE, ErrorReason.NOT_APPLICABLE) else Status.ERROR
-        verdict = Verdict(status, f"error.{first.error}", {"probe": first.probe, "detail": first.detail})
-        return [_result(check, facts.target, verdict, first.error)]
+        reason = first.error or ErrorReason.BUG
+        status = Status.SKIPPED if reason in SKIP_REASONS else Status.ERROR
+        verdict = Verdict(status, f"error.{reason}", {"probe": first.probe, "detail": first.detail}, reason=reason)
+        return [_result(check, facts.target, verdict)]
     try:
         verdicts = reg.func(facts, check.params)
-    except Exception as exc:  # noqa: BLE001 - a crashing evaluator gives ERROR, the scan goes on
-        log.debug("evaluator %s crashed:\n%s", check.evaluator, traceback.format_exc())
-        verdict = Verdict(Status.ERROR, "error.bug", {"detail": f"{type(exc).__name__}: {exc}"})
-        return [_result(check, facts.target, verdict, ErrorReason.BUG)]
-    return [_result(check, facts.target, v, _verdict_reason(v)) for v in verdicts]
+    except Exception as exc:
+        log.debug("evaluator %s crashed", check.evaluator, exc_info=True)
+        verdict = Verdict(Status.ERROR, "error.bug", {"detail": f"{type(exc).__name__}: {exc}"[:300]},
+                          reason=ErrorReason.BUG)
+        return [_result(check, facts.target, verdict)]
+    return [_result(check, facts.target, v) for v in merge(verdicts)]
 
 
-def _verdict_reason(verdict: Verdict) -> ErrorReason | None:
-    if verdict.status is not Status.ERROR:
+def merge(verdicts: Iterable[Verdict]) -> list[Verdict]:
+    """One verdict per subject: the worst leads, the others' messages go into its ``also`` evidence.
+
+    This keeps finding keys unique within a scan whatever an evaluator (a plugin's too) returns."""
+    by_key: dict[str, list[Verdict]] = {}
+    for verdict in verdicts:
+        by_key.setdefault((verdict.subject or Subject()).key, []).append(verdict)
+    out = []
+    for group in by_key.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        ordered = sorted(group, key=lambda v: _MERGE_ORDER.get(v.status, 9))
+        lead = ordered[0]
+        also = [{"status": v.status.value, "message": v.message, "params": dict(v.params)} for v in ordered[1:]]
+        out.append(replace(lead, evidence={**lead.evidence, "also": also}))
+    return out
+
+
+def _reason(verdict: Verdict) -> ErrorReason | None:
+    if verdict.status not in (Status.ERROR, Status.SKIPPED):
         return None
-    reason = verdict.params.get("reason")
+    if verdict.reason is not None:
+        return verdict.reason
+    raw = verdict.params.get("reason")  # plugins written before Verdict.reason
     try:
-        return ErrorReason(reason) if reason else ErrorReason.PROTOCOL
+        return ErrorReason(raw) if raw else (ErrorReason.PROTOCOL if verdict.status is Status.ERROR
+                                             else ErrorReason.NOT_APPLICABLE)
     except ValueError:
         return ErrorReason.PROTOCOL
 
 
-def _result(check: Check, target: str, verdict: Verdict, reason: ErrorReason | None) -> Result:
+def _result(check: Check, target: str, verdict: Verdict) -> Result:
     return Result(
         check_id=check.id,
         check_version=check.version,
@@ -338,19 +119,51 @@ def _result(check: Check, target: str, verdict: Verdict, reason: ErrorReason | N
         message=verdict.message,
         params=dict(verdict.params),
         evidence=dict(verdict.evidence),
-        host=verdict.host,
+        subject=(verdict.subject or Subject()).with_domain(target),
         maps_to=tuple(check.maps_to),
-        error_reason=reason,
+        error_reason=_reason(verdict),
     )
 
 
 def skipped(check: Check, target: str, message: str, **params: Any) -> Result:
-    return _result(check, target, Verdict(Status.SKIPPED, message, params), ErrorReason.NOT_APPLICABLE)
+    return _result(check, target, Verdict(Status.SKIPPED, message, params, reason=ErrorReason.NOT_APPLICABLE))
+
+
+def gated(checks: Sequence[Check], options: ScanOptions) -> set[str]:
+    """Active checks (port scans) that do not run: not asked for, or not confirmed."""
+    return {c.id for c in checks if c.active and not (options.ports and options.authorised)}
+
+
+def judge_all(
+    targets: Sequence[str],
+    checks: Sequence[Check],
+    outcome: Callable[[str, str], ProbeOutcome | None],
+    *,
+    registry: Registry,
+    options: ScanOptions,
+    now: datetime,
+    data: Mapping[str, Any],
+    missing: Callable[[Check, str], Result],
+) -> list[Result]:
+    """Judge every check for every target, from ``outcome(probe, target)`` (None: not available)."""
+    off = gated(checks, options)
+    results: list[Result] = []
+    for target in targets:
+        for check in checks:
+            if check.id in off:
+                key = "skipped.active-not-requested" if not options.ports else "skipped.not-authorised"
+                results.append(skipped(check, target, key))
+                continue
+            outcomes = {p: outcome(p, target) for p in check.needs}
+            if any(o is None for o in outcomes.values()):
+                results.append(missing(check, target))
+                continue
+            found = {p: o for p, o in outcomes.items() if o is not None}
+            results.extend(judge(check, Facts(target, found, now=now, data=data), registry))
+    return results
 
 
 # ------------------------------------------------------------------------------- scanning
-
-Progress = Callable[[int, int, str], None]
 
 
 def scan(
@@ -362,95 +175,122 @@ def scan(
     options: ScanOptions,
     progress: Progress | None = None,
     now: datetime | None = None,
-) -> ScanResult:
-    """Scan ``targets`` (already normalised domain names) under ``profile``."""
+    cancel: threading.Event | None = None,
+) -> Scan:
+    """Scan ``targets`` (already normalised domain names) under ``profile``.
+
+    Returns early, with ``complete=False``, when ``cancel`` is set."""
     started = now or datetime.now(UTC)
     checks = catalogue.select(profile)
     if not checks:
-        raise CatalogueError(f"profile {profile.id!r} selects no checks")
+        raise CatalogueError("catalogue.no-checks", profile=profile.id)
     scope = Scope(tuple(targets), allow_private=options.allow_private, extra_hosts=options.extra_hosts)
-    run = _Run(registry=registry, profile=profile, options=options, scope=scope, now=started)
+    off = gated(checks, options)
+    running = [c for c in checks if c.id not in off]
+    run = Run(
+        probes={name: reg.func for name, reg in registry.probes.items()},
+        profile=profile,
+        options=options,
+        scope=scope,
+        now=started,
+        checks=running,
+        cancel=cancel,
+        data=catalogue.extras,
+    )
+    needed = sorted({(p, t) for t in targets for c in running for p in c.needs})
+    complete = _collect(run, needed, options.workers, progress)
+    run.reaper.stop()
 
-    gated = {c.id for c in checks if c.active and not (options.ports and options.authorised)}
-    run.checks = [c for c in checks if c.id not in gated]
-    needed = sorted({(p, t) for t in targets for c in checks if c.id not in gated for p in c.needs})
-    total = len(needed)
-    done = 0
-    with ThreadPoolExecutor(max_workers=max(1, options.workers), thread_name_prefix="probe") as pool:
-        futures = {pool.submit(run.outcome, p, t): (p, t) for p, t in needed}
-        for future in _as_completed(futures):
-            done += 1
-            if progress is not None:
-                progress(done, total, futures[future][1])
+    def outcome(probe: str, target: str) -> ProbeOutcome | None:
+        found = run.collected(probe, target)
+        return found if found is not None else ProbeOutcome(probe, target, error=ErrorReason.INTERRUPTED)
 
-    results: list[Result] = []
-    for target in targets:
-        for check in checks:
-            if check.id in gated:
-                key = "skipped.active-not-requested" if not options.ports else "skipped.not-authorised"
-                results.append(skipped(check, target, key))
-                continue
-            outcomes = {p: run.outcome(p, target) for p in check.needs}
-            results.extend(judge(check, Facts(target, outcomes, now=started, data=catalogue.extras), registry))
+    def missing(check: Check, target: str) -> Result:  # pragma: no cover - outcome() never gives None
+        return skipped(check, target, "skipped.no-stored-facts")
 
+    results = judge_all(targets, checks, outcome, registry=registry, options=options, now=started,
+                        data=catalogue.extras, missing=missing)
     for address, names in sorted(scope.refused.items()):
         run.add_notice(Notice("scope.private-address", {"address": address, "names": sorted(names)}))
-    return ScanResult(
+    if not complete:
+        run.add_notice(Notice("scan.interrupted", {}))
+    types = registry.fact_types()
+    return Scan(
         tool_version=__version__,
         catalogue_version=catalogue.version,
         profile=profile.id,
         started=started.isoformat(timespec="seconds"),
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
-        targets=list(targets),
-        results=results,
-        outcomes=run.all_outcomes(),
-        notices=run.notices,
-        addresses_probed=scope.summary(),
-        options=_public_options(options),
+        targets=tuple(targets),
+        results=tuple(results),
+        outcomes=tuple(sorted(run.all_outcomes(), key=lambda o: (o.subject, o.probe))),
+        notices=tuple(run.notices),
+        addresses_probed={a: tuple(n) for a, n in scope.summary().items()},
+        options=options.public(),
+        complete=complete,
+        fact_versions={p: version_of(t) for p, t in sorted(types.items())},
     )
 
 
-def rejudge(stored: ScanResult, *, catalogue: Catalogue, profile: Profile, registry: Registry) -> ScanResult:
-    """Judge a stored scan's facts again under the current catalogue (for history and rescoring)."""
+def _collect(run: Run, needed: Sequence[tuple[str, str]], workers: int, progress: Progress | None) -> bool:
+    """Collect every needed fact in daemon threads; False when cancelled before all were in."""
+    futures: list[tuple[Future[ProbeOutcome], str]] = []
+    jobs = list(needed)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while not run.cancel.is_set():
+            with lock:
+                if not jobs:
+                    return
+                probe, target = jobs.pop(0)
+                future: Future[ProbeOutcome] = Future()
+                futures.append((future, target))
+            try:
+                future.set_result(run.outcome(probe, target))
+            except BaseException as exc:  # noqa: BLE001 - outcome() does not raise; be safe
+                future.set_exception(exc)
+
+    threads = [threading.Thread(target=worker, name=f"scan-{n}", daemon=True)
+               for n in range(max(1, min(workers, len(jobs))))]
+    for thread in threads:
+        thread.start()
+    total = len(needed)
+    reported = 0
+    while True:
+        alive = [t for t in threads if t.is_alive()]
+        with lock:
+            done = sum(1 for f, _ in futures if f.done())
+            last = next((t for f, t in reversed(futures) if f.done()), "")
+        if progress is not None and done != reported:
+            reported = done
+            progress(done, total, last)
+        if not alive:
+            return not run.cancel.is_set() or done == total
+        if run.cancel.is_set():
+            run.reaper.cut_all()
+            deadline = time.monotonic() + CANCEL_GRACE
+            for thread in alive:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            return False
+        alive[0].join(0.05)
+
+
+def rejudge(stored: Scan, *, catalogue: Catalogue, profile: Profile, registry: Registry,
+            options: ScanOptions | None = None) -> Scan:
+    """Judge a stored scan's facts again under the current catalogue, with the stored options'
+    consent gating (a port scan never "passes" because its facts are missing)."""
     by_key = {(o.probe, o.subject): o for o in stored.outcomes}
-    results: list[Result] = []
     now = datetime.fromisoformat(stored.started)
-    for target in stored.targets:
-        for check in catalogue.select(profile):
-            outcomes = {p: by_key[(p, target)] for p in check.needs if (p, target) in by_key}
-            if len(outcomes) < len(check.needs):
-                results.append(skipped(check, target, "skipped.no-stored-facts"))
-                continue
-            results.extend(judge(check, Facts(target, outcomes, now=now, data=catalogue.extras), registry))
-    return ScanResult(
-        tool_version=__version__,
-        catalogue_version=catalogue.version,
-        profile=profile.id,
-        started=stored.started,
-        finished=stored.finished,
-        targets=stored.targets,
-        results=results,
-        outcomes=stored.outcomes,
-        notices=stored.notices,
-        addresses_probed=stored.addresses_probed,
-        options=stored.options,
+    opts = options or ScanOptions(
+        ports=bool(stored.options.get("ports", False)), authorised=bool(stored.options.get("authorised", False))
     )
+    checks = catalogue.select(profile)
 
+    def missing(check: Check, target: str) -> Result:
+        return skipped(check, target, "skipped.no-stored-facts")
 
-def _as_completed(futures: Mapping[Future[Any], Any]) -> Iterator[Future[Any]]:
-    from concurrent.futures import as_completed
-
-    return as_completed(futures)
-
-
-def _public_options(options: ScanOptions) -> dict[str, Any]:
-    """Options worth recording in a report (never secrets; answers are stored separately)."""
-    return {
-        "timeout": options.timeout,
-        "nameservers": [f"{ns.address}:{ns.port}" for ns in options.nameservers],
-        "allow_private": options.allow_private,
-        "dkim_selectors": list(options.dkim_selectors),
-        "extra_hosts": list(options.extra_hosts),
-        "ports": options.ports,
-        "authorised": options.authorised,
-    }
+    results = judge_all(stored.targets, checks, lambda p, t: by_key.get((p, t)), registry=registry, options=opts,
+                        now=now, data=catalogue.extras, missing=missing)
+    return replace(stored, tool_version=__version__, catalogue_version=catalogue.version, profile=profile.id,
+                   results=tuple(results))

@@ -20,18 +20,16 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import json
-import os
 import re
-import tempfile
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from . import safeyaml
 from .catalogue import LANGUAGES, Catalogue, Profile, Text, text
 from .errors import CatalogueError, ConfigError
 from .models import Result, Severity, Status
@@ -524,10 +522,7 @@ def answer_results(
 def _lines(text_: str) -> dict[str, int]:
     """Line (1-based) of every question id key in an answers document."""
     found: dict[str, int] = {}
-    try:
-        root = yaml.compose(text_, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return found
+    root = safeyaml.compose(text_, where="answers")
     if not isinstance(root, yaml.MappingNode):
         return found
     for key, value in root.value:
@@ -542,13 +537,7 @@ def _lines(text_: str) -> dict[str, int]:
 
 def parse_answers(text_: str, catalogue: Catalogue, *, where: str = "answers") -> Answers:
     """Read an answers document; any problem is a ConfigError naming the line and the question id."""
-    try:
-        raw = yaml.safe_load(text_)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at_line = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ConfigError(f"{where}{at_line}: this is not a valid answers file ({problem})") from None
+    raw = safeyaml.load(text_, where=where)
     lines = _lines(text_)
     if raw is None:
         raw = {}
@@ -588,15 +577,6 @@ def parse_answers(text_: str, catalogue: Catalogue, *, where: str = "answers") -
         updated=str(updated) if updated else None,
         lines=lines,
     )
-
-
-def load_answers(path: Path, catalogue: Catalogue) -> Answers:
-    """Read an answers file. OSError when it cannot be read; ConfigError (with line and id) when broken."""
-    try:
-        content = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (UTF-8 expected)") from None
-    return parse_answers(content, catalogue, where=str(path))
 
 
 _ERRORS = {
@@ -716,18 +696,3 @@ def dump_answers(
         value = answers.data.get(q.id)
         lines.append(f"  {q.id}:" + ("" if value is None else f" {json.dumps(value, ensure_ascii=False)}"))
     return "\n".join(lines) + "\n"
-
-
-def save_answers(path: Path, content: str) -> None:
-    """Write atomically, readable by the owner only (contact details are personal data)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .catalogue import Catalogue, FrameworkItem, Text
+from .catalogue import Catalogue, FrameworkItem
 from .models import Result, Status
+from .texts import Text
 
 GAP, OK_EXTERNAL, OK, UNKNOWN = "gap", "ok-external", "ok", "unknown"
 
@@ -87,6 +88,8 @@ def assess_item(
     threatened: list[str] = []
     for ev in evidence:
         status = ev.result.status
+        if ev.result.accepted is not None:
+            continue  # accepted or not applicable: neither a gap nor evidence that all is well
         if status in (Status.ERROR, Status.SKIPPED):
             unassessed += 1
             continue
@@ -175,7 +178,7 @@ def _evidence_to_dict(ev: Evidence) -> dict[str, Any]:
         "status": r.status.value,
         "severity": r.severity.value,
         "target": r.target,
-        "host": r.host,
+        "key": r.key,
         "message": r.message,
         "params": dict(r.params),
     }

@@ -33,16 +33,16 @@ def normalize_domain(raw: str) -> Normalized:
     value = raw.strip()
     notice = None
     if not value:
-        raise UsageError("an empty domain name was given")
+        raise UsageError("domain.empty")
     if "://" in value or value.startswith("//"):
         host = urlsplit(value if "://" in value else "http:" + value).hostname
         if not host:
-            raise UsageError(f"{original!r} is a URL without a host name")
+            raise UsageError("domain.url-without-host", value=original)
         value, notice = host, "url"
     elif "@" in value:
         local, _, host = value.rpartition("@")
         if not local or not host:
-            raise UsageError(f"{original!r} is not a domain name or e-mail address")
+            raise UsageError("domain.invalid", value=original)
         value, notice = host, "email"
     elif "/" in value:
         value = value.split("/", 1)[0]
@@ -53,18 +53,18 @@ def normalize_domain(raw: str) -> Normalized:
     except ValueError:
         pass
     else:
-        raise UsageError(f"{original!r} is an IP address; cyberscan scans domain names")
+        raise UsageError("domain.ip-address", value=original)
     if any(ord(ch) > 127 for ch in value):
         try:
             value = idna.encode(value, uts46=True).decode("ascii")
         except (idna.IDNAError, UnicodeError) as exc:
-            raise UsageError(f"{original!r} is not a valid international domain name") from exc
+            raise UsageError("domain.bad-idn", value=original) from exc
         notice = notice or "idn"
     labels = value.split(".")
     if len(labels) < 2 or len(value) > 253 or not all(_LABEL.match(label) for label in labels):
-        raise UsageError(f"{original!r} is not a valid domain name (expected something like museum.nl)")
+        raise UsageError("domain.invalid", value=original)
     if labels[-1].isdigit():
-        raise UsageError(f"{original!r} is not a valid domain name (the last label is a number)")
+        raise UsageError("domain.invalid", value=original)
     return Normalized(value, original, notice)
 
 
@@ -98,11 +98,7 @@ class Scope:
         with self._lock:
             if not self.permits(address):
                 self.refused.setdefault(address, set()).add(name)
-                raise OutOfScope(
-                    f"{name} resolves to {address}, a loopback or private address; "
-                    "use --allow-private to scan it",
-                    target=name,
-                )
+                raise OutOfScope(f"{name} {address}: private", target=name)
             self.probed.setdefault(address, set()).add(name)
 
     def summary(self) -> dict[str, list[str]]:

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from cyberscan.cli import main
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from tests.conftest import require_binary
 from tests.integration.exposed_listeners import MODBUS, NAS, RDP, TELNET, VNC, Behaviour, Listeners
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from tests.conftest import require_binary
 from tests.fixtures.certs import TestPki
 

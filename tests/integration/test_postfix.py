@@ -17,7 +17,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from tests.conftest import require_binary
 from tests.fixtures.certs import Minted, TestPki
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 
 ZONE = """
 $TTL 300

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.engine import Nameserver, ScanOptions, scan
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from cyberscan.models import Result, ScanResult
 
 HEADER = """$TTL 300

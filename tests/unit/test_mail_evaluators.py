@@ -11,7 +11,7 @@ from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.engine import Facts, rejudge
 from cyberscan.evaluators.mail import dkim, dmarc_policy, dmarc_rua, nonsending, spf
-from cyberscan.localdns import ZoneSet
+from cyberscan.demo.localdns import ZoneSet
 from cyberscan.models import ErrorReason, ProbeOutcome, Status, Verdict
 from cyberscan.probes.dns import MxFact, MxHost
 from cyberscan.probes.dnsbase import DnsAnswer

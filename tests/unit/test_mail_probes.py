@@ -15,7 +15,7 @@ import pytest
 
 from cyberscan.demo.pki import DemoCA
 from cyberscan.demo.servers import tls_context
-from cyberscan.localdns import ZoneSet
+from cyberscan.demo.localdns import ZoneSet
 from cyberscan.probes.mail import MAX_POLICY_BYTES, SpfFact
 from tests.integration.bind9 import dkim_txt
 from tests.unit.test_dns_probes import fact, of, scan_zones, summary, zone_text

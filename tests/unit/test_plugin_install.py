@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 
 PLUGIN = Path(__file__).resolve().parents[1] / "fixtures" / "plugin_pkg"
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cyberscan.cli import main
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 
 ZONE = """
 $TTL 300

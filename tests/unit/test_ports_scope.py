@@ -21,7 +21,7 @@ import pytest
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.engine import Nameserver, ScanOptions, scan
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from cyberscan.models import ScanResult, Status
 from cyberscan.probes.ports import wanted_ports
 

@@ -16,7 +16,7 @@ from cyberscan import registry as registry_mod
 from cyberscan.catalogue import Profile
 from cyberscan.engine import Nameserver, ScanOptions, scan
 from cyberscan.evaluators.smtp import tlsa_matches
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from cyberscan.models import Status
 from tests.fixtures.certs import TestPki
 from tests.fixtures.tlsservers import HostileServer

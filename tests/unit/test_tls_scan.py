@@ -17,7 +17,7 @@ from cyberscan import registry as registry_mod
 from cyberscan.catalogue import Profile
 from cyberscan.engine import Nameserver, ScanOptions, rejudge, scan
 from cyberscan.evaluators.tls import host_table
-from cyberscan.localdns import LocalDnsServer, ZoneSet
+from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from cyberscan.models import Result, ScanResult, Status
 from cyberscan.probes.tls import TlsScan
 from cyberscan.serialize import scan_from_dict, scan_to_dict

@@ -1,61 +1,160 @@
-"""What every command shares: exit codes, the one-line error exit, loading catalogue and profile.
+"""What every command shares: exit codes, the language, the one-line error exit, loading catalogue,
+profile, answers and accepted risks, and writing reports.
 
 Exit codes (also in README.md):
   0  the command ran; no finding at or above --fail-on
   1  a scan ran; at least one `fail` at or above --fail-on
-  2  usage or configuration error (bad option, bad domain, broken profile or answers file)
+  2  usage or configuration error (bad option, bad domain, broken profile, answers or risks file)
   3  a domain could not be scanned at all (it does not exist, or no nameserver answered)
   4  a report or answers file could not be read or written
-  130 interrupted while scanning
+  130 interrupted (Ctrl-C); a scan writes what it judged so far, marked incomplete
 """
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from .. import catalogue as catalogue_mod
 from .. import registry as registry_mod
 from ..catalogue import Catalogue, Profile
-from ..errors import ConfigError
-from ..questionnaire import Answers, load_answers
+from ..errors import ConfigError, CyberscanError, UsageError
+from ..models import AcceptedRisk
+from ..questionnaire import Answers, parse_answers
+from ..render import Report, render
+from ..risks import parse_risks
+from ..texts import LANGUAGES, env_lang, say
+from .output import Planned, plan, write_atomic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_TARGET, EXIT_IO, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+MAX_INPUT_BYTES = 1024 * 1024  # answers and accepted-risk files
 
-LANGS = click.Choice(["nl", "en"])
+LANGS = click.Choice(list(LANGUAGES))
 
 
-def fail(message: str, code: int) -> NoReturn:
-    """Print a one-line message on standard error and exit with ``code``: no traceback."""
-    click.echo(f"cyberscan: {message}", err=True)
+def lang_of(value: str | None) -> str:
+    """``--lang``, else ``CYBERSCAN_LANG``, else Dutch."""
+    return value if value in LANGUAGES else env_lang()
+
+
+def echo(key: str, lang: str, /, *, err: bool = True, **params: Any) -> None:
+    """One interface line in the user's language (standard error by default)."""
+    click.echo(say(key, lang, **params), err=err)
+
+
+def fail(key: str, code: int, lang: str, /, **params: Any) -> NoReturn:
+    """Print ``cyberscan: <message>`` on standard error and exit with ``code``: no traceback."""
+    click.echo(f"cyberscan: {say(key, lang, **params)}", err=True)
     sys.exit(code)
 
 
-def load_catalogue(extra: Sequence[Path] = ()) -> tuple[Catalogue, registry_mod.Registry]:
+def fail_with(exc: CyberscanError, code: int, lang: str) -> NoReturn:
+    click.echo(f"cyberscan: {exc.message(lang)}", err=True)
+    sys.exit(code)
+
+
+class Seconds(click.ParamType):  # type: ignore[type-arg]
+    """A finite number of seconds within bounds (``nan`` and ``inf`` are refused)."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(say("option.not-a-number", env_lang(), value=value), param, ctx)
+        if not math.isfinite(number) or not self.low <= number <= self.high:
+            self.fail(say("option.bad-timeout", env_lang(), value=value, low=self.low, high=self.high), param, ctx)
+        return number
+
+
+def load_catalogue(extra: Sequence[Path] = (), *, lang: str) -> tuple[Catalogue, registry_mod.Registry]:
     try:
         registry = registry_mod.load()
         cat = catalogue_mod.load([*registry.catalogues, *extra]) if extra else catalogue_mod.builtin()
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail_with(exc, EXIT_USAGE, lang)
     return cat, registry
 
 
-def pick_profile(cat: Catalogue, name: str) -> Profile:
+def pick_profile(cat: Catalogue, name: str, *, lang: str) -> Profile:
     try:
         return catalogue_mod.profile(cat, name)
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail_with(exc, EXIT_USAGE, lang)
 
 
-def read_answers(path: Path, cat: Catalogue) -> Answers:
-    """A filled answers file, or a one-line exit naming the line and question that are wrong."""
+def read_text(path: Path, *, lang: str, limit: int = MAX_INPUT_BYTES) -> str:
+    """A small text file the user gave, or a one-line exit (missing: 4, too large or not text: 2)."""
     try:
-        return load_answers(path, cat)
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
     except OSError as exc:
-        fail(f"cannot read answers file {path}: {exc.strerror or exc}", EXIT_IO)
+        fail("file.unreadable", EXIT_IO, lang, path=str(path), detail=exc.strerror or str(exc))
+    if len(data) > limit:
+        fail("file.too-large", EXIT_USAGE, lang, path=str(path), limit=limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        fail("file.not-text", EXIT_USAGE, lang, path=str(path))
+
+
+def read_answers(path: Path, cat: Catalogue, *, lang: str) -> Answers:
+    """A filled answers file, or a one-line exit naming the line and question that are wrong."""
+    content = read_text(path, lang=lang)
+    try:
+        return parse_answers(content, cat, where=str(path))
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail_with(exc, EXIT_USAGE, lang)
+
+
+def read_risks(path: Path, *, lang: str) -> tuple[AcceptedRisk, ...]:
+    content = read_text(path, lang=lang)
+    try:
+        return parse_risks(content, where=str(path))
+    except ConfigError as exc:
+        fail_with(exc, EXIT_USAGE, lang)
+
+
+def check_formats(formats: Sequence[str], registry: registry_mod.Registry, lang: str) -> None:
+    unknown = [f for f in formats if f not in registry.renderers]
+    if unknown:
+        raise click.BadParameter(say("option.bad-format", lang, value=unknown[0],
+                                     choices=", ".join(sorted(registry.renderers))), param_hint="--format")
+
+
+def plan_reports(formats: Sequence[str], output: str | None, registry: registry_mod.Registry, *, stem: str,
+                 lang: str) -> list[Planned]:
+    """Check where the reports go before any work is done (exit 2 when that cannot work)."""
+    suffixes = {name: reg.spec.suffix for name, reg in registry.renderers.items()}
+    try:
+        return plan(formats, output, suffixes, stem=stem)
+    except UsageError as exc:
+        fail_with(exc, EXIT_USAGE, lang)
+
+
+def write_reports(report: Report, planned: Sequence[Planned], registry: registry_mod.Registry) -> list[Path]:
+    """Render and write each planned report; standard output for the terminal format (in colour on a
+    terminal). Returns the files written; a write that fails exits 4 after saying which."""
+    written: list[Path] = []
+    for item in planned:
+        if item.path is None:
+            coloured = report.with_extra(color=True) if item.fmt == "terminal" else report
+            click.echo(render(item.fmt, coloured, registry), nl=False)  # click strips colour when not a terminal
+            continue
+        content = render(item.fmt, report, registry)
+        try:
+            write_atomic(item.path, content)
+        except (OSError, UsageError) as exc:
+            detail = exc.message(report.lang) if isinstance(exc, UsageError) else (exc.strerror or str(exc))
+            fail("file.unwritable", EXIT_IO, report.lang, path=str(item.path), detail=detail)
+        written.append(item.path)
+    return written

@@ -27,10 +27,10 @@ from ..questionnaire import (
     label,
     normalize,
     questionnaire,
-    save_answers,
     selected,
 )
-from .common import EXIT_IO, EXIT_OK, EXIT_USAGE, LANGS, fail, load_catalogue, pick_profile, read_answers
+from .common import EXIT_IO, EXIT_OK, EXIT_USAGE, LANGS, fail, lang_of, load_catalogue, pick_profile, read_answers
+from .output import write_atomic
 
 DEFAULT_FILE = "antwoorden.yaml"
 
@@ -114,9 +114,7 @@ class _Skip(Exception):
     type=click.Path(dir_okay=False, path_type=Path),
     help=f"Answers file to write and resume (default {DEFAULT_FILE}; with --template: standard output).",
 )
-@click.option(
-    "--lang", type=LANGS, default="nl", show_default=True, help="Language of the questions."
-)
+@click.option("--lang", type=LANGS, default=None, help="Language of the questions.")
 @click.option(
     "--profile",
     "profile_name",
@@ -125,12 +123,13 @@ class _Skip(Exception):
 )
 @click.option("--template", is_flag=True, help="Write an empty answers file with explanations, to fill in by hand.")
 @click.option("--review", is_flag=True, help="Go through every question again, also the answered ones.")
-def command(output: Path | None, lang: str, profile_name: str | None, template: bool, review: bool) -> None:
+def command(output: Path | None, lang: str | None, profile_name: str | None, template: bool, review: bool) -> None:
     """Answer questions about what a scan cannot see (backups, MFA, incident plan) and save them."""
-    cat, _ = load_catalogue()
+    lang = lang_of(lang)
+    cat, _ = load_catalogue(lang=lang)
     qn = questionnaire(cat)
     if template:
-        profile = pick_profile(cat, profile_name or "default")
+        profile = pick_profile(cat, profile_name or "default", lang=lang)
         answers = Answers(lang=lang, profile=profile.id)
         content = dump_answers(
             qn, selected(qn, profile), answers, lang=lang, file_name=output.name if output else DEFAULT_FILE
@@ -139,25 +138,26 @@ def command(output: Path | None, lang: str, profile_name: str | None, template: 
             click.echo(content, nl=False)
             return
         if output.exists():
-            fail(f"{output} already exists; an empty template would overwrite its answers (choose another name)", EXIT_USAGE)
-        _save(output, content)
+            fail("questionnaire.template-exists", EXIT_USAGE, lang, path=str(output))
+        _save(output, content, lang)
         click.echo(f"{output}", err=True)
         return
     path = output or Path(DEFAULT_FILE)
     answers = Answers(lang=lang)
     if path.exists():
-        answers = read_answers(path, cat)
+        answers = read_answers(path, cat, lang=lang)
     answers.lang = lang
-    profile = pick_profile(cat, profile_name or answers.profile or "default")
+    profile = pick_profile(cat, profile_name or answers.profile or "default", lang=lang)
     answers.profile = profile.id
     Session(cat, qn, selected(qn, profile), answers, path, lang).run(review=review)
 
 
-def _save(path: Path, content: str) -> None:
+def _save(path: Path, content: str, lang: str) -> None:
+    """Answers are written atomically and readable by the owner only (contact details are personal data)."""
     try:
-        save_answers(path, content)
+        write_atomic(path, content, mode=0o600)
     except OSError as exc:
-        fail(f"cannot write {path}: {exc.strerror or exc}", EXIT_IO)
+        fail("file.unwritable", EXIT_IO, lang, path=str(path), detail=exc.strerror or str(exc))
 
 
 class Session:
@@ -175,7 +175,7 @@ class Session:
         self.answers.updated = date.today().isoformat()
         wanted = {q.id for q in self.questions} | set(self.answers.data)
         keep = [q for q in self.qn.questions if q.id in wanted]
-        _save(self.path, dump_answers(self.qn, keep, self.answers, lang=self.lang, file_name=self.path.name))
+        _save(self.path, dump_answers(self.qn, keep, self.answers, lang=self.lang, file_name=self.path.name), self.lang)
 
     def say(self, key: str, **params: Any) -> None:
         click.echo(self.t[key].format(**params))

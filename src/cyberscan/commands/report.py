@@ -8,81 +8,82 @@ from typing import Any
 
 import click
 
-from .common import EXIT_IO, EXIT_USAGE, LANGS, fail, load_catalogue, read_answers
+from ..assessment import reassess
+from ..errors import ConfigError, CyberscanError
+from ..registry import Registry
+from ..render import Report
+from ..serialize import scan_from_dict
+from .common import (
+    EXIT_IO,
+    EXIT_USAGE,
+    LANGS,
+    check_formats,
+    echo,
+    fail,
+    fail_with,
+    lang_of,
+    load_catalogue,
+    pick_profile,
+    plan_reports,
+    read_answers,
+    read_risks,
+    write_reports,
+)
+from .help import h
+
+MAX_REPORT_BYTES = 256 * 1024 * 1024
 
 
-@click.command("report")
+def load_scan(path: Path, registry: Registry, lang: str) -> Any:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_REPORT_BYTES + 1)
+    except OSError as exc:
+        fail("file.unreadable", EXIT_IO, lang, path=str(path), detail=exc.strerror or str(exc))
+    if len(raw) > MAX_REPORT_BYTES:
+        fail("file.too-large", EXIT_USAGE, lang, path=str(path), limit=MAX_REPORT_BYTES)
+    try:
+        data: Any = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        fail("report.not-json", EXIT_USAGE, lang, path=str(path))
+    try:
+        return scan_from_dict(data, registry)
+    except CyberscanError as exc:
+        fail("report.not-a-report", EXIT_USAGE, lang, path=str(path), detail=exc.message(lang))
+
+
+@click.command("report", help=h("report.help"))
 @click.argument("results_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--answers",
-    "answers_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Questionnaire answers file (see `cyberscan questionnaire`).",
-)
-@click.option(
-    "--format",
-    "formats",
-    multiple=True,
-    default=["terminal"],
-    show_default=True,
-    help="Output format; repeat for several (terminal, json, html, markdown, incident-sheet).",
-)
-@click.option("--output", "-o", help="File (one format) or folder (several formats); '-' for standard output.")
-@click.option(
-    "--lang", type=LANGS, default="nl", show_default=True, help="Language of the report."
-)
-@click.option(
-    "--profile", "profile_name", default=None, help="Judge under this profile instead of the one the scan used."
-)
+@click.option("--answers", "answers_file", type=click.Path(dir_okay=False, path_type=Path), help=h("opt.answers"))
+@click.option("--accepted", "risks_file", type=click.Path(dir_okay=False, path_type=Path), help=h("opt.accepted"))
+@click.option("--format", "formats", multiple=True, default=["terminal"], show_default=True, help=h("opt.format"))
+@click.option("--output", "-o", help=h("opt.output"))
+@click.option("--lang", type=LANGS, default=None, help=h("opt.lang"))
+@click.option("--profile", "profile_name", default=None, help=h("opt.report-profile"))
 def command(
     results_file: Path,
     answers_file: Path | None,
+    risks_file: Path | None,
     formats: tuple[str, ...],
     output: str | None,
-    lang: str,
+    lang: str | None,
     profile_name: str | None,
 ) -> None:
-    """Report again on a saved JSON scan (RESULTS_FILE), under the current rules, with questionnaire answers."""
-    from .. import catalogue as catalogue_mod
-    from ..cli import write_reports
-    from ..engine import rejudge
-    from ..errors import ConfigError, CyberscanError
-    from ..questionnaire import answer_results
-    from ..render import Report
-    from ..serialize import scan_from_dict
-
-    cat, registry = load_catalogue()
-    unknown = [f for f in formats if f not in registry.renderers]
-    if unknown:
-        raise click.BadParameter(
-            f"unknown format {unknown[0]!r}; choose from {', '.join(sorted(registry.renderers))}", param_hint="--format"
-        )
+    language = lang_of(lang)
+    cat, registry = load_catalogue(lang=language)
+    check_formats(formats, registry, language)
+    stored = load_scan(results_file, registry, language)
+    if profile_name:
+        profile = pick_profile(cat, profile_name, lang=language)
+    else:
+        profile = cat.profiles.get(stored.profile) or pick_profile(cat, "default", lang=language)
+    answers = read_answers(answers_file, cat, lang=language) if answers_file is not None else None
+    risks = read_risks(risks_file, lang=language) if risks_file is not None else ()
+    stem = f"cyberscan-{stored.targets[0]}" if len(stored.targets) == 1 else "cyberscan-report"
+    planned = plan_reports(formats, output, registry, stem=stem, lang=language)
     try:
-        data: Any = json.loads(results_file.read_text(encoding="utf-8"))
-    except OSError as exc:
-        fail(f"cannot read {results_file}: {exc.strerror or exc}", EXIT_IO)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        fail(f"{results_file} is not a cyberscan JSON report ({exc})", EXIT_USAGE)
-    try:
-        stored = scan_from_dict(data, registry)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        fail(f"{results_file} is not a cyberscan JSON report (missing or wrong {exc})", EXIT_USAGE)
-    try:
-        profile = catalogue_mod.profile(cat, profile_name or stored.profile)
+        assessment = reassess(stored, profile=profile, answers=answers, accepted=risks, catalogue=cat, registry=registry)
     except ConfigError as exc:
-        if profile_name:
-            fail(str(exc), EXIT_USAGE)
-        profile = catalogue_mod.profile(cat, "default")
-    answers = None
-    if answers_file is not None:
-        answers = read_answers(answers_file, cat)
-    try:
-        scan = rejudge(stored, catalogue=cat, profile=profile, registry=registry)
-    except CyberscanError as exc:
-        fail(str(exc), EXIT_USAGE)
-    if answers is not None and scan.targets:
-        scan.results.extend(answer_results(cat, profile, answers, target=scan.targets[0]))
-    report = Report(scan, cat, lang, answers=answers)
-    stem = f"cyberscan-{scan.targets[0]}" if len(scan.targets) == 1 else "cyberscan-report"
-    for path in write_reports(report, formats, output, registry, stem=stem):
-        click.echo(f"{'rapport' if lang == 'nl' else 'report'}: {path}", err=True)
+        fail_with(exc, EXIT_USAGE, language)
+    for path in write_reports(Report(assessment, language), planned, registry):
+        echo("scan.saved", language, path=str(path))

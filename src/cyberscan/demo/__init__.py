@@ -18,13 +18,12 @@ from pathlib import Path
 
 from .. import catalogue as catalogue_mod
 from .. import registry as registry_mod
+from ..assessment import Assessment, assess
 from ..catalogue import Catalogue, Profile
-from ..engine import Nameserver, ScanOptions, scan
-from ..localdns import LocalDnsServer, ZoneSet
-from ..models import ScanResult
+from ..options import Nameserver, ScanOptions
 from ..registry import Registry
-from ..render import Report, render, suffix
 from . import museum
+from .localdns import LocalDnsServer, ZoneSet
 from .pki import DemoCA, dkim_public_key
 from .servers import SmtpServer, WebServer, sni_context, tls_context
 
@@ -95,30 +94,11 @@ def demo_museum(*, now: datetime | None = None, timeout: float = 3.0) -> Iterato
 
 def scan_demo(
     *, catalogue: Catalogue | None = None, registry: Registry | None = None, profile: str = "default"
-) -> tuple[ScanResult, Catalogue, Registry]:
-    """Run the demo scan and return its result (servers are stopped again afterwards)."""
+) -> Assessment:
+    """Run the demo scan and return its assessment (servers are stopped again afterwards)."""
     registry = registry or registry_mod.load()
     catalogue = catalogue or catalogue_mod.builtin()
     base = catalogue_mod.profile(catalogue, profile)
     with demo_museum() as setup:
-        result = scan(
-            [setup.domain],
-            catalogue=catalogue,
-            profile=setup.profile(base),
-            registry=registry,
-            options=setup.options,
-        )
-    return result, catalogue, registry
-
-
-def run_demo(output: Path, *, lang: str) -> list[Path]:
-    """Scan the demo museum and write its HTML, JSON and Markdown reports into ``output``."""
-    result, catalogue, registry = scan_demo()
-    report = Report(result, catalogue, lang, extra={"demo": True})
-    output.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in FORMATS:
-        path = output / f"cyberscan-{DOMAIN}.{suffix(fmt, registry)}"
-        path.write_text(render(fmt, report, registry), encoding="utf-8")
-        written.append(path)
-    return written
+        return assess([setup.domain], profile=setup.profile(base), options=setup.options, catalogue=catalogue,
+                      registry=registry)

@@ -13,12 +13,11 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from ..engine import Facts
-from ..models import Status, Verdict
+from ..facts import Facts
+from ..facts.dns import AxfrFact, CaaFact, CnameFact, DnssecFact, HostInventory, NsFact, SignedRRset
+from ..models import SKIP_REASONS, ErrorReason, Status, Subject, Verdict
 from ..plugin import evaluator
-from ..probes.dns import AxfrFact, CaaFact, CnameFact, NsFact
-from ..probes.dnssec import DnssecFact, SignedRRset
-from ..probes.hosts import HostInventory
+from .common import not_judged
 
 
 @evaluator("dns.ipv6")
@@ -28,6 +27,9 @@ def ipv6(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     with_v6 = sorted(h.name for h in web if h.ipv6)
     without = sorted(h.name for h in web if not h.ipv6)
     evidence = {"hosts": {h.name: list(h.addresses) for h in web}}
+    failed = [h for h in inventory.hosts if {"apex", "www"} & set(h.roles) and h.error is not None]
+    if failed:
+        return [not_judged(failed[0].error or ErrorReason.PROTOCOL, failed[0].name, None)]
     if not web:
         return [Verdict(Status.INFO, "no-web-hosts", {}, evidence)]
     if without:
@@ -93,13 +95,10 @@ def dnssec(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         return [Verdict(Status.FAIL, "not-signed", {}, evidence)]
     keys = _rrset(fact.dnskey, "DNSKEY")
     now = facts.now.timestamp()
-    verdicts = []
-    for signed in (fact.dnskey, fact.soa):
-        problem = _signature_problem(signed, keys, now)
-        if problem is not None:
-            verdicts.append(Verdict(Status.FAIL, problem[0], problem[1], evidence))
-    if verdicts:
-        return verdicts
+    problems = [p for p in (_signature_problem(signed, keys, now) for signed in (fact.dnskey, fact.soa)) if p]
+    if problems:  # one finding for the domain: the first problem, all of them in the evidence
+        evidence["problems"] = [{"problem": key, **params} for key, params in problems]
+        return [Verdict(Status.FAIL, problems[0][0], problems[0][1], evidence)]
     algorithms = sorted({dns.dnssec.algorithm_to_text(k.algorithm) for k in keys})
     if not fact.ds.records:
         return [Verdict(Status.WARN, "signed-not-delegated", {"algorithms": ", ".join(algorithms)}, evidence)]
@@ -108,9 +107,9 @@ def dnssec(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     if not matched:
         return [Verdict(Status.FAIL, "ds-mismatch", {"ds": ", ".join(unmatched)}, evidence)]
     if unmatched:
-        verdicts.append(Verdict(Status.INFO, "stale-ds", {"ds": ", ".join(unmatched)}, evidence))
-    verdicts.append(Verdict(Status.PASS, "ok", {"algorithms": ", ".join(algorithms)}, evidence))
-    return verdicts
+        return [Verdict(Status.PASS, "ok-stale-ds", {"algorithms": ", ".join(algorithms), "ds": ", ".join(unmatched)},
+                        evidence)]
+    return [Verdict(Status.PASS, "ok", {"algorithms": ", ".join(algorithms)}, evidence)]
 
 
 # ------------------------------------------------------------------------------------------ CAA
@@ -145,14 +144,12 @@ def caa(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         elif rdata.flags & 128:  # type: ignore[attr-defined]
             unknown_critical.append(text)
     evidence.update({"issue": issuers, "issuewild": wild, "iodef": iodef})
-    verdicts = []
     if unparsed:
-        verdicts.append(Verdict(Status.WARN, "unparsed", {"records": ", ".join(unparsed)}, evidence))
+        return [Verdict(Status.WARN, "unparsed", {"records": ", ".join(unparsed)}, evidence)]
     if unknown_critical:
-        verdicts.append(Verdict(Status.WARN, "unknown-critical", {"records": ", ".join(unknown_critical)}, evidence))
+        return [Verdict(Status.WARN, "unknown-critical", {"records": ", ".join(unknown_critical)}, evidence)]
     if not issuers and not wild:
-        verdicts.append(Verdict(Status.WARN, "no-issue-tag", {}, evidence))
-        return verdicts
+        return [Verdict(Status.WARN, "no-issue-tag", {}, evidence)]
     p = {
         "issuers": ", ".join(sorted(set(issuers))) or "-",
         "wild": ", ".join(sorted(set(wild))) or "-",
@@ -160,8 +157,7 @@ def caa(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         "found_at": fact.found_at or "",
     }
     key = "ok" if fact.found_at == fact.domain else "ok-inherited"
-    verdicts.append(Verdict(Status.PASS, key, p, evidence))
-    return verdicts
+    return [Verdict(Status.PASS, key, p, evidence)]
 
 
 # ------------------------------------------------------------------------------------------ NS
@@ -174,8 +170,9 @@ def nameservers(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         "ns": {
             s.name: {
                 "addresses": list(s.addresses),
-                "error": s.error,
-                "replies": [{"address": r.address, "rcode": r.rcode, "aa": r.authoritative, "serial": r.serial, "error": r.error} for r in s.replies],
+                "error": s.error.value if s.error else None,
+                "replies": [{"address": r.address, "rcode": r.rcode, "aa": r.authoritative, "serial": r.serial,
+                             "error": r.error.value if r.error else None} for r in s.replies],
             }
             for s in fact.servers
         }
@@ -188,28 +185,32 @@ def nameservers(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         verdicts.append(Verdict(Status.FAIL, "too-few", {"count": len(fact.names), "min": minimum, "names": ", ".join(fact.names)}, evidence))
     serials: dict[int, list[str]] = {}
     for server in fact.servers:
-        if server.error:
-            verdicts.append(Verdict(Status.ERROR, "ns-lookup-failed", {"ns": server.name, "detail": server.error, "reason": "unreachable"}, evidence, host=server.name))
+        ns_subject = Subject(host=server.name, service="dns")
+        if server.error is not None:
+            verdicts.append(Verdict(Status.ERROR, "ns-lookup-failed", {"ns": server.name, "detail": server.detail},
+                                    evidence, ns_subject, server.error))
             continue
         if not server.addresses:
-            verdicts.append(Verdict(Status.FAIL, "ns-no-address", {"ns": server.name}, evidence, host=server.name))
+            verdicts.append(Verdict(Status.FAIL, "ns-no-address", {"ns": server.name}, evidence, ns_subject))
             continue
         for reply in server.replies:
             p = {"ns": server.name, "address": reply.address}
-            if reply.error == "out-of-scope":
-                verdicts.append(Verdict(Status.SKIPPED, "ns-out-of-scope", p, evidence, host=server.name))
-            elif reply.error == "no-ipv6":
-                verdicts.append(Verdict(Status.SKIPPED, "ns-no-ipv6", p, evidence, host=server.name))
-            elif reply.error:
-                reason = "timeout" if reply.error == "timeout" else "unreachable" if reply.error == "unreachable" else "protocol"
-                verdicts.append(Verdict(Status.ERROR, "ns-no-answer", {**p, "detail": reply.detail, "reason": reason}, evidence, host=server.name))
+            subject = reply.subject(server.name)
+            if reply.error in SKIP_REASONS:
+                key = "ns-no-ipv6" if reply.error is ErrorReason.NO_IPV6 else "ns-out-of-scope"
+                verdicts.append(Verdict(Status.SKIPPED, key, p, evidence, subject, reply.error))
+            elif reply.error is not None:
+                verdicts.append(Verdict(Status.ERROR, "ns-no-answer", {**p, "detail": reply.detail}, evidence, subject,
+                                        reply.error))
             elif reply.rcode != "NOERROR" or not reply.authoritative or reply.serial is None:
-                verdicts.append(Verdict(Status.FAIL, "lame", {**p, "rcode": reply.rcode, "aa": "ja/yes" if reply.authoritative else "nee/no"}, evidence, host=server.name))
+                verdicts.append(Verdict(Status.FAIL, "lame", {**p, "rcode": reply.rcode, "aa": reply.authoritative},
+                                        evidence, subject))
             else:
                 serials.setdefault(reply.serial, []).append(f"{server.name} ({reply.address})")
     if len(serials) > 1:
         listing = "; ".join(f"{serial}: {', '.join(where)}" for serial, where in sorted(serials.items()))
-        verdicts.append(Verdict(Status.WARN, "serial-mismatch", {"serials": listing}, evidence))
+        verdicts.append(Verdict(Status.WARN, "serial-mismatch", {"serials": listing}, evidence,
+                                Subject(service="soa-serial")))
     if not any(v.status in (Status.FAIL, Status.ERROR, Status.WARN) for v in verdicts):
         serial = ", ".join(str(s) for s in sorted(serials)) or "-"
         verdicts.append(Verdict(Status.PASS, "ok", {"count": len(fact.names), "names": ", ".join(fact.names), "serial": serial}, evidence))
@@ -222,23 +223,23 @@ def nameservers(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 @evaluator("dns.axfr")
 def axfr(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     fact: AxfrFact = facts.fact("dns.axfr")
-    evidence = {"attempts": [{"ns": a.server, "address": a.address, "outcome": a.outcome, "rcode": a.rcode, "records": a.records, "detail": a.detail} for a in fact.attempts]}
+    evidence = {"attempts": [{"ns": a.server, "address": a.address, "transferred": a.transferred, "rcode": a.rcode,
+                              "records": a.records, "error": a.error.value if a.error else None, "detail": a.detail}
+                             for a in fact.attempts]}
     if not fact.attempts:
         return [Verdict(Status.INFO, "no-servers", {}, evidence)]
     verdicts = []
     for a in fact.attempts:
         p = {"ns": a.server, "address": a.address}
-        if a.outcome == "transferred":
-            verdicts.append(Verdict(Status.FAIL, "open", {**p, "records": a.records}, evidence, host=a.server))
-        elif a.outcome == "refused":
-            verdicts.append(Verdict(Status.PASS, "refused", {**p, "rcode": a.rcode or "-"}, evidence, host=a.server))
-        elif a.outcome == "out-of-scope":
-            verdicts.append(Verdict(Status.SKIPPED, "out-of-scope", p, evidence, host=a.server))
-        elif a.outcome == "no-ipv6":
-            verdicts.append(Verdict(Status.SKIPPED, "no-ipv6", p, evidence, host=a.server))
+        if a.transferred:
+            verdicts.append(Verdict(Status.FAIL, "open", {**p, "records": a.records}, evidence, a.subject))
+        elif a.error is None:
+            verdicts.append(Verdict(Status.PASS, "refused", {**p, "rcode": a.rcode or "-"}, evidence, a.subject))
+        elif a.error in SKIP_REASONS:
+            key = "no-ipv6" if a.error is ErrorReason.NO_IPV6 else "out-of-scope"
+            verdicts.append(Verdict(Status.SKIPPED, key, p, evidence, a.subject, a.error))
         else:
-            reason = a.outcome if a.outcome in ("timeout", "unreachable") else "protocol"
-            verdicts.append(Verdict(Status.ERROR, "no-answer", {**p, "detail": a.detail, "reason": reason}, evidence, host=a.server))
+            verdicts.append(Verdict(Status.ERROR, "no-answer", {**p, "detail": a.detail}, evidence, a.subject, a.error))
     return verdicts
 
 
@@ -248,19 +249,23 @@ def axfr(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 @evaluator("dns.dangling")
 def dangling(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     fact: CnameFact = facts.fact("dns.cnames")
-    aliases = [c for c in fact.chains if c.chain]
-    evidence = {"aliases": {c.name: {"chain": list(c.chain), "final_rcode": c.final_rcode, "error": c.error} for c in aliases}}
+    aliases = [c for c in fact.chains if c.chain or c.error is not None]
+    evidence = {"aliases": {c.name: {"chain": list(c.chain), "final_rcode": c.final_rcode,
+                                     "error": c.error.value if c.error else None} for c in aliases}}
     if not aliases:
         return [Verdict(Status.PASS, "no-aliases", {"count": len(fact.chains)}, evidence)]
     verdicts = []
     for c in aliases:
-        p = {"host": c.name, "target": c.chain[-1], "chain": " → ".join((c.name, *c.chain))}
-        if c.error == "alias loop":
-            verdicts.append(Verdict(Status.FAIL, "loop", p, evidence, host=c.name))
-        elif c.error:
-            verdicts.append(Verdict(Status.ERROR, "lookup-failed", {**p, "detail": c.error, "reason": "unreachable"}, evidence, host=c.name))
+        target = c.chain[-1] if c.chain else "?"
+        p = {"host": c.name, "target": target, "chain": " → ".join((c.name, *c.chain))}
+        subject = Subject(host=c.name)
+        if c.loop:
+            verdicts.append(Verdict(Status.FAIL, "loop", p, evidence, subject))
+        elif c.error is not None:
+            verdicts.append(Verdict(Status.ERROR, "lookup-failed", {**p, "detail": c.detail}, evidence, subject, c.error))
         elif c.final_rcode == "NXDOMAIN":
-            verdicts.append(Verdict(Status.FAIL, "dangling", p, evidence, host=c.name))
-    if not verdicts:
-        verdicts.append(Verdict(Status.PASS, "ok", {"count": len(aliases), "hosts": ", ".join(c.name for c in aliases)}, evidence))
+            verdicts.append(Verdict(Status.FAIL, "dangling", p, evidence, subject))
+    if not any(v.status in (Status.FAIL, Status.ERROR) for v in verdicts):
+        verdicts.append(Verdict(Status.PASS, "ok", {"count": len(aliases), "hosts": ", ".join(c.name for c in aliases)},
+                                evidence))
     return verdicts

@@ -8,16 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine import Facts
-from ..models import ErrorReason, ProbeOutcome, Status, Verdict
+from ..facts import Facts
+from ..facts.dns import MxFact, MxTargetsFact
+from ..facts.mail import DkimFact, DmarcFact, SpfFact, SpfNode, StsPolicyFetch, TxtFact
+from ..models import ErrorReason, ProbeOutcome, Status, Subject, Verdict
 from ..parsers.dkim import parse_dkim
 from ..parsers.dmarc import DmarcRecord, parse_dmarc
 from ..parsers.mtasts import is_sts_candidate, mx_matches, parse_sts_policy, parse_sts_record
 from ..parsers.spf import SpfRecord, parse_spf
 from ..parsers.tlsrpt import is_tlsrpt_candidate, parse_tlsrpt
 from ..plugin import evaluator
-from ..probes.dns import MxFact, MxTargetsFact
-from ..probes.mail import DkimFact, DmarcFact, SpfFact, SpfNode, StsPolicyFetch, TxtFact
 
 SPF_LOOKUP_LIMIT = 10
 SPF_VOID_LIMIT = 2
@@ -29,7 +29,8 @@ def _join(items: Any) -> str:
 
 def _outcome_error(outcome: ProbeOutcome) -> Verdict:
     reason = outcome.error or ErrorReason.PROTOCOL
-    return Verdict(Status.ERROR, f"error.{reason}", {"probe": outcome.probe, "detail": outcome.detail, "reason": str(reason)})
+    status = Status.SKIPPED if reason in (ErrorReason.OUT_OF_SCOPE, ErrorReason.NOT_APPLICABLE) else Status.ERROR
+    return Verdict(status, f"error.{reason}", {"probe": outcome.probe, "detail": outcome.detail}, reason=reason)
 
 
 # ------------------------------------------------------------------------------------------ MX
@@ -49,19 +50,22 @@ def mx(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     targets: MxTargetsFact = facts.fact("dns.mx_hosts")
     verdicts: list[Verdict] = []
     evidence["hosts"] = {
-        t.name: {"addresses": list(t.addresses), "cname": t.cname, "rcode": t.rcode, "error": t.error} for t in targets.targets
+        t.name: {"addresses": list(t.addresses), "cname": t.cname, "rcode": t.rcode,
+                 "error": t.error.value if t.error else None} for t in targets.targets
     }
     for t in targets.targets:
+        host = Subject(host=t.name, service="smtp")
         if t.ip_literal:
-            verdicts.append(Verdict(Status.FAIL, "ip-literal", {"host": t.name}, evidence, host=t.name))
-        elif t.error:
-            verdicts.append(Verdict(Status.ERROR, "host-error", {"host": t.name, "detail": t.error, "reason": "unreachable"}, evidence, host=t.name))
+            verdicts.append(Verdict(Status.FAIL, "ip-literal", {"host": t.name}, evidence, host))
+        elif t.error is not None:
+            verdicts.append(Verdict(Status.ERROR, "host-error", {"host": t.name, "detail": t.detail}, evidence, host,
+                                    t.error))
         elif t.rcode == "NXDOMAIN":
-            verdicts.append(Verdict(Status.FAIL, "nonexistent", {"host": t.name}, evidence, host=t.name))
+            verdicts.append(Verdict(Status.FAIL, "nonexistent", {"host": t.name}, evidence, host))
         elif t.cname:
-            verdicts.append(Verdict(Status.FAIL, "cname", {"host": t.name, "target": t.cname}, evidence, host=t.name))
+            verdicts.append(Verdict(Status.FAIL, "cname", {"host": t.name, "target": t.cname}, evidence, host))
         elif not t.addresses:
-            verdicts.append(Verdict(Status.FAIL, "no-address", {"host": t.name}, evidence, host=t.name))
+            verdicts.append(Verdict(Status.FAIL, "no-address", {"host": t.name}, evidence, host))
     if verdicts:
         return verdicts
     return [Verdict(Status.PASS, "ok", {"hosts": _join(t.name for t in targets.targets)}, evidence)]
@@ -105,7 +109,8 @@ def spf(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     evidence = spf_evidence(fact)
     root = fact.root
     if root.error == "temp-error":
-        return [Verdict(Status.ERROR, "lookup-failed", {"detail": _join(fact.temp_errors), "reason": "unreachable"}, evidence)]
+        return [Verdict(Status.ERROR, "lookup-failed", {"detail": _join(fact.temp_errors)}, evidence,
+                        reason=ErrorReason.SERVFAIL)]
     if not root.records:
         return [Verdict(Status.FAIL, "missing", {"domain": fact.domain}, evidence)]
     if len(root.records) > 1:
@@ -147,7 +152,8 @@ def spf(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     if fails:
         return fails
     if fact.temp_errors:
-        return [Verdict(Status.ERROR, "lookup-failed", {"detail": _join(fact.temp_errors), "reason": "unreachable"}, evidence)]
+        return [Verdict(Status.ERROR, "lookup-failed", {"detail": _join(fact.temp_errors)}, evidence,
+                        reason=ErrorReason.SERVFAIL)]
     verdicts = []
     if _uses_ptr(fact):
         verdicts.append(Verdict(Status.WARN, "ptr", {}, evidence))
@@ -287,27 +293,29 @@ def dkim(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         for text in sel.records:
             key = parse_dkim(text)
             p = {"selector": sel.selector, "name": sel.name}
+            at = Subject(host=sel.name, service="dkim")
             if key.revoked:
-                verdicts.append(Verdict(Status.INFO, "revoked", p, evidence))
+                verdicts.append(Verdict(Status.INFO, "revoked", p, evidence, at))
                 continue
             if key.errors:
-                verdicts.append(Verdict(Status.FAIL, "invalid", {**p, "errors": _join(key.errors)}, evidence))
+                verdicts.append(Verdict(Status.FAIL, "invalid", {**p, "errors": _join(key.errors)}, evidence, at))
                 continue
             active += 1
             bits = key.bits or 0
             kp = {**p, "type": key.actual_type or key.key_type, "bits": bits}
             if key.actual_type == "rsa" and bits < fail_bits:
-                verdicts.append(Verdict(Status.FAIL, "weak-key", {**kp, "min": warn_bits}, evidence))
+                verdicts.append(Verdict(Status.FAIL, "weak-key", {**kp, "min": warn_bits}, evidence, at))
             elif key.actual_type == "rsa" and bits < warn_bits:
-                verdicts.append(Verdict(Status.WARN, "short-key", {**kp, "min": warn_bits}, evidence))
+                verdicts.append(Verdict(Status.WARN, "short-key", {**kp, "min": warn_bits}, evidence, at))
             else:
-                verdicts.append(Verdict(Status.PASS, "ok", kp, evidence))
+                verdicts.append(Verdict(Status.PASS, "ok", kp, evidence, at))
     if active:
         return verdicts
     count = len(fact.selectors_tried)
     if fact.errors:
         detail = _join(fact.errors[:3])
-        return [*verdicts, Verdict(Status.ERROR, "lookup-failed", {"detail": detail, "reason": "unreachable"}, evidence)]
+        return [*verdicts, Verdict(Status.ERROR, "lookup-failed", {"detail": detail}, evidence,
+                                   reason=ErrorReason.SERVFAIL)]
     if not _uses_mail(facts):
         return [*verdicts, Verdict(Status.INFO, "not-found-no-mail", {"count": count}, evidence)]
     return [*verdicts, Verdict(Status.WARN, "not-found", {"count": count}, evidence)]
@@ -382,7 +390,6 @@ def mta_sts(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         "no-host": "policy-host-missing",
         "redirect": "policy-redirect",
         "http-status": "policy-http-status",
-        "too-large": "policy-too-large",
         "tls": "policy-tls",
         "not-utf8": "policy-unreadable",
     }

@@ -17,12 +17,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine import Facts
-from ..eol import EolVerdict, judge_version, product_data
-from ..models import Status, Verdict
+from ..facts import Facts
+from ..facts.ports import AddressScan, OpenPort, PortScan
+from ..models import ErrorReason, Status, Subject, Verdict
+from ..parsers.eol import EolVerdict, judge_version, product_data
 from ..parsers.orgdomain import org_domain
+from ..parsers.ports import port_spec
 from ..plugin import evaluator
-from ..probes.ports import PROBE, AddressScan, OpenPort, PortScan, port_spec
+
+PROBE = "net.ports"
 
 PASSWORD_METHODS = ("password", "keyboard-interactive")
 
@@ -149,13 +152,15 @@ def _supplier_params(sup: Supplier) -> dict[str, Any]:
 
 
 def _error(scan: AddressScan) -> Verdict:
-    reason = "timeout" if scan.error in ("timeout", "budget") else "unreachable"
+    reason = scan.error or ErrorReason.PROTOCOL
+    key = {ErrorReason.TIMEOUT: "scan-timeout", ErrorReason.INTERRUPTED: "endpoint.interrupted"}.get(reason, "scan-failed")
     return Verdict(
         Status.ERROR,
-        f"scan-{scan.error}" if scan.error in ("timeout", "budget") else "scan-failed",
-        {"reason": reason, "address": scan.address, "names": list(scan.names), "detail": scan.detail},
-        {"address": scan.address, "error": scan.error, "detail": scan.detail},
-        host=scan.address,
+        key,
+        {"address": scan.address, "names": list(scan.names), "detail": scan.detail},
+        {"address": scan.address, "error": reason.value, "detail": scan.detail},
+        scan.subject(),
+        reason,
     )
 
 
@@ -164,7 +169,8 @@ def _udp_skipped(fact: PortScan, wanted: list[PortRule]) -> list[Verdict]:
     if not udp or not fact.udp_skipped:
         return []
     labels = sorted({r.label for r in wanted if r.proto == "udp"})
-    return [Verdict(Status.SKIPPED, f"udp-{fact.udp_skipped}", {"ports": [f"{p}/udp" for p in udp], "services": labels})]
+    return [Verdict(Status.SKIPPED, f"udp-{fact.udp_skipped}", {"ports": [f"{p}/udp" for p in udp], "services": labels},
+                    subject=Subject(service="udp"), reason=ErrorReason.NOT_APPLICABLE)]
 
 
 @evaluator("net.exposed")
@@ -179,10 +185,7 @@ def exposed(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         if not scan.ok:
             verdicts.append(_error(scan))
             continue
-        exposed_here: list[str] = []
-        ssh_password: list[str] = []
-        ssh_unknown: list[str] = []
-        evidence: list[dict[str, Any]] = []
+        found: list[tuple[PortRule, OpenPort, str]] = []  # (rule, port, kind of finding)
         for rule in wanted:
             if not scan.scanned(rule.port, rule.proto):
                 continue
@@ -193,32 +196,30 @@ def exposed(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             if rule.kind == "ssh":
                 methods = set(op.auth_methods)
                 if methods & set(PASSWORD_METHODS):
-                    ssh_password.append(describe(rule, op))
+                    found.append((rule, op, "ssh-password"))
                 elif methods:
                     ssh_ok.append(f"{scan.address}: {describe(rule, op)}")
-                    continue
                 else:
-                    ssh_unknown.append(describe(rule, op))
+                    found.append((rule, op, "ssh-auth-unknown"))
             else:
-                exposed_here.append(describe(rule, op))
-            evidence.append(_evidence_port(op))
-        if not (exposed_here or ssh_password or ssh_unknown):
+                found.append((rule, op, "open"))
+        if not found:
             continue
         sup = supplier_of(scan, fact.domain, facts)
         base: dict[str, Any] = {"address": scan.address, "names": list(scan.names)}
-        ev: dict[str, Any] = {"address": scan.address, "ptr": list(scan.ptr), "open": evidence, "method": scan.method}
         # on a supplier's server the finding is the supplier's to fix: WARN, with what to ask them
         suffix = "" if sup is None else ("-hosted" if sup.provider else "-shared")
         status = Status.FAIL if sup is None else Status.WARN
         if sup is not None:
             base.update(_supplier_params(sup))
-            ev["supplier"] = {"provider": sup.provider, "other_domains": list(sup.other_domains)}
-        if exposed_here:
-            verdicts.append(Verdict(status, "open" + suffix, {**base, "services": exposed_here}, ev, host=scan.address))
-        if ssh_password:
-            verdicts.append(Verdict(status, "ssh-password" + suffix, {**base, "services": ssh_password}, ev, host=scan.address))
-        if ssh_unknown:
-            verdicts.append(Verdict(Status.WARN, "ssh-auth-unknown", {**base, "services": ssh_unknown}, ev, host=scan.address))
+        for rule, op, kind in found:  # one finding per exposed port, so each has its own history
+            ev: dict[str, Any] = {"address": scan.address, "ptr": list(scan.ptr), "open": [_evidence_port(op)],
+                                  "method": scan.method}
+            if sup is not None:
+                ev["supplier"] = {"provider": sup.provider, "other_domains": list(sup.other_domains)}
+            key, level = (kind, Status.WARN) if kind == "ssh-auth-unknown" else (kind + suffix, status)
+            subject = scan.subject(op.port, op.service or rule.label)
+            verdicts.append(Verdict(level, key, {**base, "services": [describe(rule, op)]}, ev, subject))
     verdicts.extend(_udp_skipped(fact, wanted))
     if any(v.status in (Status.FAIL, Status.WARN, Status.ERROR) for v in verdicts):
         return verdicts
@@ -268,18 +269,19 @@ def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
                 "version": op.version,
             }
             ev = {"address": scan.address, "open": [_evidence_port(op)]}
+            at = scan.subject(op.port, op.service or rule.label)
             if rule.kind == "obsolete":
-                verdicts.append(Verdict(Status.FAIL, "obsolete", params_v, ev, host=scan.address))
+                verdicts.append(Verdict(Status.FAIL, "obsolete", params_v, ev, at))
                 continue
             judged = judge_service(eol_data, op, facts, params.get("products") or ())
             if judged is not None and judged.status == "end-of-life":
-                verdicts.append(Verdict(Status.FAIL, "end-of-life", {**params_v, **_eol_params(judged, eol_data)}, ev, host=scan.address))
+                verdicts.append(Verdict(Status.FAIL, "end-of-life", {**params_v, **_eol_params(judged, eol_data)}, ev, at))
             elif judged is not None and judged.status == "outdated":
-                verdicts.append(Verdict(Status.WARN, "outdated", {**params_v, **_eol_params(judged, eol_data)}, ev, host=scan.address))
+                verdicts.append(Verdict(Status.WARN, "outdated", {**params_v, **_eol_params(judged, eol_data)}, ev, at))
             elif op.version:
-                verdicts.append(Verdict(Status.INFO, "gateway", params_v, ev, host=scan.address))
+                verdicts.append(Verdict(Status.INFO, "gateway", params_v, ev, at))
             else:
-                verdicts.append(Verdict(Status.INFO, "gateway-no-version", params_v, ev, host=scan.address))
+                verdicts.append(Verdict(Status.INFO, "gateway-no-version", params_v, ev, at))
     verdicts.extend(_udp_skipped(fact, wanted))
     if any(v.status is not Status.SKIPPED for v in verdicts):
         return verdicts
@@ -384,7 +386,7 @@ def software_outdated(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
                     key,
                     {"address": scan.address, "names": list(scan.names), "service": label, **_eol_params(judged, eol_data)},
                     {"address": scan.address, "open": [_evidence_port(op)], "judgement": _eol_evidence(judged, eol_data)},
-                    host=scan.address,
+                    scan.subject(op.port, op.service or None),
                 )
             )
     if verdicts:
@@ -425,9 +427,9 @@ def supplier(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         other = [op for op in scan.open if (op.port, op.proto) not in expected]
         if other:
             services = [f"{op.port}/{op.proto}" + (f" ({op.product})" if op.product else "") for op in other]
-            verdicts.append(Verdict(Status.WARN, f"{kind}-exposed", {**base, "services": services}, ev, host=scan.address))
+            verdicts.append(Verdict(Status.WARN, f"{kind}-exposed", {**base, "services": services}, ev, scan.subject()))
         else:
-            verdicts.append(Verdict(Status.INFO, kind, base, ev, host=scan.address))
+            verdicts.append(Verdict(Status.INFO, kind, base, ev, scan.subject()))
     if verdicts:
         return verdicts
     if not fact.addresses:

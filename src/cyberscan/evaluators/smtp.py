@@ -6,70 +6,64 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from ..engine import Facts
-from ..models import Status, Verdict
+from ..facts import Facts
+from ..facts.smtp import MailEndpoint, StarttlsFact, TlsaFact, TlsaSet
+from ..models import ErrorReason, Status, Subject, Verdict
+from ..parsers.x509 import spki_der
 from ..plugin import evaluator
-from ..probes.smtp import MailEndpoint, StarttlsFact, TlsaFact, TlsaSet
-from ..probes.tls import spki_der
+from .common import lookups_failed, not_judged
 from .tls import cert_valid_verdict, endpoint_problem, version_verdict
-
-_NOT_JUDGED = {
-    "out-of-scope": (Status.SKIPPED, "out-of-scope", "out-of-scope"),
-    "timeout": (Status.ERROR, "unreachable", "timeout"),
-    "refused": (Status.ERROR, "unreachable", "refused"),
-    "unreachable": (Status.ERROR, "unreachable", "unreachable"),
-    "protocol": (Status.ERROR, "unreachable", "protocol"),
-}
 
 
 def _endpoint_problem(e: MailEndpoint) -> Verdict | None:
-    if e.status == "ok":
+    if e.ok:
         return None
-    status, key, reason = _NOT_JUDGED.get(e.status, (Status.ERROR, "unreachable", "protocol"))
-    return Verdict(status, key, {"reason": reason, "detail": e.detail[:300], "host": e.label},
-                   {"address": e.address, "port": e.port}, e.label)
+    return not_judged(e.error or ErrorReason.PROTOCOL, e.detail, e.subject, evidence={"address": e.address, "port": e.port})
 
 
 def starttls_verdict(e: MailEndpoint, facts: Facts, params: Mapping[str, Any]) -> Verdict:
-    p: dict[str, Any] = {"host": e.label}
+    p: dict[str, Any] = {}
+    subject = e.subject
     evidence: dict[str, Any] = {"banner": e.banner, "starttls": e.starttls}
     if not e.starttls or e.tls is None:
-        return Verdict(Status.FAIL, "no-starttls", p, evidence, e.label)
+        return Verdict(Status.FAIL, "no-starttls", p, evidence, subject)
     problem = endpoint_problem(e.tls)
     if problem is not None:
-        return Verdict(Status.ERROR, "tls-failed", {**p, "reason": problem.params.get("reason", "protocol"),
-                                                     "detail": e.tls.detail[:300]}, evidence, e.label)
+        return Verdict(Status.ERROR, "tls-failed", {**p, "detail": e.tls.detail[:300]}, evidence, subject,
+                       problem.reason or ErrorReason.PROTOCOL)
     versions = version_verdict(e.tls, params)
     evidence["versions"] = versions.evidence
     if e.tls.certificate is None:
-        return Verdict(Status.ERROR, "tls-failed", {**p, "reason": "protocol", "detail": "no certificate"}, evidence,
-                       e.label)
+        return Verdict(Status.ERROR, "tls-failed", {**p, "detail": "no certificate"}, evidence, subject,
+                       ErrorReason.PROTOCOL)
     cert = cert_valid_verdict(e.tls, facts.now)
     evidence["certificate"] = cert.evidence
     p.update({"versions": versions.params.get("versions", "-"), "certificate": cert.message})
     if versions.status is Status.FAIL:
-        return Verdict(Status.FAIL, "weak-tls", {**p, "weak": versions.params.get("weak", "")}, evidence, e.label)
+        return Verdict(Status.FAIL, "weak-tls", {**p, "weak": versions.params.get("weak", "")}, evidence, subject)
     if cert.status is Status.FAIL:
         # Many MTAs deliver over STARTTLS without checking certificates (opportunistic TLS), so a bad
         # certificate weakens protection rather than breaking delivery: warn unless asked otherwise.
         status = Status.FAIL if params.get("fail_on_bad_certificate", False) else Status.WARN
-        return Verdict(status, "bad-certificate", {**p, "problem": cert.message}, evidence, e.label)
+        return Verdict(status, "bad-certificate", {**p, "problem": cert.message}, evidence, subject)
     if versions.status is Status.WARN:
-        return Verdict(Status.WARN, "weak-tls", {**p, "weak": versions.params.get("weak", "")}, evidence, e.label)
+        return Verdict(Status.WARN, "weak-tls", {**p, "weak": versions.params.get("weak", "")}, evidence, subject)
     if versions.status is Status.ERROR:
-        return Verdict(Status.ERROR, "tls-failed", {**p, "reason": "protocol", "detail": "versions unknown"}, evidence,
-                       e.label)
-    return Verdict(Status.PASS, "ok", p, evidence, e.label)
+        return Verdict(Status.ERROR, "tls-failed", {**p, "detail": "versions unknown"}, evidence, subject,
+                       ErrorReason.PROTOCOL)
+    return Verdict(Status.PASS, "ok", p, evidence, subject)
 
 
 @evaluator("mail.starttls")
 def starttls(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     fact: StarttlsFact = facts.fact("smtp.starttls")
+    if fact.mx_error is not None:
+        return [not_judged(fact.mx_error, "MX", None)]
     if fact.null_mx:
         return [Verdict(Status.INFO, "null-mx", {})]
-    if not fact.endpoints:
+    out = lookups_failed(fact.failed, "smtp")
+    if not fact.endpoints and not out:
         return [Verdict(Status.INFO, "no-mx", {"unresolved": ", ".join(fact.unresolved) or "-"})]
-    out = []
     for e in fact.endpoints:
         problem = _endpoint_problem(e)
         out.append(problem if problem is not None else starttls_verdict(e, facts, params))
@@ -119,34 +113,33 @@ def tlsa_matches(record: str, cert_der: bytes, chain: tuple[bytes, ...] = ()) ->
     return False
 
 
-def dane_verdict(tlsa: TlsaSet, endpoints: list[MailEndpoint]) -> list[Verdict]:
+def dane_verdict(tlsa: TlsaSet, endpoints: list[MailEndpoint], port: int = 25) -> list[Verdict]:
     p: dict[str, Any] = {"host": tlsa.mx, "owner": tlsa.owner}
     evidence: dict[str, Any] = {"records": list(tlsa.records), "signed": tlsa.signed, "authenticated": tlsa.authenticated}
-    if tlsa.error:
-        return [Verdict(Status.ERROR, "lookup-failed", {**p, "reason": "servfail", "detail": tlsa.error[:300]}, evidence,
-                        tlsa.mx)]
+    host = Subject(host=tlsa.mx, port=port, service="smtp")
+    if tlsa.error is not None:
+        return [Verdict(Status.ERROR, "lookup-failed", {**p, "detail": tlsa.detail[:300]}, evidence, host, tlsa.error)]
     if not tlsa.records:
-        return [Verdict(Status.WARN, "no-tlsa", p, evidence, tlsa.mx)]
+        return [Verdict(Status.WARN, "no-tlsa", p, evidence, host)]
     if not (tlsa.signed or tlsa.authenticated):
-        return [Verdict(Status.FAIL, "no-dnssec", p, evidence, tlsa.mx)]
+        return [Verdict(Status.FAIL, "no-dnssec", p, evidence, host)]
     if not endpoints:
-        return [Verdict(Status.ERROR, "no-certificate", {**p, "reason": "unreachable"}, evidence, tlsa.mx)]
+        return [Verdict(Status.ERROR, "no-certificate", p, evidence, host, ErrorReason.UNREACHABLE)]
     out = []
     for e in endpoints:
         tls = e.tls
         if tls is None or tls.certificate is None:
-            out.append(Verdict(Status.ERROR, "no-certificate", {**p, "host": e.label, "reason": "protocol"}, evidence,
-                               e.label))
+            out.append(Verdict(Status.ERROR, "no-certificate", p, evidence, e.subject, ErrorReason.PROTOCOL))
             continue
         results = [tlsa_matches(r, tls.certificate.der, tls.chain) for r in tlsa.records]
         ev = {**evidence, "certificate_sha256": tls.certificate.sha256}
         if any(r is True for r in results):
             key = "valid" if tlsa.authenticated else "valid-unvalidated"
-            out.append(Verdict(Status.PASS, key, {**p, "host": e.label}, ev, e.label))
+            out.append(Verdict(Status.PASS, key, p, ev, e.subject))
         elif all(r is None for r in results):
-            out.append(Verdict(Status.INFO, "unchecked-usage", {**p, "host": e.label}, ev, e.label))
+            out.append(Verdict(Status.INFO, "unchecked-usage", p, ev, e.subject))
         else:
-            out.append(Verdict(Status.FAIL, "mismatch", {**p, "host": e.label}, ev, e.label))
+            out.append(Verdict(Status.FAIL, "mismatch", p, ev, e.subject))
     return out
 
 
@@ -154,12 +147,15 @@ def dane_verdict(tlsa: TlsaSet, endpoints: list[MailEndpoint]) -> list[Verdict]:
 def dane(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     tlsa: TlsaFact = facts.fact("dns.tlsa")
     smtp: StarttlsFact = facts.fact("smtp.starttls")
+    if tlsa.mx_error is not None:
+        return [not_judged(tlsa.mx_error, "MX", None)]
     if smtp.null_mx:
         return [Verdict(Status.INFO, "null-mx", {})]
     if not tlsa.sets:
         return [Verdict(Status.INFO, "no-mx", {"unresolved": "-"})]
     out = []
     for tset in tlsa.sets:
-        endpoints = [e for e in smtp.endpoints if e.name == tset.mx and e.status == "ok" and e.starttls]
-        out.extend(dane_verdict(tset, endpoints))
+        endpoints = [e for e in smtp.endpoints if e.name == tset.mx and e.ok and e.starttls]
+        port = endpoints[0].port if endpoints else 25
+        out.extend(dane_verdict(tset, endpoints, port))
     return out

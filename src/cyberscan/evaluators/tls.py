@@ -1,7 +1,6 @@
 """Judgement of TLS on web hosts: protocol versions, cipher suites, certificates (NCSC TLS guidelines).
 
-Every verdict names one host and address (``Verdict.host = "www.museum.nl (192.0.2.1)"``). The
-helper :func:`host_table` turns stored TLS facts into rows for reports.
+Every verdict names one host, address and port (``Verdict.subject``).
 """
 
 from __future__ import annotations
@@ -10,45 +9,40 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from ..engine import Facts
-from ..models import ScanResult, Status, Verdict
+from ..facts import Facts
+from ..facts.tls import CertInfo, TlsEndpoint, TlsScan
+from ..models import ErrorReason, Status, Verdict
+from ..parsers.tlsrating import rate_group, rate_suite, rate_version, worst
 from ..plugin import evaluator
-from ..probes.tls import CertInfo, TlsEndpoint, TlsScan
-from ..probes.tlsraw import rate_group, rate_suite, rate_version, worst
+from .common import lookups_failed, no_hosts, not_judged
 
 # OpenSSL verification codes that are about dates (judged from the certificate and facts.now instead)
 _DATE_CODES = {9, 10}
 _SELF_SIGNED_CODES = {18, 19}
 
-NOT_JUDGED = {
-    "refused": (Status.SKIPPED, "no-https", "not-applicable"),
-    "out-of-scope": (Status.SKIPPED, "out-of-scope", "out-of-scope"),
-    "timeout": (Status.ERROR, "unreachable", "timeout"),
-    "unreachable": (Status.ERROR, "unreachable", "unreachable"),
-    "protocol": (Status.ERROR, "unreachable", "protocol"),
-}
+NO_HTTPS = (Status.SKIPPED, "endpoint.no-https")
 
 
 def endpoint_problem(endpoint: TlsEndpoint) -> Verdict | None:
     """A SKIPPED/ERROR verdict when the endpoint gave no TLS facts; None when it can be judged."""
     if endpoint.ok:
         return None
-    status, key, reason = NOT_JUDGED.get(endpoint.status, (Status.ERROR, "unreachable", "protocol"))
-    return Verdict(status, key, {"reason": reason, "detail": endpoint.detail[:300], "host": endpoint.label},
-                   {"address": endpoint.address, "port": endpoint.port}, host=endpoint.label)
+    refused = NO_HTTPS if endpoint.service == "https" else None
+    return not_judged(endpoint.error or ErrorReason.PROTOCOL, endpoint.detail, endpoint.subject, refused=refused,
+                      evidence={"address": endpoint.address, "port": endpoint.port})
 
 
 def _per_endpoint(scan: TlsScan, judge: Any, *, need_cert: bool = False) -> list[Verdict]:
-    if not scan.endpoints:
-        return [Verdict(Status.INFO, "no-web-hosts", {"unresolved": list(scan.unresolved)})]
-    out = []
+    out = lookups_failed(scan.failed, "https")
+    if not scan.endpoints and not out:
+        return [no_hosts(scan.unresolved)]
     for endpoint in scan.endpoints:
         problem = endpoint_problem(endpoint)
         if problem is not None:
             out.append(problem)
         elif need_cert and endpoint.certificate is None:
-            out.append(Verdict(Status.ERROR, "no-certificate", {"reason": "protocol", "host": endpoint.label},
-                               host=endpoint.label))
+            out.append(Verdict(Status.ERROR, "no-certificate", {}, subject=endpoint.subject,
+                               reason=ErrorReason.PROTOCOL))
         else:
             out.append(judge(endpoint))
     return out
@@ -71,19 +65,19 @@ def version_verdict(endpoint: TlsEndpoint, params: Mapping[str, Any]) -> Verdict
     ratings = {v: rate_version(v) for v in accepted}
     evidence = {"accepted": list(accepted), "ratings": ratings,
                 "errors": {v.version: v.error for v in endpoint.versions if v.error}}
-    base = {"host": endpoint.label, "versions": ", ".join(accepted) or "-"}
+    base = {"versions": ", ".join(accepted) or "-"}
     if not accepted:  # every raw ClientHello failed (even if an ordinary handshake worked): cannot judge
-        return Verdict(Status.ERROR, "versions-unknown", {**base, "reason": "protocol"}, evidence, endpoint.label)
+        return Verdict(Status.ERROR, "versions-unknown", base, evidence, endpoint.subject, ErrorReason.PROTOCOL)
     level = worst(ratings.values())
     bad = [v for v, r in ratings.items() if r in ("insufficient", "phase-out")]
     if level == "insufficient":
-        return Verdict(Status.FAIL, "insufficient", {**base, "weak": ", ".join(bad)}, evidence, endpoint.label)
+        return Verdict(Status.FAIL, "insufficient", {**base, "weak": ", ".join(bad)}, evidence, endpoint.subject)
     if level == "phase-out":
         status = Status.FAIL if params.get("fail_on_phase_out", False) else Status.WARN
-        return Verdict(status, "phase-out", {**base, "weak": ", ".join(bad)}, evidence, endpoint.label)
+        return Verdict(status, "phase-out", {**base, "weak": ", ".join(bad)}, evidence, endpoint.subject)
     if "TLSv1.3" not in accepted:
-        return Verdict(Status.PASS, "sufficient-no-tls13", base, evidence, endpoint.label)
-    return Verdict(Status.PASS, "good", base, evidence, endpoint.label)
+        return Verdict(Status.PASS, "sufficient-no-tls13", base, evidence, endpoint.subject)
+    return Verdict(Status.PASS, "good", base, evidence, endpoint.subject)
 
 
 # ----------------------------------------------------------------------------- cipher suites
@@ -117,9 +111,9 @@ def cipher_verdict(endpoint: TlsEndpoint, params: Mapping[str, Any]) -> Verdict:
         if not result.complete:
             incomplete.append(result.version)
     evidence = {"suites": per_version, "key_exchange": group_ratings, "incomplete": incomplete}
-    base = {"host": endpoint.label}
+    base: dict[str, Any] = {}
     if not suite_ratings:
-        return Verdict(Status.ERROR, "suites-unknown", {**base, "reason": "protocol"}, evidence, endpoint.label)
+        return Verdict(Status.ERROR, "suites-unknown", base, evidence, endpoint.subject, ErrorReason.PROTOCOL)
     level = worst([*suite_ratings.values(), *group_ratings.values()])
     weak = sorted({s for s, r in suite_ratings.items() if r in ("insufficient", "phase-out")})
     weak_kx = sorted({g for g, r in group_ratings.items() if r in ("insufficient", "phase-out")})
@@ -127,13 +121,13 @@ def cipher_verdict(endpoint: TlsEndpoint, params: Mapping[str, Any]) -> Verdict:
     if level == "insufficient":
         bad = sorted({s for s, r in [*suite_ratings.items(), *group_ratings.items()] if r == "insufficient"})
         return Verdict(Status.FAIL, "insufficient", {**base, "suites": ", ".join(bad), "count": len(bad)}, evidence,
-                       endpoint.label)
+                       endpoint.subject)
     if level == "phase-out":
         status = Status.FAIL if params.get("fail_on_phase_out", False) else Status.WARN
         return Verdict(status, "phase-out", {**base, "suites": names, "count": len(weak) + len(weak_kx)}, evidence,
-                       endpoint.label)
+                       endpoint.subject)
     return Verdict(Status.PASS, "good" if level == "good" else "sufficient", {**base, "count": len(suite_ratings)},
-                   evidence, endpoint.label)
+                   evidence, endpoint.subject)
 
 
 # ----------------------------------------------------------------------------- certificates
@@ -156,7 +150,6 @@ def hostname_matches(name: str, dns_names: Iterable[str], common_names: Iterable
 
 def _cert_params(endpoint: TlsEndpoint, cert: CertInfo) -> dict[str, Any]:
     return {
-        "host": endpoint.label,
         "subject": cert.subject,
         "issuer": cert.issuer,
         "not_after": cert.not_after.date().isoformat(),
@@ -181,7 +174,7 @@ def cert_valid_verdict(endpoint: TlsEndpoint, now: datetime, label_name: str | N
     assert cert is not None
     params = _cert_params(endpoint, cert)
     evidence = {**_cert_evidence(cert), "verify_code": endpoint.verify_code, "verify_message": endpoint.verify_message}
-    host = endpoint.label
+    host = endpoint.subject
     if now < cert.not_before:
         return Verdict(Status.FAIL, "not-yet-valid", {**params, "not_before": cert.not_before.date().isoformat()},
                        evidence, host)
@@ -196,7 +189,7 @@ def cert_valid_verdict(endpoint: TlsEndpoint, now: datetime, label_name: str | N
         return Verdict(Status.FAIL, "untrusted", {**params, "reason_text": endpoint.verify_message or "-"}, evidence,
                        host)
     if endpoint.chain_trusted is None:
-        return Verdict(Status.ERROR, "chain-unknown", {**params, "reason": "protocol"}, evidence, host)
+        return Verdict(Status.ERROR, "chain-unknown", params, evidence, host, ErrorReason.PROTOCOL)
     return Verdict(Status.PASS, "valid", params, evidence, host)
 
 
@@ -213,12 +206,12 @@ def cert_expiry_verdict(endpoint: TlsEndpoint, now: datetime, params: Mapping[st
     p = {**_cert_params(endpoint, cert), "days": days}
     evidence = _cert_evidence(cert)
     if days < 0:
-        return Verdict(Status.FAIL, "expired", p, evidence, endpoint.label)
+        return Verdict(Status.FAIL, "expired", p, evidence, endpoint.subject)
     if days < int(params.get("fail_days", 14)):
-        return Verdict(Status.FAIL, "expires-very-soon", p, evidence, endpoint.label)
+        return Verdict(Status.FAIL, "expires-very-soon", p, evidence, endpoint.subject)
     if days < int(params.get("warn_days", 30)):
-        return Verdict(Status.WARN, "expires-soon", p, evidence, endpoint.label)
-    return Verdict(Status.PASS, "ok", p, evidence, endpoint.label)
+        return Verdict(Status.WARN, "expires-soon", p, evidence, endpoint.subject)
+    return Verdict(Status.PASS, "ok", p, evidence, endpoint.subject)
 
 
 @evaluator("web.tls_cert_expiry")
@@ -235,14 +228,14 @@ def cert_key_verdict(endpoint: TlsEndpoint, params: Mapping[str, Any]) -> Verdic
     min_rsa = int(params.get("min_rsa_bits", 2048))
     min_ec = int(params.get("min_ec_bits", 256))
     if cert.key_type in ("RSA", "DSA") and cert.key_bits < min_rsa:
-        return Verdict(Status.FAIL, "weak-key", {**p, "minimum": f"{cert.key_type} {min_rsa}"}, evidence, endpoint.label)
+        return Verdict(Status.FAIL, "weak-key", {**p, "minimum": f"{cert.key_type} {min_rsa}"}, evidence, endpoint.subject)
     if cert.key_type == "DSA":
-        return Verdict(Status.FAIL, "weak-key", {**p, "minimum": "RSA 2048 / EC 256"}, evidence, endpoint.label)
+        return Verdict(Status.FAIL, "weak-key", {**p, "minimum": "RSA 2048 / EC 256"}, evidence, endpoint.subject)
     if cert.key_type == "EC" and cert.key_bits < min_ec:
-        return Verdict(Status.FAIL, "weak-key", {**p, "minimum": f"EC {min_ec}"}, evidence, endpoint.label)
+        return Verdict(Status.FAIL, "weak-key", {**p, "minimum": f"EC {min_ec}"}, evidence, endpoint.subject)
     if cert.key_type == "unknown":
-        return Verdict(Status.WARN, "unknown-key", p, evidence, endpoint.label)
-    return Verdict(Status.PASS, "ok", p, evidence, endpoint.label)
+        return Verdict(Status.WARN, "unknown-key", p, evidence, endpoint.subject)
+    return Verdict(Status.PASS, "ok", p, evidence, endpoint.subject)
 
 
 @evaluator("web.tls_cert_key")
@@ -260,59 +253,11 @@ def cert_signature_verdict(endpoint: TlsEndpoint) -> Verdict:
     p = {**_cert_params(endpoint, cert), "hash": cert.signature_hash or "-"}
     evidence = _cert_evidence(cert)
     if cert.signature_hash.lower() in WEAK_HASHES:
-        return Verdict(Status.FAIL, "weak-signature", p, evidence, endpoint.label)
-    return Verdict(Status.PASS, "ok", p, evidence, endpoint.label)
+        return Verdict(Status.FAIL, "weak-signature", p, evidence, endpoint.subject)
+    return Verdict(Status.PASS, "ok", p, evidence, endpoint.subject)
 
 
 @evaluator("web.tls_cert_signature")
 def cert_signature(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     scan: TlsScan = facts.fact("tls.scan")
     return _per_endpoint(scan, cert_signature_verdict, need_cert=True)
-
-
-# ----------------------------------------------------------------------------- report helper
-
-
-def host_table(scan_result: ScanResult) -> list[dict[str, Any]]:
-    """Rows of protocol and certificate facts per host address, for the HTML report.
-
-    Reads the stored ``tls.scan`` facts (web hosts) and ``smtp.starttls`` facts (mail servers). Each
-    row: target, service ("https" | "smtp"), name, address, status, versions (accepted, e.g.
-    ["TLSv1.2", "TLSv1.3"]), subject, issuer, not_after (ISO date), key ("RSA 2048"),
-    signature_hash, trusted (True/False/None). Facts may be dataclasses or, for stored scans of
-    older versions, plain dicts; both are read.
-    """
-    rows: list[dict[str, Any]] = []
-    for outcome in scan_result.outcomes:
-        if outcome.fact is None or outcome.probe not in ("tls.scan", "smtp.starttls"):
-            continue
-        service = "https" if outcome.probe == "tls.scan" else "smtp"
-        for endpoint in _get(outcome.fact, "endpoints") or ():
-            tls = _get(endpoint, "tls") if service == "smtp" else endpoint
-            cert = _get(tls, "certificate") if tls is not None else None
-            versions = [_get(v, "version") for v in (_get(tls, "versions") or ()) if _get(v, "accepted")] if tls else []
-            not_after = _get(cert, "not_after") if cert is not None else None
-            rows.append({
-                "target": outcome.subject,
-                "service": service,
-                "name": _get(endpoint, "name"),
-                "address": _get(endpoint, "address"),
-                "status": _get(tls, "status") if tls is not None else _get(endpoint, "status"),
-                "versions": versions,
-                "subject": _get(cert, "subject") if cert is not None else None,
-                "issuer": _get(cert, "issuer") if cert is not None else None,
-                "not_after": not_after.date().isoformat() if isinstance(not_after, datetime) else (
-                    str(not_after)[:10] if not_after else None),
-                "key": f"{_get(cert, 'key_type')} {_get(cert, 'key_bits')}" if cert is not None else None,
-                "signature_hash": _get(cert, "signature_hash") if cert is not None else None,
-                "trusted": _get(tls, "chain_trusted") if tls is not None else None,
-            })
-    return rows
-
-
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)

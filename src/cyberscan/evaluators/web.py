@@ -3,43 +3,52 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ..engine import Facts
-from ..eol import judge_version
-from ..models import Status, Verdict
+from ..facts import Facts
+from ..facts.web import Exchange, Fetch, HttpSite, WebEndpoint
+from ..models import ErrorReason, Status, Verdict
+from ..parsers.eol import judge_version
 from ..parsers.headers import csp_directive, parse_hsts, parse_products, parse_set_cookie
 from ..parsers.securitytxt import looks_like_securitytxt, parse_securitytxt
 from ..plugin import evaluator
-from ..probes.http import Exchange, Fetch, HttpSite, WebEndpoint
+from .common import lookups_failed, no_hosts, not_judged
 
-_NOT_JUDGED = {
-    "refused": (Status.SKIPPED, "no-https", "not-applicable"),
-    "out-of-scope": (Status.SKIPPED, "out-of-scope", "out-of-scope"),
-    "timeout": (Status.ERROR, "unreachable", "timeout"),
-    "unreachable": (Status.ERROR, "unreachable", "unreachable"),
-    "protocol": (Status.ERROR, "unreachable", "protocol"),
-}
+NO_HTTPS = (Status.SKIPPED, "endpoint.no-https")  # a refused HTTPS connection, for checks that need HTTPS
 
 
 def _problem(endpoint: WebEndpoint, fetch: Fetch) -> Verdict | None:
     if fetch.ok:
         return None
-    status, key, reason = _NOT_JUDGED.get(fetch.status, (Status.ERROR, "unreachable", "protocol"))
-    return Verdict(status, key, {"reason": reason, "detail": fetch.detail[:300], "host": endpoint.label},
-                   {"address": endpoint.address}, host=endpoint.label)
+    return not_judged(fetch.error or ErrorReason.PROTOCOL, fetch.detail, endpoint.subject, refused=NO_HTTPS,
+                      evidence={"address": endpoint.address})
 
 
-def _each(site: HttpSite, judge: Callable[[WebEndpoint], Verdict], pick: Callable[[WebEndpoint], Fetch]) -> list[Verdict]:
-    if not site.endpoints:
-        return [Verdict(Status.INFO, "no-web-hosts", {"unresolved": list(site.unresolved)})]
-    out = []
-    for endpoint in site.endpoints:
+def _each(site: HttpSite, judge: Callable[[WebEndpoint], Verdict], pick: Callable[[WebEndpoint], Fetch],
+          params: Mapping[str, Any]) -> list[Verdict]:
+    out = lookups_failed(site.failed, "https")
+    endpoints = [e for e in site.endpoints if judged_role(e, params)]
+    if not endpoints and not out:
+        return [no_hosts(site.unresolved)]
+    for endpoint in endpoints:
         problem = _problem(endpoint, pick(endpoint))
         out.append(problem if problem is not None else judge(endpoint))
     return out
+
+
+def judged_role(endpoint: WebEndpoint, params: Mapping[str, Any]) -> bool:
+    """Whether the check judges this host: its ``roles`` param (data) lists the host roles it is for.
+
+    ``mta-sts.<domain>`` only serves a policy to mail servers, so the website checks (headers,
+    cookies, security.txt, software) list the visitor roles only; TLS and HSTS checks judge every host.
+    """
+    wanted = params.get("roles")
+    if not wanted or not endpoint.roles:
+        return True
+    return bool(set(endpoint.roles) & {str(r) for r in wanted})
 
 
 def _https(e: WebEndpoint) -> Fetch:
@@ -52,16 +61,16 @@ def _https(e: WebEndpoint) -> Fetch:
 @evaluator("web.https_available")
 def https_available(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     site: HttpSite = facts.fact("http.site")
-    if not site.endpoints:
-        return [Verdict(Status.INFO, "no-web-hosts", {"unresolved": list(site.unresolved)})]
-    out = []
+    out = lookups_failed(site.failed, "https")
+    if not site.endpoints and not out:
+        return [no_hosts(site.unresolved)]
     for e in site.endpoints:
         first = e.https.first
-        if e.https.ok and first is not None:
-            out.append(Verdict(Status.PASS, "available", {"host": e.label, "code": first.status},
-                               {"url": first.url, "status": first.status}, e.label))
-        elif e.https.status == "refused":
-            out.append(Verdict(Status.FAIL, "not-offered", {"host": e.label}, {"detail": e.https.detail}, e.label))
+        if first is not None:  # the server answered over HTTPS (a later redirect hop may have failed)
+            out.append(Verdict(Status.PASS, "available", {"code": first.status},
+                               {"url": first.url, "status": first.status}, e.subject))
+        elif e.https.error is ErrorReason.REFUSED:
+            out.append(Verdict(Status.FAIL, "not-offered", {}, {"detail": e.https.detail}, e.subject))
         else:
             problem = _problem(e, e.https)
             assert problem is not None
@@ -76,30 +85,39 @@ def redirect_verdict(e: WebEndpoint) -> Verdict:
     first = e.http.first
     assert first is not None
     evidence = {"url": first.url, "status": first.status, "location": first.location}
-    p = {"host": e.label, "code": first.status}
+    p: dict[str, Any] = {"code": first.status}
+    subject = e.subject
     if not first.is_redirect:
-        return Verdict(Status.FAIL, "no-redirect", p, evidence, e.label)
-    target = urlsplit(urljoin(first.url, first.location or ""))
+        return Verdict(Status.FAIL, "no-redirect", p, evidence, subject)
+    try:
+        target = urlsplit(urljoin(first.url, first.location or ""))
+        hostname = (target.hostname or "").lower()
+    except ValueError:
+        return Verdict(Status.FAIL, "redirect-not-https", {**p, "location": (first.location or "")[:200]}, evidence,
+                       subject)
     p["location"] = (first.location or "")[:200]
     if target.scheme != "https":
-        return Verdict(Status.FAIL, "redirect-not-https", p, evidence, e.label)
-    if (target.hostname or "").lower() != e.name.lower():
-        return Verdict(Status.WARN, "redirect-other-host", p, evidence, e.label)
-    return Verdict(Status.PASS, "redirects", p, evidence, e.label)
+        return Verdict(Status.FAIL, "redirect-not-https", p, evidence, subject)
+    if hostname != e.name.lower():
+        return Verdict(Status.WARN, "redirect-other-host", p, evidence, subject)
+    return Verdict(Status.PASS, "redirects", p, evidence, subject)
 
 
 @evaluator("web.https_redirect")
 def https_redirect(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     site: HttpSite = facts.fact("http.site")
-    if not site.endpoints:
-        return [Verdict(Status.INFO, "no-web-hosts", {"unresolved": list(site.unresolved)})]
-    out = []
+    out = lookups_failed(site.failed, "http")
+    if not site.endpoints and not out:
+        return [no_hosts(site.unresolved)]
     for e in site.endpoints:
-        if e.http.status == "refused":
-            out.append(Verdict(Status.PASS, "no-plain-http", {"host": e.label}, {"detail": e.http.detail}, e.label))
+        subject = replace(e.subject, port=None, service="http")
+        if e.http.error is ErrorReason.REFUSED:
+            out.append(Verdict(Status.PASS, "no-plain-http", {}, {"detail": e.http.detail}, subject))
             continue
-        problem = _problem(e, e.http)
-        out.append(problem if problem is not None else redirect_verdict(e))
+        if not e.http.ok:
+            out.append(not_judged(e.http.error or ErrorReason.PROTOCOL, e.http.detail, subject))
+            continue
+        out.append(replace(redirect_verdict(e), subject=subject))
     return out
 
 
@@ -113,25 +131,25 @@ def hsts_verdict(e: WebEndpoint, params: Mapping[str, Any]) -> Verdict:
     if value is None:  # some sites only send it after their own redirect
         value = next((h.header("Strict-Transport-Security") for h in e.https.hops
                       if h.header("Strict-Transport-Security")), None)
-    p: dict[str, Any] = {"host": e.label}
+    p: dict[str, Any] = {}
     if value is None:
-        return Verdict(Status.FAIL, "missing", p, {"url": first.url}, e.label)
+        return Verdict(Status.FAIL, "missing", p, {"url": first.url}, e.subject)
     hsts = parse_hsts(value)
     minimum = int(params.get("min_max_age", 31536000))
     p.update({"max_age": hsts.max_age if hsts.max_age is not None else "-", "minimum": minimum,
               "include_subdomains": hsts.include_subdomains})
     evidence = {"header": value[:300], "url": first.url}
     if not hsts.valid or hsts.max_age is None:
-        return Verdict(Status.FAIL, "invalid", p, evidence, e.label)
+        return Verdict(Status.FAIL, "invalid", p, evidence, e.subject)
     if hsts.max_age < minimum:
-        return Verdict(Status.FAIL, "too-short", p, evidence, e.label)
+        return Verdict(Status.FAIL, "too-short", p, evidence, e.subject)
     key = "ok-subdomains" if hsts.include_subdomains else "ok"
-    return Verdict(Status.PASS, key, p, evidence, e.label)
+    return Verdict(Status.PASS, key, p, evidence, e.subject)
 
 
 @evaluator("web.hsts")
 def hsts(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
-    return _each(facts.fact("http.site"), lambda e: hsts_verdict(e, params), _https)
+    return _each(facts.fact("http.site"), lambda e: hsts_verdict(e, params), _https, params)
 
 
 # ----------------------------------------------------------------------------- security headers
@@ -155,17 +173,17 @@ def headers_verdict(e: WebEndpoint) -> Verdict:
         "headers": {n: final.header(n) for n in ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
                                                  "Content-Security-Policy") if final.header(n) is not None},
     }
-    p: dict[str, Any] = {"host": e.label, "missing": ", ".join(missing), "csp": bool(csp)}
+    p: dict[str, Any] = {"missing": ", ".join(missing), "csp": bool(csp)}
     if missing:
-        return Verdict(Status.FAIL, "missing", p, evidence, e.label)
+        return Verdict(Status.FAIL, "missing", p, evidence, e.subject)
     if not csp:
-        return Verdict(Status.PASS, "ok-no-csp", p, evidence, e.label)
-    return Verdict(Status.PASS, "ok", p, evidence, e.label)
+        return Verdict(Status.PASS, "ok-no-csp", p, evidence, e.subject)
+    return Verdict(Status.PASS, "ok", p, evidence, e.subject)
 
 
 @evaluator("web.headers_basic")
 def headers_basic(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
-    return _each(facts.fact("http.site"), headers_verdict, _https)
+    return _each(facts.fact("http.site"), headers_verdict, _https, params)
 
 
 # ----------------------------------------------------------------------------- cookies
@@ -173,23 +191,23 @@ def headers_basic(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 
 def cookies_verdict(e: WebEndpoint) -> Verdict:
     cookies = [parse_set_cookie(v) for hop in e.https.hops for v in hop.header_all("Set-Cookie")]
-    p: dict[str, Any] = {"host": e.label, "count": len(cookies)}
+    p: dict[str, Any] = {"count": len(cookies)}
     evidence = {"cookies": [{"name": c.name, "secure": c.secure, "httponly": c.http_only, "samesite": c.same_site}
                             for c in cookies]}
     if not cookies:
-        return Verdict(Status.PASS, "no-cookies", p, evidence, e.label)
+        return Verdict(Status.PASS, "no-cookies", p, evidence, e.subject)
     insecure = sorted({c.name for c in cookies if not c.secure})
     weak = sorted({c.name for c in cookies if not c.http_only or c.same_site in ("", "none", "invalid")})
     if insecure:
-        return Verdict(Status.FAIL, "not-secure", {**p, "cookies": ", ".join(insecure)}, evidence, e.label)
+        return Verdict(Status.FAIL, "not-secure", {**p, "cookies": ", ".join(insecure)}, evidence, e.subject)
     if weak:
-        return Verdict(Status.WARN, "missing-flags", {**p, "cookies": ", ".join(weak)}, evidence, e.label)
-    return Verdict(Status.PASS, "ok", p, evidence, e.label)
+        return Verdict(Status.WARN, "missing-flags", {**p, "cookies": ", ".join(weak)}, evidence, e.subject)
+    return Verdict(Status.PASS, "ok", p, evidence, e.subject)
 
 
 @evaluator("web.cookies")
 def cookies(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
-    return _each(facts.fact("http.site"), cookies_verdict, _https)
+    return _each(facts.fact("http.site"), cookies_verdict, _https, params)
 
 
 # ----------------------------------------------------------------------------- security.txt
@@ -198,34 +216,36 @@ def cookies(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 def securitytxt_verdict(e: WebEndpoint, facts: Facts, params: Mapping[str, Any]) -> Verdict:
     final = e.securitytxt.final
     assert final is not None
+    if final.truncated:  # a cut-off file is never judged
+        return not_judged(ErrorReason.TRUNCATED, final.url, e.subject)
     url = f"https://{e.name}/.well-known/security.txt"
-    p: dict[str, Any] = {"host": e.label, "url": url}
+    p: dict[str, Any] = {"url": url}
     evidence: dict[str, Any] = {"url": final.url, "status": final.status,
                                 "redirects": [h.url for h in e.securitytxt.hops[:-1]]}
     if final.status != 200 or final.is_redirect:
-        return Verdict(Status.FAIL, "missing", {**p, "code": final.status}, evidence, e.label)
+        return Verdict(Status.FAIL, "missing", {**p, "code": final.status}, evidence, e.subject)
     if not looks_like_securitytxt(final.content_type, final.body):
         return Verdict(Status.FAIL, "missing", {**p, "code": final.status}, {**evidence, "content_type": final.content_type},
-                       e.label)
+                       e.subject)
     doc = parse_securitytxt(final.body)
     evidence.update({"contacts": list(doc.contacts), "expires": list(doc.expires_raw), "canonical": list(doc.canonical),
                      "signed": doc.signed, "problems": list(doc.errors)})
     p.update({"contacts": ", ".join(doc.contacts) or "-", "signed": doc.signed})
     structural = [x for x in doc.errors if x in ("no-contact", "no-expires", "bad-expires", "multiple-expires")]
     if structural:
-        return Verdict(Status.FAIL, "malformed", {**p, "problems": ", ".join(structural)}, evidence, e.label)
+        return Verdict(Status.FAIL, "malformed", {**p, "problems": ", ".join(structural)}, evidence, e.subject)
     assert doc.expires is not None
     p["expires"] = doc.expires.date().isoformat()
     if doc.expires <= facts.now:
-        return Verdict(Status.FAIL, "expired", p, evidence, e.label)
+        return Verdict(Status.FAIL, "expired", p, evidence, e.subject)
     if doc.expires > facts.now + timedelta(days=int(params.get("max_expires_days", 366))):
-        return Verdict(Status.WARN, "expires-too-far", p, evidence, e.label)
+        return Verdict(Status.WARN, "expires-too-far", p, evidence, e.subject)
     if doc.canonical and not any(_canonical_ok(c, final.url, url, facts.target) for c in doc.canonical):
         return Verdict(Status.WARN, "canonical-mismatch", {**p, "canonical": ", ".join(doc.canonical)}, evidence,
-                       e.label)
+                       e.subject)
     if doc.errors:
-        return Verdict(Status.WARN, "minor-problems", {**p, "problems": ", ".join(doc.errors)}, evidence, e.label)
-    return Verdict(Status.PASS, "valid-signed" if doc.signed else "valid", p, evidence, e.label)
+        return Verdict(Status.WARN, "minor-problems", {**p, "problems": ", ".join(doc.errors)}, evidence, e.subject)
+    return Verdict(Status.PASS, "valid-signed" if doc.signed else "valid", p, evidence, e.subject)
 
 
 def _canonical_ok(canonical: str, fetched: str, expected: str, domain: str) -> bool:
@@ -245,7 +265,7 @@ def _canonical_ok(canonical: str, fetched: str, expected: str, domain: str) -> b
 
 @evaluator("web.securitytxt")
 def securitytxt(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
-    return _each(facts.fact("http.site"), lambda e: securitytxt_verdict(e, facts, params), lambda e: e.securitytxt)
+    return _each(facts.fact("http.site"), lambda e: securitytxt_verdict(e, facts, params), lambda e: e.securitytxt, params)
 
 
 # ----------------------------------------------------------------------------- software versions
@@ -280,20 +300,20 @@ def _summary(rows: list[dict[str, Any]], statuses: tuple[str, ...]) -> str:
 
 def software_verdict(e: WebEndpoint, facts: Facts, sources: list[tuple[str, str]], *, cms: bool) -> Verdict:
     rows, worst = _judge_products(sources, facts)
-    p: dict[str, Any] = {"host": e.label}
+    p: dict[str, Any] = {}
     evidence = {"found": rows, "eol_updated": str((facts.data.get("eol") or {}).get("updated", ""))}
     if not rows:
-        return Verdict(Status.PASS if not cms else Status.INFO, "none-detected", p, evidence, e.label)
+        return Verdict(Status.PASS if not cms else Status.INFO, "none-detected", p, evidence, e.subject)
     if worst == "end-of-life":
-        return Verdict(Status.FAIL, "end-of-life", {**p, "software": _summary(rows, ("end-of-life",))}, evidence, e.label)
+        return Verdict(Status.FAIL, "end-of-life", {**p, "software": _summary(rows, ("end-of-life",))}, evidence, e.subject)
     if worst == "outdated":
-        return Verdict(Status.WARN, "outdated", {**p, "software": _summary(rows, ("outdated",))}, evidence, e.label)
+        return Verdict(Status.WARN, "outdated", {**p, "software": _summary(rows, ("outdated",))}, evidence, e.subject)
     if worst in ("supported", "unknown"):
         software = _summary(rows, ("supported", "unknown"))
         if cms:
-            return Verdict(Status.PASS, "current", {**p, "software": software}, evidence, e.label)
-        return Verdict(Status.INFO, "version-disclosed", {**p, "software": software}, evidence, e.label)
-    return Verdict(Status.PASS, "no-version", {**p, "software": ", ".join(r["product"] for r in rows)}, evidence, e.label)
+            return Verdict(Status.PASS, "current", {**p, "software": software}, evidence, e.subject)
+        return Verdict(Status.INFO, "version-disclosed", {**p, "software": software}, evidence, e.subject)
+    return Verdict(Status.PASS, "no-version", {**p, "software": ", ".join(r["product"] for r in rows)}, evidence, e.subject)
 
 
 def _banner_sources(e: WebEndpoint) -> list[tuple[str, str]]:
@@ -309,7 +329,7 @@ def _banner_sources(e: WebEndpoint) -> list[tuple[str, str]]:
 
 @evaluator("web.software_banner")
 def software_banner(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
-    return _each(facts.fact("http.site"), lambda e: software_verdict(e, facts, _banner_sources(e), cms=False), _https)
+    return _each(facts.fact("http.site"), lambda e: software_verdict(e, facts, _banner_sources(e), cms=False), _https, params)
 
 
 @evaluator("web.cms_version")
@@ -318,4 +338,5 @@ def cms_version(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         facts.fact("http.site"),
         lambda e: software_verdict(e, facts, [("generator", g) for g in e.generators], cms=True),
         _https,
+        params,
     )

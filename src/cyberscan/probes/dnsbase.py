@@ -6,56 +6,35 @@ queries are errors: they say nothing about the domain, so they must never become
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import dns.exception
-import dns.message
-import dns.name
-import dns.rcode
+import dns.flags
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-from ..errors import ProbeError, ProbeTimeout, TargetUnreachable
+from ..errors import ProbeTimeout, ServerFailure, TargetUnreachable
+from ..facts.dns import DnsAnswer
+from ..models import ErrorReason
+from ..runtime import ProbeContext
 
 
-@dataclass(frozen=True, slots=True)
-class DnsAnswer:
-    """The records of one name and type, as text (``rdata.to_text()``), plus how the answer ended."""
-
-    name: str
-    rdtype: str
-    rcode: str  # "NOERROR" | "NXDOMAIN"
-    records: tuple[str, ...] = ()
-    ttl: int | None = None
-    authenticated: bool = False  # the AD flag from a validating resolver
-    cname_chain: tuple[str, ...] = ()
-
-    @property
-    def exists(self) -> bool:
-        return self.rcode == "NOERROR"
-
-
-class DnsServerFailure(ProbeError):
-    """SERVFAIL or REFUSED from every resolver: the truth is unknown."""
-
-
-def lookup(resolver: dns.resolver.Resolver, name: str, rdtype: str, *, probe: str = "dns") -> DnsAnswer:
+def lookup(ctx: ProbeContext, name: str, rdtype: str, *, probe: str = "dns") -> DnsAnswer:
     """Resolve ``name``/``rdtype`` and classify the outcome. Raises ProbeError subclasses on errors."""
     qname = name.rstrip(".") + "."
+    resolver = ctx.resolver  # raises Interrupted once the scan is cancelled
     try:
         answer = resolver.resolve(qname, rdtype, raise_on_no_answer=False, search=False)
     except dns.resolver.NXDOMAIN:
         return DnsAnswer(name.rstrip("."), rdtype, "NXDOMAIN")
     except dns.resolver.LifetimeTimeout as exc:
-        raise ProbeTimeout(f"no DNS answer for {qname} {rdtype} in time", probe=probe, target=name) from exc
+        raise ProbeTimeout(f"{qname} {rdtype}", probe=probe, target=name) from exc
     except dns.resolver.NoNameservers as exc:
-        raise DnsServerFailure(
-            f"the nameservers could not answer {qname} {rdtype} (SERVFAIL or refused)", probe=probe, target=name
-        ) from exc
+        raise ServerFailure(f"{qname} {rdtype}: SERVFAIL/REFUSED", probe=probe, target=name) from exc
     except dns.resolver.YXDOMAIN as exc:
-        raise DnsServerFailure(f"{qname} is too long after DNAME substitution", probe=probe, target=name) from exc
-    except (dns.exception.DNSException, OSError) as exc:
-        raise TargetUnreachable(f"DNS lookup of {qname} {rdtype} failed: {exc}", probe=probe, target=name) from exc
+        raise ServerFailure(f"{qname} {rdtype}: YXDOMAIN", probe=probe, target=name) from exc
+    except (dns.exception.DNSException, OSError, ValueError) as exc:
+        raise TargetUnreachable(f"{qname} {rdtype}: {exc}", probe=probe, target=name) from exc
     records: tuple[str, ...] = ()
     ttl = None
     chain: list[str] = []
@@ -69,13 +48,19 @@ def lookup(resolver: dns.resolver.Resolver, name: str, rdtype: str, *, probe: st
     return DnsAnswer(name.rstrip("."), rdtype, "NOERROR", records, ttl, authenticated, tuple(chain))
 
 
+def reason_of(exc: BaseException) -> ErrorReason:
+    """The ErrorReason of a ProbeError (PROTOCOL for anything else)."""
+    value = getattr(exc, "reason", None)
+    return value if isinstance(value, ErrorReason) else ErrorReason.PROTOCOL
+
+
 def txt_strings(answer: DnsAnswer) -> list[str]:
     """TXT records joined into single strings (character-strings are concatenated, per RFC 7208 3.3)."""
-    import dns.rdata
-    import dns.rdataclass
-
     out = []
     for text in answer.records:
-        rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text)
+        try:
+            rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.TXT, text)
+        except (dns.exception.DNSException, ValueError):
+            continue
         out.append(b"".join(rdata.strings).decode("utf-8", errors="replace"))  # type: ignore[attr-defined]
     return out

@@ -6,8 +6,6 @@ checks the signatures against the keys at the scan time, so a stored scan can be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import dns.exception
 import dns.flags
 import dns.name
@@ -15,33 +13,14 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-from ..engine import ProbeContext, make_resolver
-from ..errors import ProbeTimeout, TargetUnreachable
+from ..errors import ProbeTimeout, ServerFailure, TargetUnreachable
+from ..facts.dns import DnssecFact, SignedRRset
 from ..plugin import probe
-from .dnsbase import DnsServerFailure
-
-
-@dataclass(frozen=True, slots=True)
-class SignedRRset:
-    name: str
-    rdtype: str
-    rcode: str  # NOERROR | NXDOMAIN
-    ttl: int | None
-    records: tuple[str, ...]  # presentation format
-    rrsigs: tuple[str, ...]  # RRSIGs covering this type at this name
-    authenticated: bool = False  # AD flag (only meaningful with a validating resolver)
-
-
-@dataclass(frozen=True, slots=True)
-class DnssecFact:
-    domain: str
-    dnskey: SignedRRset
-    soa: SignedRRset
-    ds: SignedRRset
-    resolver_verdict: str = ""  # the resolver's own SOA answer: "validated" (AD) | "not-validated" | "rejected" (SERVFAIL)
+from ..runtime import ProbeContext, make_resolver
 
 
 def fetch_signed(resolver: dns.resolver.Resolver, name: str, rdtype: str, *, probe: str) -> SignedRRset:
+    """One RRset with its RRSIGs. Raises ProbeError subclasses when there is no answer."""
     qname = dns.name.from_text(name.rstrip(".") + ".")
     wanted = dns.rdatatype.from_text(rdtype)
     try:
@@ -49,11 +28,11 @@ def fetch_signed(resolver: dns.resolver.Resolver, name: str, rdtype: str, *, pro
     except dns.resolver.NXDOMAIN:
         return SignedRRset(name, rdtype, "NXDOMAIN", None, (), ())
     except dns.resolver.LifetimeTimeout as exc:
-        raise ProbeTimeout(f"no DNS answer for {qname} {rdtype} in time", probe=probe, target=name) from exc
+        raise ProbeTimeout(f"{qname} {rdtype}", probe=probe, target=name) from exc
     except dns.resolver.NoNameservers as exc:
-        raise DnsServerFailure(f"the nameservers could not answer {qname} {rdtype}", probe=probe, target=name) from exc
-    except (dns.exception.DNSException, OSError) as exc:
-        raise TargetUnreachable(f"DNS lookup of {qname} {rdtype} failed: {exc}", probe=probe, target=name) from exc
+        raise ServerFailure(f"{qname} {rdtype}: SERVFAIL/REFUSED", probe=probe, target=name) from exc
+    except (dns.exception.DNSException, OSError, ValueError) as exc:
+        raise TargetUnreachable(f"{qname} {rdtype}: {exc}", probe=probe, target=name) from exc
     records: tuple[str, ...] = ()
     ttl = None
     owner = qname
@@ -80,6 +59,7 @@ def _checking_disabled(ctx: ProbeContext) -> dns.resolver.Resolver:
 
 @probe("dns.dnssec", fact=DnssecFact)
 def probe_dnssec(ctx: ProbeContext, domain: str) -> DnssecFact:
+    ctx.check_cancelled()
     res = _checking_disabled(ctx)
     dnskey = fetch_signed(res, domain, "DNSKEY", probe="dns.dnssec")
     soa = fetch_signed(res, domain, "SOA", probe="dns.dnssec")
@@ -87,6 +67,6 @@ def probe_dnssec(ctx: ProbeContext, domain: str) -> DnssecFact:
     try:
         plain = fetch_signed(ctx.resolver, domain, "SOA", probe="dns.dnssec")
         verdict = "validated" if plain.authenticated else "not-validated"
-    except DnsServerFailure:
+    except ServerFailure:
         verdict = "rejected"
     return DnssecFact(domain, dnskey, soa, ds, verdict)

@@ -1,55 +1,41 @@
 """Which hosts belong to a scanned domain, and their addresses: the scope of every connecting probe.
 
 Apex and ``www``, every MX host, ``mta-sts`` when it exists, and the hosts the user listed with
-``--host``. Never ranges, never neighbours.
+``--host``. Never ranges, never neighbours. A lookup that failed (timeout, SERVFAIL) is recorded as
+such: the host is unknown, not absent, and every check about it reports an error.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ..engine import ProbeContext
 from ..errors import ProbeError
+from ..facts.dns import Host, HostInventory, MxFact
+from ..models import ErrorReason
 from ..plugin import probe
-from .dns import MxFact
-from .dnsbase import lookup
+from ..runtime import ProbeContext
+from .dnsbase import lookup, reason_of
 
-
-@dataclass(frozen=True, slots=True)
-class Host:
-    name: str
-    roles: tuple[str, ...]  # apex | www | mx | mta-sts | extra
-    addresses: tuple[str, ...]  # IPv4 then IPv6, as resolved
-    cnames: tuple[str, ...] = ()
-    error: str = ""  # why the name could not be resolved, if it could not
-
-    @property
-    def ipv6(self) -> tuple[str, ...]:
-        return tuple(a for a in self.addresses if ":" in a)
-
-
-@dataclass(frozen=True, slots=True)
-class HostInventory:
-    domain: str
-    hosts: tuple[Host, ...]
-
-    def with_role(self, role: str) -> tuple[Host, ...]:
-        return tuple(h for h in self.hosts if role in h.roles)
+WEB_ROLES = ("apex", "www", "mta-sts", "extra")
 
 
 def resolve_host(ctx: ProbeContext, name: str, roles: tuple[str, ...]) -> Host:
     addresses: list[str] = []
     cnames: list[str] = []
-    errors = []
+    error: ErrorReason | None = None
+    details = []
     for rdtype in ("A", "AAAA"):
         try:
-            answer = lookup(ctx.resolver, name, rdtype, probe="hosts.inventory")
+            answer = lookup(ctx, name, rdtype, probe="hosts.inventory")
         except ProbeError as exc:
-            errors.append(str(exc))
+            error = error or reason_of(exc)
+            details.append(exc.detail)
             continue
         addresses.extend(answer.records)
         cnames.extend(c for c in answer.cname_chain if c not in cnames)
-    return Host(name, roles, tuple(addresses), tuple(cnames), "; ".join(errors))
+        if not answer.exists:
+            break  # NXDOMAIN: no AAAA either
+    if addresses:
+        error = None  # one family answered: the host is known (the other family's trouble is not a verdict)
+    return Host(name, roles, tuple(addresses), tuple(cnames), error, "; ".join(details))
 
 
 @probe("hosts.inventory", fact=HostInventory)
@@ -62,15 +48,34 @@ def probe_inventory(ctx: ProbeContext, domain: str) -> HostInventory:
     add(domain, "apex")
     add(f"www.{domain}", "www")
     mx_outcome = ctx.outcome("dns.mx")
+    mx_error = None
     if isinstance(mx_outcome.fact, MxFact):
         for mx in mx_outcome.fact.hosts:
             if mx.exchange:
                 add(mx.exchange, "mx")
-    mta_sts = f"mta-sts.{domain}"
-    add(mta_sts, "mta-sts")
+    else:
+        mx_error = mx_outcome.error or ErrorReason.PROTOCOL
+    add(f"mta-sts.{domain}", "mta-sts")
     for extra in ctx.options.extra_hosts:
         add(extra, "extra")
     hosts = ctx.map(lambda item: resolve_host(ctx, item[0], tuple(item[1])), list(roles.items()))
     # mta-sts only counts when it exists
-    kept = tuple(h for h in hosts if h.roles != ("mta-sts",) or h.addresses)
-    return HostInventory(domain, kept)
+    kept = tuple(h for h in hosts if h.roles != ("mta-sts",) or h.addresses or h.error)
+    return HostInventory(domain, kept, mx_error)
+
+
+def web_targets(inventory: HostInventory) -> tuple[list[tuple[str, str, tuple[str, ...]]], list[str],
+                                                   list[tuple[str, ErrorReason]]]:
+    """(name, address, roles) of the web hosts; names without any address; names whose lookup failed."""
+    pairs: list[tuple[str, str, tuple[str, ...]]] = []
+    unresolved: list[str] = []
+    failed: list[tuple[str, ErrorReason]] = []
+    for host in inventory.hosts:
+        if not set(host.roles) & set(WEB_ROLES):
+            continue
+        if host.error is not None:
+            failed.append((host.name, host.error))
+        elif not host.addresses:
+            unresolved.append(host.name)
+        pairs.extend((host.name, a, host.roles) for a in host.addresses)
+    return pairs, unresolved, failed

@@ -7,41 +7,41 @@ recursion (includes, redirects, lookup and void-lookup counts) is one ``dns.spf`
 
 from __future__ import annotations
 
-import functools
-import ipaddress
-import time
+import http.client
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-import requests.adapters
-import yaml
-
-from ..engine import ProbeContext
-from ..errors import ProbeError, ProbeTimeout, TargetUnreachable
+from ..errors import Interrupted, OutOfScope, ProbeError, ProbeTimeout, TargetUnreachable, Truncated
+from ..facts.dns import DnsAnswer
+from ..facts.mail import (
+    DkimFact,
+    DkimSelector,
+    DmarcFact,
+    ReportAuthorisation,
+    SpfFact,
+    SpfNode,
+    StsPolicyFetch,
+    TxtFact,
+)
+from ..models import ErrorReason
 from ..parsers.dkim import is_dkim_candidate
 from ..parsers.dmarc import is_dmarc_candidate, parse_dmarc
 from ..parsers.mtasts import is_sts_candidate
 from ..parsers.orgdomain import org_domain
 from ..parsers.spf import is_spf, parse_spf
 from ..plugin import probe
-from .dnsbase import DnsAnswer, lookup, txt_strings
+from ..runtime import ProbeContext
+from .dnsbase import lookup, txt_strings
+from .http import fetch_once
+from .tls import classify_oserror, verifying_context
 
 # ------------------------------------------------------------------------------------------ TXT
 
 
-@dataclass(frozen=True, slots=True)
-class TxtFact:
-    """The TXT strings at one name (character-strings joined), and whether the name exists."""
-
-    name: str
-    rcode: str
-    strings: tuple[str, ...]
-
-
 def _txt(ctx: ProbeContext, name: str, probe_id: str) -> TxtFact:
-    answer = lookup(ctx.resolver, name, "TXT", probe=probe_id)
+    answer = lookup(ctx, name, "TXT", probe=probe_id)
     return TxtFact(name, answer.rcode, tuple(txt_strings(answer)))
 
 
@@ -49,40 +49,6 @@ def _txt(ctx: ProbeContext, name: str, probe_id: str) -> TxtFact:
 
 MAX_WALK_LOOKUPS = 40  # stop following includes well beyond the limit of 10, to stay polite
 MAX_DEPTH = 12
-
-
-@dataclass(frozen=True, slots=True)
-class SpfNode:
-    """One SPF record visited while following includes and redirects."""
-
-    domain: str
-    via: str  # "root" | "include" | "redirect"
-    depth: int
-    parent: str  # "" for the root
-    records: tuple[str, ...]  # SPF records found at the domain (one is right)
-    rcode: str = "NOERROR"
-    error: str = ""  # "" | no-record | multiple-records | syntax | loop | temp-error | macro
-
-
-@dataclass(frozen=True, slots=True)
-class SpfFact:
-    domain: str
-    txt: tuple[str, ...]  # every TXT string at the domain (evidence)
-    nodes: tuple[SpfNode, ...]  # the root first, then in evaluation order
-    lookups: int  # DNS-querying terms (include, a, mx, ptr, exists, redirect), RFC 7208 4.6.4
-    void_lookups: int  # lookups that found nothing (NXDOMAIN or no records)
-    void_names: tuple[str, ...] = ()
-    mx_over_limit: tuple[str, ...] = ()  # mx mechanisms naming more than 10 MX hosts
-    temp_errors: tuple[str, ...] = ()  # lookups that timed out or failed (the count may be low)
-    truncated: bool = False  # the walk stopped early (far beyond the limit)
-
-    @property
-    def root(self) -> SpfNode:
-        return self.nodes[0]
-
-    @property
-    def record(self) -> str | None:
-        return self.root.records[0] if len(self.root.records) == 1 else None
 
 
 @dataclass
@@ -102,7 +68,9 @@ class _Walk:
 
     def query(self, name: str, rdtype: str) -> DnsAnswer | None:
         try:
-            return lookup(self.ctx.resolver, name, rdtype, probe="dns.spf")
+            return lookup(self.ctx, name, rdtype, probe="dns.spf")
+        except Interrupted:
+            raise
         except ProbeError as exc:
             self.temp.append(f"{name} {rdtype}: {exc}")
             return None
@@ -161,7 +129,7 @@ class _Walk:
 
 @probe("dns.spf", fact=SpfFact)
 def probe_spf(ctx: ProbeContext, domain: str) -> SpfFact:
-    root = lookup(ctx.resolver, domain, "TXT", probe="dns.spf")  # errors here make the check ERROR
+    root = lookup(ctx, domain, "TXT", probe="dns.spf")  # errors here make the check ERROR
     walk = _Walk(ctx)
     walk.visit(domain.lower(), "root", 0, "", ())
     return SpfFact(
@@ -180,38 +148,11 @@ def probe_spf(ctx: ProbeContext, domain: str) -> SpfFact:
 # ------------------------------------------------------------------------------------------ DMARC
 
 
-@functools.cache
-def public_suffixes() -> frozenset[str]:
-    """Multi-label public suffixes from ``checks/data/public_suffixes.yaml`` (empty if unreadable)."""
-    from ..catalogue import data_root
-
-    try:
-        raw: Any = yaml.safe_load((data_root() / "checks" / "data" / "public_suffixes.yaml").read_text("utf-8"))
-    except (OSError, yaml.YAMLError):
-        return frozenset()
+def public_suffixes(ctx: ProbeContext) -> frozenset[str]:
+    """Multi-label public suffixes from ``checks/data/public_suffixes.yaml`` (the catalogue's data)."""
+    raw: Any = ctx.data.get("public_suffixes")
     items = raw.get("suffixes", []) if isinstance(raw, dict) else []
     return frozenset(str(s).lower().strip(".") for s in items)
-
-
-@dataclass(frozen=True, slots=True)
-class ReportAuthorisation:
-    """RFC 7489 7.1: an outside domain must agree to receive the domain's reports."""
-
-    report_domain: str
-    name: str  # <domain>._report._dmarc.<report domain>
-    authorised: bool
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class DmarcFact:
-    domain: str
-    org_domain: str
-    name: str  # the _dmarc name whose records apply
-    records: tuple[str, ...]  # DMARC records there (exactly one is right)
-    other_txt: tuple[str, ...]  # other TXT strings at that name (ignored by receivers)
-    inherited: bool  # no record at the domain itself: the organisational domain's applies
-    authorisations: tuple[ReportAuthorisation, ...] = ()
 
 
 def _dmarc_at(ctx: ProbeContext, domain: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
@@ -230,7 +171,8 @@ def _report_domains(record: str) -> Iterable[str]:
 
 @probe("dns.dmarc", fact=DmarcFact)
 def probe_dmarc(ctx: ProbeContext, domain: str) -> DmarcFact:
-    org = org_domain(domain, public_suffixes())
+    suffixes = public_suffixes(ctx)
+    org = org_domain(domain, suffixes)
     name, records, others = _dmarc_at(ctx, domain)
     inherited = False
     if not records and org != domain.lower():
@@ -238,13 +180,13 @@ def probe_dmarc(ctx: ProbeContext, domain: str) -> DmarcFact:
         inherited = True
     auths: list[ReportAuthorisation] = []
     if len(records) == 1:
-        outside = sorted({d for d in _report_domains(records[0]) if org_domain(d, public_suffixes()) != org})
+        outside = sorted({d for d in _report_domains(records[0]) if org_domain(d, suffixes) != org})
         for report_domain in outside:
             check = f"{domain}._report._dmarc.{report_domain}"
             try:
                 txt = _txt(ctx, check, "dns.dmarc")
             except ProbeError as exc:
-                auths.append(ReportAuthorisation(report_domain, check, False, str(exc)))
+                auths.append(ReportAuthorisation(report_domain, check, False, f"{exc.reason}: {exc.detail}"))
                 continue
             ok = any(s.replace(" ", "").lower().startswith("v=dmarc1") for s in txt.strings)
             auths.append(ReportAuthorisation(report_domain, check, ok))
@@ -261,24 +203,6 @@ COMMON_SELECTORS = (
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class DkimSelector:
-    selector: str
-    name: str
-    rcode: str
-    records: tuple[str, ...]  # TXT strings that look like DKIM key records
-    aliases: tuple[str, ...] = ()  # CNAMEs followed (hosted mail often delegates selectors)
-
-
-@dataclass(frozen=True, slots=True)
-class DkimFact:
-    domain: str
-    selectors_tried: tuple[str, ...]
-    found: tuple[DkimSelector, ...]
-    domainkey_rcode: str  # of _domainkey.<domain>: NXDOMAIN suggests no keys at all (RFC 8020)
-    errors: tuple[str, ...] = ()  # "selector: reason" for lookups that failed
-
-
 def dkim_selectors(ctx: ProbeContext) -> tuple[str, ...]:
     extra = ctx.settings.get("dkim_selectors") or ()
     chosen = [*ctx.options.dkim_selectors, *(str(s) for s in extra), *COMMON_SELECTORS]
@@ -293,12 +217,12 @@ def dkim_selectors(ctx: ProbeContext) -> tuple[str, ...]:
 @probe("dns.dkim", fact=DkimFact)
 def probe_dkim(ctx: ProbeContext, domain: str) -> DkimFact:
     selectors = dkim_selectors(ctx)
-    base = lookup(ctx.resolver, f"_domainkey.{domain}", "TXT", probe="dns.dkim")
+    base = lookup(ctx, f"_domainkey.{domain}", "TXT", probe="dns.dkim")
 
     def one(selector: str) -> DkimSelector | str:
         name = f"{selector}._domainkey.{domain}"
         try:
-            answer = lookup(ctx.resolver, name, "TXT", probe="dns.dkim")
+            answer = lookup(ctx, name, "TXT", probe="dns.dkim")
         except ProbeError as exc:
             return f"{selector}: {exc}"
         records = tuple(s for s in txt_strings(answer) if is_dkim_candidate(s))
@@ -326,38 +250,6 @@ def probe_tlsrpt(ctx: ProbeContext, domain: str) -> TxtFact:
 MAX_POLICY_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class StsPolicyFetch:
-    """Fetching https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 3.3)."""
-
-    url: str
-    fetched: bool  # a request was made
-    address: str = ""
-    status: int | None = None
-    content_type: str = ""
-    body: str = ""
-    problem: str = ""  # "" | no-record | no-host | redirect | http-status | too-large | tls | not-utf8
-    detail: str = ""
-    location: str = ""  # where a redirect pointed
-
-
-class _PinnedAdapter(requests.adapters.HTTPAdapter):
-    """Connect to an address we resolved ourselves, while SNI and the certificate check use the name."""
-
-    def __init__(self, hostname: str) -> None:
-        self._hostname = hostname
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kwargs: Any) -> None:
-        kwargs["server_hostname"] = self._hostname
-        kwargs["assert_hostname"] = self._hostname
-        super().init_poolmanager(connections, maxsize, block, **kwargs)
-
-
-def _url_host(address: str) -> str:
-    return f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
-
-
 def https_port(ctx: ProbeContext) -> int:
     """443, unless the profile setting ``https_port`` says otherwise (the demo and tests)."""
     try:
@@ -368,48 +260,30 @@ def https_port(ctx: ProbeContext) -> int:
 
 
 def fetch_policy(ctx: ProbeContext, host: str, address: str, url: str) -> StsPolicyFetch:
-    session = ctx.http()
-    adapter = _PinnedAdapter(host)
-    port = https_port(ctx)
-    netloc = _url_host(address) + ("" if port == 443 else f":{port}")
-    request = requests.Request("GET", f"https://{netloc}/.well-known/mta-sts.txt", headers={"Host": host})
-    prepared = session.prepare_request(request)
+    """GET the policy from one address with a verified certificate for ``host`` (RFC 8461 3.3).
+
+    Raises ProbeError subclasses when there is no answer in time or it is too large to judge."""
+    ep = ctx.endpoint(address, host, "policy")
+    context = verifying_context(ctx.options.ca_bundle)
+    context.check_hostname = True
     try:
-        with ctx.connection_slot(address):
-            verify = session.verify if session.verify is not None else True
-            response = adapter.send(prepared, stream=True, timeout=(ctx.timeout, ctx.timeout), verify=verify, proxies={})
-            try:
-                status = response.status_code
-                content_type = response.headers.get("Content-Type", "")
-                if 300 <= status < 400:
-                    return StsPolicyFetch(url, True, address, status, content_type, problem="redirect",
-                                          location=response.headers.get("Location", "")[:200])  # fmt: skip
-                if status != 200:
-                    return StsPolicyFetch(url, True, address, status, content_type, problem="http-status")
-                body = b""
-                deadline = time.monotonic() + 3 * ctx.timeout  # a server dripping bytes cannot hold us
-                for chunk in response.iter_content(8192):
-                    body += chunk
-                    if time.monotonic() > deadline:
-                        raise ProbeTimeout(f"{url} ({address}) was too slow", probe="http.mta_sts", target=host)
-                    if len(body) > MAX_POLICY_BYTES:
-                        return StsPolicyFetch(url, True, address, status, content_type, problem="too-large",
-                                              detail=f"more than {MAX_POLICY_BYTES} bytes")  # fmt: skip
-            finally:
-                response.close()
-    except requests.exceptions.SSLError as exc:
-        return StsPolicyFetch(url, True, address, problem="tls", detail=str(exc)[:300])
-    except requests.exceptions.Timeout as exc:
-        raise ProbeTimeout(f"{url} ({address}) did not answer in time", probe="http.mta_sts", target=host) from exc
-    except (requests.exceptions.RequestException, OSError) as exc:
-        raise TargetUnreachable(f"{url} ({address}): {exc}", probe="http.mta_sts", target=host) from exc
-    finally:
-        adapter.close()
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        return StsPolicyFetch(url, True, address, status, content_type, problem="not-utf8")
-    return StsPolicyFetch(url, True, address, status, content_type, body=text)
+        exchange = fetch_once(ep, https_port(ctx), host, "/.well-known/mta-sts.txt", tls=True,
+                              max_bytes=MAX_POLICY_BYTES, context=context)
+    except ssl.SSLError as exc:
+        return StsPolicyFetch(url, True, address, problem="tls", detail=f"{type(exc).__name__}: {exc}"[:300])
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        reason = classify_oserror(exc) if isinstance(exc, OSError) else ErrorReason.PROTOCOL
+        error = ProbeTimeout if reason is ErrorReason.TIMEOUT else TargetUnreachable
+        raise error(f"{url} ({address}): {type(exc).__name__}: {exc}"[:300], probe="http.mta_sts", target=host) from exc
+    status, content_type = exchange.status, exchange.content_type
+    if 300 <= status < 400:
+        return StsPolicyFetch(url, True, address, status, content_type, problem="redirect",
+                              location=(exchange.location or "")[:200])
+    if status != 200:
+        return StsPolicyFetch(url, True, address, status, content_type, problem="http-status")
+    if exchange.truncated:
+        raise Truncated(f"{url} ({address}): > {MAX_POLICY_BYTES} bytes", probe="http.mta_sts", target=host)
+    return StsPolicyFetch(url, True, address, status, content_type, body=exchange.body)
 
 
 @probe("http.mta_sts", fact=StsPolicyFetch)
@@ -421,18 +295,17 @@ def probe_mta_sts_policy(ctx: ProbeContext, domain: str) -> StsPolicyFetch:
         return StsPolicyFetch(url, False, problem="no-record")
     addresses: list[str] = []
     for rdtype in ("A", "AAAA"):
-        answer = lookup(ctx.resolver, host, rdtype, probe="http.mta_sts")
+        answer = lookup(ctx, host, rdtype, probe="http.mta_sts")
         addresses.extend(answer.records)
         if not answer.exists:
             break
     if not addresses:
-        return StsPolicyFetch(url, False, problem="no-host", detail=f"{host} has no address")
+        return StsPolicyFetch(url, False, problem="no-host", detail=host)
     last: ProbeError | None = None
     for address in addresses:
-        ctx.admit(address, host)
         try:
             return fetch_policy(ctx, host, address, url)
-        except (ProbeTimeout, TargetUnreachable) as exc:
+        except (ProbeTimeout, TargetUnreachable, OutOfScope) as exc:
             last = exc  # try the next address
     assert last is not None
     raise last

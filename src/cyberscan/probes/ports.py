@@ -39,123 +39,26 @@ import os
 import shutil
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import dns.reversename
 
-from ..engine import ProbeContext
-from ..errors import OutOfScope, ProbeError, TargetUnreachable
-from ..parsers.nmap import NmapHost, parse_nmap_xml
+from ..errors import Interrupted, OutOfScope, ProbeError, TargetUnreachable
+from ..facts.dns import HostInventory
+from ..facts.ports import AddressScan, PortScan
+from ..models import ErrorReason
+from ..parsers.ports import port_spec
 from ..plugin import probe
+from ..runtime import ProbeContext
 from ..scope import in_domain
 from .dnsbase import lookup
-from .hosts import HostInventory
+from .portscan_fallback import connect_scan
+from .portscan_nmap import nmap_version, scan_address
+from .portscan_settings import ScanSettings
 
 log = logging.getLogger(__name__)
 
 PROBE = "net.ports"
-
-
-@dataclass(frozen=True, slots=True)
-class OpenPort:
-    """A port that answered, with what was learned about the service behind it."""
-
-    port: int
-    proto: str = "tcp"
-    state: str = "open"
-    service: str = ""  # nmap's service name (ssh, ms-wbt-server, redis ...) or guessed from the banner
-    product: str = ""
-    version: str = ""
-    extrainfo: str = ""
-    tunnel: str = ""  # "ssl" when TLS is in front of the service
-    cpe: tuple[str, ...] = ()
-    banner: str = ""  # built-in scan: what the service said first
-    auth_methods: tuple[str, ...] = ()  # SSH: the login methods the server offers
-    cert_names: tuple[str, ...] = ()  # TLS: the DNS names in the certificate (many: a shared server)
-    confident: bool = True  # False when the service name is only a guess from the port number
-
-
-@dataclass(frozen=True, slots=True)
-class AddressScan:
-    address: str
-    names: tuple[str, ...]  # the host names of the domain that resolve to this address
-    ptr: tuple[str, ...] = ()  # reverse DNS names of the address (hint for shared hosting)
-    method: str = "nmap"  # nmap | connect
-    scanned_tcp: tuple[int, ...] = ()
-    scanned_udp: tuple[int, ...] = ()
-    open: tuple[OpenPort, ...] = ()
-    error: str = ""  # "" | "timeout" (nmap gave up on the address) | "budget" | "failed"
-    detail: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return not self.error
-
-    def scanned(self, port: int, proto: str = "tcp") -> bool:
-        return self.ok and port in (self.scanned_udp if proto == "udp" else self.scanned_tcp)
-
-    def find(self, port: int, proto: str = "tcp") -> OpenPort | None:
-        for item in self.open:
-            if item.port == port and item.proto == proto:
-                return item
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class PortScan:
-    domain: str
-    method: str  # nmap | connect
-    addresses: tuple[AddressScan, ...]
-    wanted_tcp: tuple[int, ...] = ()
-    wanted_udp: tuple[int, ...] = ()
-    udp_skipped: str = ""  # why the wanted UDP ports were not scanned: "" | needs-root | no-nmap | disabled
-    refused: tuple[str, ...] = ()  # addresses of the domain left alone (outside the scope)
-    nmap_version: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ScanSettings:
-    timing: int = 3
-    host_timeout: float = 300.0
-    budget: float = 900.0
-    parallel: int = 4
-    max_parallelism: int = 8
-    version_intensity: int = 7
-    use_nmap: bool = True
-    nmap_binary: str = "nmap"
-    udp: bool = True
-    external_hosts: bool = False
-    connect_timeout: float = 3.0
-    banner_timeout: float = 2.0
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> ScanSettings:
-        raw = settings.get("portscan") or {}
-        if not isinstance(raw, Mapping):
-            raw = {}
-
-        def num(key: str, default: float, low: float, high: float) -> float:
-            try:
-                return min(max(float(raw.get(key, default)), low), high)
-            except (TypeError, ValueError):
-                return default
-
-        return cls(
-            timing=int(num("timing", 3, 0, 5)),
-            host_timeout=num("host_timeout", 300, 5, 3600),
-            budget=num("budget", 900, 5, 6 * 3600),
-            parallel=int(num("parallel", 4, 1, 64)),
-            max_parallelism=int(num("max_parallelism", 8, 1, 100)),
-            version_intensity=int(num("version_intensity", 7, 0, 9)),
-            use_nmap=bool(raw.get("nmap", True)),
-            nmap_binary=str(raw.get("nmap_binary", "nmap")),
-            udp=bool(raw.get("udp", True)),
-            external_hosts=bool(raw.get("external_hosts", False)),
-            connect_timeout=num("connect_timeout", 3, 0.1, 60),
-            banner_timeout=num("banner_timeout", 2, 0.1, 30),
-        )
 
 
 # ----------------------------------------------------------------------------- what to scan
@@ -172,22 +75,6 @@ def wanted_ports(params_list: Iterable[Mapping[str, Any]]) -> tuple[tuple[int, .
                 continue
             (udp if spec[1] == "udp" else tcp).add(spec[0])
     return tuple(sorted(tcp)), tuple(sorted(udp))
-
-
-def port_spec(entry: Any) -> tuple[int, str] | None:
-    """``{port: 3389, proto: tcp}`` (or a bare number) as (port, proto); None when malformed."""
-    if isinstance(entry, int):
-        entry = {"port": entry}
-    if not isinstance(entry, Mapping):
-        return None
-    try:
-        number = int(entry.get("port", -1))
-    except (TypeError, ValueError):
-        return None
-    proto = str(entry.get("proto", "tcp")).lower()
-    if not 0 < number < 65536 or proto not in ("tcp", "udp"):
-        return None
-    return number, proto
 
 
 def _targets(
@@ -220,7 +107,9 @@ def _ptr(ctx: ProbeContext, address: str) -> tuple[str, ...]:
     """Reverse DNS names of ``address`` through the scan's resolver; none when there are none."""
     try:
         name = dns.reversename.from_address(address).to_text().rstrip(".")
-        answer = lookup(ctx.resolver, name, "PTR", probe=PROBE)
+        answer = lookup(ctx, name, "PTR", probe=PROBE)
+    except Interrupted:
+        raise
     except (ProbeError, ValueError):
         return ()
     return tuple(r.rstrip(".").lower() for r in answer.records)
@@ -238,11 +127,7 @@ def probe_ports(ctx: ProbeContext, domain: str) -> PortScan:
     if foreign:
         ctx.notice("ports.external-hosts", names=sorted(foreign))
     if not targets and refused:
-        raise OutOfScope(
-            f"every address of {domain} ({', '.join(refused)}) is outside the scope; use --allow-private to scan them",
-            probe=PROBE,
-            target=domain,
-        )
+        raise OutOfScope(", ".join(refused), probe=PROBE, target=domain)
     binary = shutil.which(settings.nmap_binary) if settings.use_nmap else None
     root = hasattr(os, "geteuid") and os.geteuid() == 0
     udp_skipped = ""
@@ -260,8 +145,6 @@ def probe_ports(ctx: ProbeContext, domain: str) -> PortScan:
     ptrs = dict(zip(targets, ctx.map(lambda a: _ptr(ctx, a), list(targets)), strict=True))
     version = ""
     if binary is not None:
-        from .portscan_nmap import nmap_version, scan_address
-
         version = nmap_version(binary)
 
         def one(address: str) -> AddressScan:
@@ -281,8 +164,6 @@ def probe_ports(ctx: ProbeContext, domain: str) -> PortScan:
         scans = ctx.map(one, list(targets), workers=settings.parallel)
         method = "nmap"
     else:
-        from .portscan_fallback import connect_scan
-
         ctx.notice("ports.reduced-detection", reason="disabled" if not settings.use_nmap else "nmap-missing")
         per_address = max(1, min(ctx.options.per_host_connections, settings.max_parallelism))
         results = connect_scan(
@@ -292,6 +173,7 @@ def probe_ports(ctx: ProbeContext, domain: str) -> PortScan:
             per_address=per_address,
             parallel=settings.parallel,
             budget=settings.budget,
+            cancel=ctx.cancel_event,
         )
         scans = [
             AddressScan(
@@ -308,8 +190,9 @@ def probe_ports(ctx: ProbeContext, domain: str) -> PortScan:
             for a in targets
         ]
         method = "connect"
-    if scans and all(s.error == "failed" for s in scans):
-        raise TargetUnreachable(f"the port scan failed: {scans[0].detail}", probe=PROBE, target=domain)
+    ctx.check_cancelled()
+    if scans and all(s.error is ErrorReason.UNREACHABLE for s in scans):
+        raise TargetUnreachable(scans[0].detail, probe=PROBE, target=domain)
     return PortScan(
         domain=domain,
         method=method,
@@ -322,47 +205,3 @@ def probe_ports(ctx: ProbeContext, domain: str) -> PortScan:
     )
 
 
-def address_from_nmap(
-    host: NmapHost | None,
-    address: str,
-    names: tuple[str, ...],
-    tcp: tuple[int, ...],
-    udp: tuple[int, ...],
-    *,
-    ptr: tuple[str, ...] = (),
-) -> AddressScan:
-    """The fact for one address from nmap's parsed output (pure, so recorded XML can be replayed)."""
-    if host is None:
-        return AddressScan(address, names, ptr, "nmap", error="failed", detail="nmap reported nothing for this address")
-    if host.timed_out:
-        return AddressScan(address, names, ptr, "nmap", error="timeout", detail="nmap's --host-timeout ran out")
-    found = []
-    for p in host.ports:
-        wanted = udp if p.proto == "udp" else tcp
-        if p.port not in wanted:
-            continue
-        if p.state == "open":  # UDP "open|filtered" means no answer at all: not evidence of a service
-            found.append(
-                OpenPort(
-                    port=p.port,
-                    proto=p.proto,
-                    state=p.state,
-                    service=p.service,
-                    product=p.product,
-                    version=p.version,
-                    extrainfo=p.extrainfo,
-                    tunnel=p.tunnel,
-                    cpe=p.cpe,
-                    auth_methods=p.auth_methods,
-                    cert_names=p.cert_names,
-                    confident=p.method == "probed",
-                )
-            )
-    return AddressScan(address, names, ptr, "nmap", scanned_tcp=tcp, scanned_udp=udp, open=tuple(found))
-
-
-def facts_from_xml(xml: str, targets: Mapping[str, tuple[str, ...]], tcp: tuple[int, ...], udp: tuple[int, ...]) -> list[AddressScan]:
-    """Replay recorded nmap XML into address facts (used by tests and for re-reading raw output)."""
-    run = parse_nmap_xml(xml)
-    by_address = {h.address: h for h in run.hosts}
-    return [address_from_nmap(by_address.get(a), a, names, tcp, udp) for a, names in targets.items()]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..facts.ports import OpenPort
+from ..models import ErrorReason
 from ..parsers.banner import parse_banner, printable
-from .ports import OpenPort
 
 NUDGE = b"HEAD / HTTP/1.0\r\n\r\n"
 BANNER_BYTES = 1024
@@ -25,7 +27,7 @@ BANNER_BYTES = 1024
 class ConnectResult:
     scanned: tuple[int, ...] = ()
     open: tuple[OpenPort, ...] = ()
-    error: str = ""  # "" | "budget" | "failed"
+    error: ErrorReason | None = None
     detail: str = ""
 
 
@@ -93,7 +95,9 @@ async def _scan_all(
     per_address: int,
     parallel: int,
     budget: float,
+    cancel: threading.Event | None = None,
 ) -> dict[str, ConnectResult]:
+    loop_time = asyncio.get_running_loop().time
     gate = asyncio.Semaphore(parallel)
     tasks = {
         address: asyncio.ensure_future(
@@ -108,19 +112,23 @@ async def _scan_all(
         )
         for address, ports in targets.items()
     }
-    if tasks:
-        await asyncio.wait(tasks.values(), timeout=budget)
+    end = loop_time() + budget
+    pending = set(tasks.values())
+    while pending and loop_time() < end and not (cancel is not None and cancel.is_set()):
+        _, pending = await asyncio.wait(pending, timeout=min(0.2, max(0.0, end - loop_time())))
     out: dict[str, ConnectResult] = {}
     for address, task in tasks.items():
         if task.done() and not task.cancelled() and task.exception() is None:
             out[address] = task.result()
         elif task.done() and not task.cancelled():
-            out[address] = ConnectResult(error="failed", detail=f"the connect scan failed: {task.exception()}")
+            out[address] = ConnectResult(error=ErrorReason.UNREACHABLE, detail=f"connect scan: {task.exception()}")
         else:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            out[address] = ConnectResult(error="budget", detail="the time budget for the port scan ran out")
+            stopped = cancel is not None and cancel.is_set()
+            out[address] = ConnectResult(error=ErrorReason.INTERRUPTED if stopped else ErrorReason.TIMEOUT,
+                                         detail="budget")
     return out
 
 
@@ -132,6 +140,7 @@ def connect_scan(
     per_address: int = 4,
     parallel: int = 4,
     budget: float = 900.0,
+    cancel: threading.Event | None = None,
 ) -> dict[str, ConnectResult]:
     """Scan ``targets`` (address -> TCP ports; addresses already admitted by the scope)."""
     return asyncio.run(
@@ -142,5 +151,6 @@ def connect_scan(
             per_address=per_address,
             parallel=parallel,
             budget=budget,
+            cancel=cancel,
         )
     )

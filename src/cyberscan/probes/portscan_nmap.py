@@ -15,11 +15,14 @@ import ipaddress
 import logging
 import re
 import time
+from collections.abc import Mapping
 
 import nmap
 
-from ..parsers.nmap import parse_nmap_xml
-from .ports import AddressScan, ScanSettings, address_from_nmap
+from ..facts.ports import AddressScan, OpenPort
+from ..models import ErrorReason
+from ..parsers.nmap import NmapHost, parse_nmap_xml
+from .portscan_settings import ScanSettings
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ def scan_address(
     """Scan one address within what is left of the domain's time budget."""
     remaining = deadline - time.monotonic()
     if remaining < 1:
-        return AddressScan(address, names, ptr, "nmap", error="budget", detail="the time budget for the port scan ran out")
+        return AddressScan(address, names, ptr, "nmap", error=ErrorReason.TIMEOUT, detail="budget")
     if not tcp and not udp:
         return AddressScan(address, names, ptr, "nmap")
     host_timeout = min(settings.host_timeout, remaining)
@@ -95,23 +98,23 @@ def scan_address(
     try:
         scanner = nmap.PortScanner(nmap_search_path=(binary,))
     except nmap.PortScannerError as exc:
-        return AddressScan(address, names, ptr, "nmap", error="failed", detail=f"nmap cannot be started: {exc}")
+        return AddressScan(address, names, ptr, "nmap", error=ErrorReason.UNREACHABLE, detail=f"nmap: {exc}")
     try:
         # nmap stops itself at --host-timeout; the process is killed a little later as a last resort
         scanner.scan(hosts=address, ports=ports, arguments=arguments, timeout=int(host_timeout) + 30)
     except nmap.PortScannerTimeout:
-        return AddressScan(address, names, ptr, "nmap", error="timeout", detail="nmap did not finish in time")
+        return AddressScan(address, names, ptr, "nmap", error=ErrorReason.TIMEOUT, detail="nmap: killed after --host-timeout")
     except (nmap.PortScannerError, AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
         # python-nmap's own reading of the output stumbled; cyberscan reads the XML itself below
         log.debug("python-nmap could not analyse nmap's output: %s", exc)
     except OSError as exc:
-        return AddressScan(address, names, ptr, "nmap", error="failed", detail=f"nmap cannot be started: {exc}")
+        return AddressScan(address, names, ptr, "nmap", error=ErrorReason.UNREACHABLE, detail=f"nmap: {exc}")
     raw = scanner.get_nmap_last_output()
     run = parse_nmap_xml(raw if isinstance(raw, (str, bytes)) else "")
     if run.error and not run.hosts:
-        return AddressScan(address, names, ptr, "nmap", error="failed", detail=_short(run.error))
+        return AddressScan(address, names, ptr, "nmap", error=ErrorReason.UNREACHABLE, detail=_short(run.error))
     if run.exit == "error":
-        return AddressScan(address, names, ptr, "nmap", error="failed", detail=_short(run.errormsg or "nmap failed"))
+        return AddressScan(address, names, ptr, "nmap", error=ErrorReason.UNREACHABLE, detail=_short(run.errormsg or "nmap: exit error"))
     host = next((h for h in run.hosts if _same(h.address, address)), None)
     return address_from_nmap(host, address, names, tcp, udp, ptr=ptr)
 
@@ -125,3 +128,49 @@ def _same(a: str, b: str) -> bool:
 
 def _short(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()[:200]
+
+
+def address_from_nmap(
+    host: NmapHost | None,
+    address: str,
+    names: tuple[str, ...],
+    tcp: tuple[int, ...],
+    udp: tuple[int, ...],
+    *,
+    ptr: tuple[str, ...] = (),
+) -> AddressScan:
+    """The fact for one address from nmap's parsed output (pure, so recorded XML can be replayed)."""
+    if host is None:
+        return AddressScan(address, names, ptr, "nmap", error=ErrorReason.UNREACHABLE, detail="nmap: no host")
+    if host.timed_out:
+        return AddressScan(address, names, ptr, "nmap", error=ErrorReason.TIMEOUT, detail="nmap: --host-timeout")
+    found = []
+    for p in host.ports:
+        wanted = udp if p.proto == "udp" else tcp
+        if p.port not in wanted:
+            continue
+        if p.state == "open":  # UDP "open|filtered" means no answer at all: not evidence of a service
+            found.append(
+                OpenPort(
+                    port=p.port,
+                    proto=p.proto,
+                    state=p.state,
+                    service=p.service,
+                    product=p.product,
+                    version=p.version,
+                    extrainfo=p.extrainfo,
+                    tunnel=p.tunnel,
+                    cpe=p.cpe,
+                    auth_methods=p.auth_methods,
+                    cert_names=p.cert_names,
+                    confident=p.method == "probed",
+                )
+            )
+    return AddressScan(address, names, ptr, "nmap", scanned_tcp=tcp, scanned_udp=udp, open=tuple(found))
+
+
+def facts_from_xml(xml: str, targets: Mapping[str, tuple[str, ...]], tcp: tuple[int, ...], udp: tuple[int, ...]) -> list[AddressScan]:
+    """Replay recorded nmap XML into address facts (used by tests and for re-reading raw output)."""
+    run = parse_nmap_xml(xml)
+    by_address = {h.address: h for h in run.hosts}
+    return [address_from_nmap(by_address.get(a), a, names, tcp, udp) for a, names in targets.items()]

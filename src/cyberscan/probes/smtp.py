@@ -9,16 +9,17 @@ with their DNSSEC status.
 
 from __future__ import annotations
 
+import contextlib
 import socket
-from dataclasses import dataclass
 
-from ..engine import ProbeContext
-from ..errors import OutOfScope, ProbeError
+from ..errors import Interrupted, OutOfScope, ProbeError
+from ..facts.dns import HostInventory, MxFact
+from ..facts.smtp import MailEndpoint, StarttlsFact, TlsaFact, TlsaSet
+from ..models import ErrorReason
 from ..plugin import probe
+from ..runtime import ProbeContext
 from .dnssec import fetch_signed
-from .hosts import HostInventory
-from .tls import TlsEndpoint, classify_oserror, scan_endpoint
-from .tlsraw import DEADLINE_FACTOR, watchdog
+from .tls import classify_oserror, scan_endpoint
 
 EHLO_NAME = "cyberscan.invalid"
 MAX_LINE = 4096
@@ -37,29 +38,29 @@ def read_reply(sock: socket.socket) -> tuple[int, list[str]]:
         while b"\n" not in buf:
             chunk = sock.recv(1)  # byte-wise: never read past the reply (TLS starts right after)
             if not chunk:
-                raise SmtpError("connection closed")
+                raise SmtpError("closed")
             buf += chunk
             if len(buf) > MAX_LINE:
-                raise SmtpError("reply line too long")
+                raise SmtpError(f"line>{MAX_LINE}")
         line, _, buf = buf.partition(b"\n")
         text = line.rstrip(b"\r").decode("utf-8", errors="replace")
         if len(text) < 3 or not text[:3].isdigit():
-            raise SmtpError(f"not an SMTP reply: {text[:60]!r}")
+            raise SmtpError(f"not-smtp: {text[:60]!r}")
         lines.append(text[4:])
         if len(text) == 3 or text[3] == " ":
             return int(text[:3]), lines
-    raise SmtpError("reply has too many lines")
+    raise SmtpError(f"lines>{MAX_LINES}")
 
 
 def smtp_hello(sock: socket.socket) -> tuple[str, tuple[str, ...]]:
     """Banner and EHLO keywords. Raises SmtpError/OSError."""
     code, banner = read_reply(sock)
     if code != 220:
-        raise SmtpError(f"banner code {code}")
+        raise SmtpError(f"banner {code}")
     sock.sendall(f"EHLO {EHLO_NAME}\r\n".encode())
     code, lines = read_reply(sock)
     if code != 250:
-        raise SmtpError(f"EHLO refused with {code}")
+        raise SmtpError(f"EHLO {code}")
     keywords = tuple(line.split(" ", 1)[0].upper() for line in lines[1:])
     return " ".join(banner)[:200], keywords
 
@@ -68,11 +69,11 @@ def starttls_preamble(sock: socket.socket) -> None:
     """Banner, EHLO, STARTTLS: leaves the socket ready for a ClientHello."""
     _, keywords = smtp_hello(sock)
     if "STARTTLS" not in keywords:
-        raise SmtpError("STARTTLS not offered")
+        raise SmtpError("no STARTTLS")
     sock.sendall(b"STARTTLS\r\n")
     code, _ = read_reply(sock)
     if code != 220:
-        raise SmtpError(f"STARTTLS refused with {code}")
+        raise SmtpError(f"STARTTLS {code}")
 
 
 def _preamble(sock: socket.socket) -> None:
@@ -82,58 +83,27 @@ def _preamble(sock: socket.socket) -> None:
         raise ConnectionAbortedError(str(exc)) from exc
 
 
-@dataclass(frozen=True, slots=True)
-class MailEndpoint:
-    name: str  # the MX host name
-    address: str
-    port: int
-    status: str  # "ok" | "timeout" | "refused" | "unreachable" | "protocol" | "out-of-scope"
-    detail: str = ""
-    banner: str = ""
-    starttls: bool = False
-    tls: TlsEndpoint | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.address})"
-
-
-@dataclass(frozen=True, slots=True)
-class StarttlsFact:
-    domain: str
-    endpoints: tuple[MailEndpoint, ...]
-    mx_names: tuple[str, ...] = ()
-    unresolved: tuple[str, ...] = ()
-    null_mx: bool = False
-
-
 def probe_mail_endpoint(ctx: ProbeContext, name: str, address: str, port: int) -> MailEndpoint:
     try:
-        ctx.admit(address, name)
+        ep = ctx.endpoint(address, name, "smtp")
     except OutOfScope as exc:
-        return MailEndpoint(name, address, port, "out-of-scope", str(exc))
+        return MailEndpoint(name, address, port, ErrorReason.OUT_OF_SCOPE, exc.detail)
     try:
-        with ctx.connection_slot(address), socket.create_connection((address, port), timeout=ctx.timeout) as sock, \
-                watchdog(sock, ctx.timeout * DEADLINE_FACTOR) as guard:
-            sock.settimeout(ctx.timeout)
-            try:
-                banner, keywords = smtp_hello(sock)
-            except (SmtpError, OSError):
-                if guard.fired:
-                    raise TimeoutError("the server took too long") from None
-                raise
-            try:
+        with ep.connect(port) as sock:
+            banner, keywords = smtp_hello(sock)
+            with contextlib.suppress(OSError):
                 sock.sendall(b"QUIT\r\n")
-            except OSError:
-                pass
+    except ProbeError as exc:
+        return MailEndpoint(name, address, port, exc.reason, exc.detail)
     except SmtpError as exc:
-        return MailEndpoint(name, address, port, "protocol", str(exc))
+        return MailEndpoint(name, address, port, ErrorReason.PROTOCOL, str(exc))
     except OSError as exc:
-        return MailEndpoint(name, address, port, classify_oserror(exc), f"{type(exc).__name__}: {exc}")
+        return MailEndpoint(name, address, port, classify_oserror(exc), f"{type(exc).__name__}: {exc}"[:300])
     if "STARTTLS" not in keywords:
-        return MailEndpoint(name, address, port, "ok", banner=banner, starttls=False)
-    tls = scan_endpoint(ctx, name, address, port, enumerate_suites=False, preamble=_preamble)
-    return MailEndpoint(name, address, port, "ok", banner=banner, starttls=True, tls=tls)
+        return MailEndpoint(name, address, port, None, banner=banner, starttls=False)
+    tls = scan_endpoint(ctx, name, address, port, service="smtp", enumerate_suites=False, preamble=_preamble,
+                        kind="smtp")
+    return MailEndpoint(name, address, port, None, banner=banner, starttls=True, tls=tls)
 
 
 @probe("smtp.starttls", fact=StarttlsFact)
@@ -142,33 +112,16 @@ def probe_starttls(ctx: ProbeContext, domain: str) -> StarttlsFact:
     port = int(ctx.settings.get("smtp_port", 25))
     mx_hosts = inventory.with_role("mx")
     pairs = [(h.name, a) for h in mx_hosts for a in h.addresses]
-    unresolved = tuple(h.name for h in mx_hosts if not h.addresses)
+    unresolved = tuple(h.name for h in mx_hosts if not h.addresses and h.error is None)
+    failed = tuple((h.name, h.error) for h in mx_hosts if h.error is not None)
     endpoints = ctx.map(lambda pair: probe_mail_endpoint(ctx, pair[0], pair[1], port), pairs)
-    null_mx = False
     mx = ctx.outcome("dns.mx").fact
-    if mx is not None:
-        null_mx = bool(getattr(mx, "null_mx", False))
-    return StarttlsFact(domain, tuple(endpoints), tuple(h.name for h in mx_hosts), unresolved, null_mx)
+    null_mx = isinstance(mx, MxFact) and mx.null_mx
+    return StarttlsFact(domain, tuple(endpoints), tuple(h.name for h in mx_hosts), unresolved, null_mx,
+                        inventory.mx_error, failed)
 
 
 # ----------------------------------------------------------------------------- TLSA
-
-
-@dataclass(frozen=True, slots=True)
-class TlsaSet:
-    mx: str
-    owner: str  # _25._tcp.<mx>
-    rcode: str
-    records: tuple[str, ...]  # "usage selector matching data"
-    signed: bool  # RRSIGs present
-    authenticated: bool  # AD flag from a validating resolver
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TlsaFact:
-    domain: str
-    sets: tuple[TlsaSet, ...]
 
 
 @probe("dns.tlsa", fact=TlsaFact)
@@ -180,8 +133,10 @@ def probe_tlsa(ctx: ProbeContext, domain: str) -> TlsaFact:
         owner = f"_{port}._tcp.{host.name}"
         try:
             answer = fetch_signed(ctx.resolver, owner, "TLSA", probe="dns.tlsa")
+        except Interrupted:
+            raise
         except ProbeError as exc:
-            sets.append(TlsaSet(host.name, owner, "ERROR", (), False, False, str(exc)))
+            sets.append(TlsaSet(host.name, owner, "ERROR", (), False, False, exc.reason, exc.detail))
             continue
         sets.append(TlsaSet(host.name, owner, answer.rcode, answer.records, bool(answer.rrsigs), answer.authenticated))
-    return TlsaFact(domain, tuple(sets))
+    return TlsaFact(domain, tuple(sets), inventory.mx_error)

@@ -10,153 +10,24 @@ by evaluators from the stored certificate details.
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import ssl
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import NameOID
-
-from ..engine import ProbeContext
-from ..errors import OutOfScope
+from ..errors import OutOfScope, ProbeError
+from ..facts.dns import HostInventory
+from ..facts.tls import TlsEndpoint, TlsScan, VersionResult
+from ..models import ErrorReason
+from ..parsers.tlsrating import suite_name
+from ..parsers.x509 import parse_certificate
 from ..plugin import probe
+from ..runtime import Endpoint, ProbeContext
 from . import tlsraw
-from .hosts import HostInventory
+from .hosts import web_targets
 
-WEB_ROLES = ("apex", "www", "mta-sts", "extra")
 PERMISSIVE_CIPHERS = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
-
-
-@dataclass(frozen=True, slots=True)
-class CertInfo:
-    """The parts of an X.509 certificate the checks judge (the DER is kept for DANE)."""
-
-    subject: str
-    issuer: str
-    common_names: tuple[str, ...]
-    dns_names: tuple[str, ...]  # subjectAltName dNSName entries
-    not_before: datetime
-    not_after: datetime
-    key_type: str  # "RSA" | "EC" | "Ed25519" | "Ed448" | "DSA" | "unknown"
-    key_bits: int
-    signature_hash: str  # "sha256", "sha1", "md5", "" (e.g. Ed25519)
-    sha256: str  # fingerprint, hex
-    der: bytes = b""
-    self_signed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class VersionResult:
-    version: str  # "SSLv3" | "TLSv1.0" | ... | "TLSv1.3"
-    accepted: bool
-    suites: tuple[str, ...] = ()  # IANA names, server's order of choice
-    groups: tuple[str, ...] = ()
-    dh_bits: int = 0
-    complete: bool = True
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class TlsEndpoint:
-    name: str
-    address: str
-    port: int
-    status: str  # "ok" | "timeout" | "refused" | "unreachable" | "protocol" | "out-of-scope"
-    detail: str = ""
-    versions: tuple[VersionResult, ...] = ()
-    negotiated_version: str = ""
-    negotiated_suite: str = ""
-    certificate: CertInfo | None = None
-    chain: tuple[bytes, ...] = ()  # DER as sent by the server (TLS <= 1.2 only), leaf first
-    chain_trusted: bool | None = None  # None when no verifying handshake completed
-    verify_code: int = 0
-    verify_message: str = ""
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.address})"
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def accepted_versions(self) -> tuple[str, ...]:
-        return tuple(v.version for v in self.versions if v.accepted)
-
-
-@dataclass(frozen=True, slots=True)
-class TlsScan:
-    domain: str
-    endpoints: tuple[TlsEndpoint, ...]
-    unresolved: tuple[str, ...] = ()  # web host names without any address
-
-
-# ----------------------------------------------------------------------------- certificates
-
-
-def _name_text(name: x509.Name) -> str:
-    try:
-        return name.rfc4514_string()
-    except ValueError:
-        return repr(name)
-
-
-def parse_certificate(der: bytes) -> CertInfo:
-    """Certificate details from DER. Raises ValueError when the bytes are not a certificate."""
-    cert = x509.load_der_x509_certificate(der)
-    try:
-        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = tuple(str(n) for n in sans.get_values_for_type(x509.DNSName))
-    except (x509.ExtensionNotFound, ValueError):
-        dns_names = ()
-    cns = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME))
-    key = cert.public_key()
-    key_type, key_bits = "unknown", 0
-    if isinstance(key, rsa.RSAPublicKey):
-        key_type, key_bits = "RSA", key.key_size
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        key_type, key_bits = "EC", key.curve.key_size
-    elif isinstance(key, ed25519.Ed25519PublicKey):
-        key_type, key_bits = "Ed25519", 256
-    elif isinstance(key, ed448.Ed448PublicKey):
-        key_type, key_bits = "Ed448", 456
-    elif isinstance(key, dsa.DSAPublicKey):
-        key_type, key_bits = "DSA", key.key_size
-    try:
-        algo = cert.signature_hash_algorithm
-        sig_hash = algo.name if algo is not None else ""
-    except Exception:  # noqa: BLE001 - unsupported algorithms raise UnsupportedAlgorithm
-        sig_hash = "unknown"
-    return CertInfo(
-        subject=_name_text(cert.subject),
-        issuer=_name_text(cert.issuer),
-        common_names=cns,
-        dns_names=dns_names,
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        key_type=key_type,
-        key_bits=key_bits,
-        signature_hash=sig_hash,
-        sha256=cert.fingerprint(hashes.SHA256()).hex(),
-        der=der,
-        self_signed=cert.subject == cert.issuer,
-    )
-
-
-def spki_der(der: bytes) -> bytes:
-    """The SubjectPublicKeyInfo of a certificate (for DANE selector 1)."""
-    cert = x509.load_der_x509_certificate(der)
-    return cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 # ----------------------------------------------------------------------------- handshakes
@@ -195,34 +66,19 @@ class Handshake:
     trusted: bool | None = None
 
 
-def handshake(
-    address: str,
-    port: int,
-    name: str,
-    *,
-    timeout: float,
-    ca_bundle: str | None,
-    preamble: Preamble | None = None,
-) -> Handshake:
+def handshake(ep: Endpoint, port: int, name: str, *, ca_bundle: str | None, preamble: Preamble | None = None) -> Handshake:
     """One verifying handshake; if verification fails, one permissive handshake for the certificate.
 
-    Raises TimeoutError / OSError (no connection) or ssl.SSLError (no TLS agreement).
+    Raises OSError (no connection), ssl.SSLError (no TLS agreement), ProbeTimeout/Interrupted (cut).
     """
 
     def connect(ctx: ssl.SSLContext) -> tuple[str, str, bytes | None]:
-        with socket.create_connection((address, port), timeout=timeout) as raw, \
-                tlsraw.watchdog(raw, timeout * tlsraw.DEADLINE_FACTOR) as guard:
-            raw.settimeout(timeout)
-            try:
-                if preamble is not None:
-                    preamble(raw)
-                with ctx.wrap_socket(raw, server_hostname=name) as tls:
-                    cipher = tls.cipher()
-                    return tls.version() or "", cipher[0] if cipher else "", tls.getpeercert(binary_form=True)
-            except (OSError, ssl.SSLError):
-                if guard.fired:
-                    raise TimeoutError("the server took too long") from None
-                raise
+        with ep.connect(port) as raw:
+            if preamble is not None:
+                preamble(raw)
+            with ctx.wrap_socket(raw, server_hostname=name) as tls:
+                cipher = tls.cipher()
+                return tls.version() or "", cipher[0] if cipher else "", tls.getpeercert(binary_form=True)
 
     try:
         version, suite, der = connect(verifying_context(ca_bundle))
@@ -237,13 +93,7 @@ VERSIONS = (tlsraw.SSL3, tlsraw.TLS10, tlsraw.TLS11, tlsraw.TLS12, tlsraw.TLS13)
 
 
 def scan_versions(
-    address: str,
-    port: int,
-    name: str,
-    *,
-    timeout: float,
-    enumerate_suites: bool,
-    preamble: Preamble | None = None,
+    ep: Endpoint, port: int, name: str, *, enumerate_suites: bool, preamble: Preamble | None = None
 ) -> tuple[tuple[VersionResult, ...], tuple[bytes, ...]]:
     """Raw ClientHello per protocol version; returns results and the certificate chain seen (if any)."""
     results = []
@@ -251,10 +101,8 @@ def scan_versions(
     for version in VERSIONS:
         label = tlsraw.VERSION_NAMES[version]
         try:
-            scan = tlsraw.scan_version(
-                address, port, version=version, server_name=name, timeout=timeout,
-                enumerate_suites=enumerate_suites, preamble=preamble,
-            )
+            scan = tlsraw.scan_version(ep, port, version=version, server_name=name,
+                                       enumerate_suites=enumerate_suites, preamble=preamble)
         except TimeoutError:
             results.append(VersionResult(label, False, error="timeout"))
             continue
@@ -267,7 +115,7 @@ def scan_versions(
             VersionResult(
                 label,
                 scan.accepted,
-                tuple(tlsraw.suite_name(s) for s in scan.suites),
+                tuple(suite_name(s) for s in scan.suites),
                 scan.groups,
                 scan.dh_bits,
                 scan.complete,
@@ -277,14 +125,16 @@ def scan_versions(
     return tuple(results), chain
 
 
-def classify_oserror(exc: BaseException) -> str:
+def classify_oserror(exc: BaseException) -> ErrorReason:
+    if isinstance(exc, ProbeError):
+        return exc.reason
     if isinstance(exc, TimeoutError | socket.timeout):
-        return "timeout"
+        return ErrorReason.TIMEOUT
     if isinstance(exc, ConnectionRefusedError):
-        return "refused"
+        return ErrorReason.REFUSED
     if isinstance(exc, ssl.SSLError | ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
-        return "protocol"
-    return "unreachable"
+        return ErrorReason.PROTOCOL
+    return ErrorReason.UNREACHABLE
 
 
 def scan_endpoint(
@@ -293,29 +143,32 @@ def scan_endpoint(
     address: str,
     port: int,
     *,
+    service: str = "https",
     enumerate_suites: bool = True,
     preamble: Preamble | None = None,
+    kind: str = "tls",
 ) -> TlsEndpoint:
     """Everything TLS about one address (reached as ``name``); never raises for network trouble."""
     try:
-        ctx.admit(address, name)
+        ep = ctx.endpoint(address, name, kind)
     except OutOfScope as exc:
-        return TlsEndpoint(name, address, port, "out-of-scope", str(exc))
-    with ctx.connection_slot(address):
+        return TlsEndpoint(name, address, port, ErrorReason.OUT_OF_SCOPE, exc.detail, service=service)
+    try:
         try:
-            hs = handshake(address, port, name, timeout=ctx.timeout, ca_bundle=ctx.options.ca_bundle, preamble=preamble)
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            status = classify_oserror(exc)
-            if status in ("timeout", "refused", "unreachable"):
-                return TlsEndpoint(name, address, port, status, f"{type(exc).__name__}: {exc}")
-            hs = None
-            hs_error = f"{type(exc).__name__}: {exc}"
-        else:
+            hs: Handshake | None = handshake(ep, port, name, ca_bundle=ctx.options.ca_bundle, preamble=preamble)
             hs_error = ""
-        versions, chain = scan_versions(address, port, name, timeout=ctx.timeout,
-                                        enumerate_suites=enumerate_suites, preamble=preamble)
+        except (OSError, ValueError) as exc:
+            reason = classify_oserror(exc)
+            if reason in (ErrorReason.TIMEOUT, ErrorReason.REFUSED, ErrorReason.UNREACHABLE):
+                return TlsEndpoint(name, address, port, reason, f"{type(exc).__name__}: {exc}"[:300], service=service)
+            hs = None
+            hs_error = f"{type(exc).__name__}: {exc}"[:300]
+        versions, chain = scan_versions(ep, port, name, enumerate_suites=enumerate_suites, preamble=preamble)
+    except ProbeError as exc:  # the endpoint's deadline ran out, or the scan was stopped
+        return TlsEndpoint(name, address, port, exc.reason, exc.detail, service=service)
     if hs is None and not any(v.accepted for v in versions):
-        return TlsEndpoint(name, address, port, "protocol", hs_error or "no TLS handshake succeeded", versions)
+        return TlsEndpoint(name, address, port, ErrorReason.PROTOCOL, hs_error or "no handshake", versions,
+                           service=service)
     cert = None
     der = hs.der if hs is not None else (chain[0] if chain else None)
     if der:
@@ -327,7 +180,7 @@ def scan_endpoint(
         name,
         address,
         port,
-        "ok",
+        None,
         hs_error,
         versions,
         negotiated_version=hs.version if hs else "",
@@ -337,20 +190,8 @@ def scan_endpoint(
         chain_trusted=hs.trusted if hs else None,
         verify_code=hs.verify_code if hs else 0,
         verify_message=hs.verify_message if hs else "",
+        service=service,
     )
-
-
-def web_targets(inventory: HostInventory) -> tuple[list[tuple[str, str]], list[str]]:
-    """(name, address) pairs of the web hosts, and names that have no address."""
-    pairs: list[tuple[str, str]] = []
-    unresolved: list[str] = []
-    for host in inventory.hosts:
-        if not set(host.roles) & set(WEB_ROLES):
-            continue
-        if not host.addresses:
-            unresolved.append(host.name)
-        pairs.extend((host.name, a) for a in host.addresses)
-    return pairs, unresolved
 
 
 @probe("tls.scan", fact=TlsScan)
@@ -358,8 +199,8 @@ def probe_tls(ctx: ProbeContext, domain: str) -> TlsScan:
     inventory: HostInventory = ctx.fact("hosts.inventory")
     port = int(ctx.settings.get("https_port", 443))
     enumerate_suites = bool(ctx.settings.get("tls_enumerate_suites", True))
-    pairs, unresolved = web_targets(inventory)
+    pairs, unresolved, failed = web_targets(inventory)
     endpoints = ctx.map(
         lambda pair: scan_endpoint(ctx, pair[0], pair[1], port, enumerate_suites=enumerate_suites), pairs
     )
-    return TlsScan(domain, tuple(endpoints), tuple(unresolved))
+    return TlsScan(domain, tuple(endpoints), tuple(unresolved), tuple(failed))

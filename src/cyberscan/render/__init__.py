@@ -1,4 +1,8 @@
-"""Renderers read a finished scan and write it in one format. They hold no business logic."""
+"""Renderers read a finished :class:`~cyberscan.assessment.Assessment` and write it in one format.
+
+They compute nothing: readiness, actions and findings come from the assessment; a renderer only
+picks the language's texts and lays them out.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..assessment import Assessment
 from ..catalogue import Catalogue
-from ..models import ScanResult
 from ..registry import Registry
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Report:
-    """Everything a renderer may read."""
+    """Everything a renderer may read: the assessment, the language, and presentation switches."""
 
-    scan: ScanResult
-    catalogue: Catalogue
+    assessment: Assessment
     lang: str = "nl"
-    answers: Mapping[str, Any] | None = None  # questionnaire answers, when given
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)  # e.g. {"color": True, "demo": True}
+
+    @property
+    def catalogue(self) -> Catalogue:
+        return self.assessment.catalogue
+
+    def with_extra(self, **values: Any) -> Report:
+        return Report(self.assessment, self.lang, {**self.extra, **values})
 
 
 def render(fmt: str, report: Report, registry: Registry) -> str:

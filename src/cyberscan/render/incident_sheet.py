@@ -15,13 +15,13 @@ from typing import Any
 
 import jinja2
 
-from .. import __version__
 from ..actions import recognise_suppliers
 from ..catalogue import Catalogue
 from ..models import ProbeOutcome
 from ..plugin import renderer
 from ..questionnaire import questionnaire
 from ..serialize import to_jsonable
+from ..version import __version__
 from . import Report
 
 ROLES = (
@@ -197,7 +197,8 @@ def _contact_rows(
 def build_sheet(report: Report) -> Sheet:
     lang = report.lang if report.lang in STRINGS else "nl"
     t = STRINGS[lang]
-    scan = report.scan
+    scan = report.assessment.scan
+    answers = report.assessment.answers
     domain = scan.targets[0] if scan.targets else ""
     recognised = recognise_suppliers(report.catalogue, scan.outcomes, domain or None)
     suppliers = []
@@ -209,7 +210,7 @@ def build_sheet(report: Report) -> Sheet:
         names = ", ".join(s.name for s in recognised if s.role == kind)
         hosts = ", ".join(_hosts(scan.outcomes, probe, domain, roles)[:4])
         suppliers.append(SupplierRow(t[kind], names, hosts or ("" if names else t["none_found"])))
-    nis2 = report.answers.get("q.scope.nis2") if report.answers is not None else None
+    nis2 = answers.get("q.scope.nis2") if answers is not None else None
     nis2_key = {"yes": "duty_nis2_yes", "no": "duty_nis2_no"}.get(str(nis2), "duty_nis2_maybe")
     duties = (t["duty_ap"], t["duty_police"], t[nis2_key], t["duty_insurer"])
     footer = t["made"].format(version=__version__, date=_date_of(scan.started), domain=domain)
@@ -218,7 +219,7 @@ def build_sheet(report: Report) -> Sheet:
         t=t,
         domain=domain,
         steps=tuple(t[f"step{i}"] for i in range(1, 8)),
-        contacts=_contact_rows(report.catalogue, report.answers, t),
+        contacts=_contact_rows(report.catalogue, answers, t),
         suppliers=tuple(suppliers),
         duties=duties,
         footer=footer,

@@ -6,11 +6,12 @@ import functools
 import json
 from typing import Any
 
-from .. import readiness as readiness_mod
-from ..actions import actions_to_dict, prioritise
+from ..actions import actions_to_dict
+from ..assessment import Assessment
 from ..catalogue import data_root
 from ..plugin import renderer
-from ..serialize import scan_to_dict
+from ..readiness import readiness_to_dict
+from ..serialize import SCHEMA_VERSION, accepted_to_dict, result_to_dict, scan_to_dict, to_jsonable
 from . import Report
 
 SCHEMA_FILE = "report.schema.json"
@@ -23,19 +24,21 @@ def schema() -> dict[str, Any]:
     return data
 
 
-def report_to_dict(report: Report) -> dict[str, Any]:
-    data = scan_to_dict(report.scan)
-    data["lang"] = report.lang
-    to_dict = getattr(readiness_mod, "readiness_to_dict", None)
-    if callable(to_dict):
-        profile = report.catalogue.profiles.get(report.scan.profile)
-        frameworks = list(profile.frameworks) if profile and profile.frameworks else None
-        assessed = readiness_mod.assess(report.catalogue, report.scan.results, frameworks)
-        data["readiness"] = to_dict(assessed)
-    data["actions"] = actions_to_dict(prioritise(report.catalogue, report.scan.results, outcomes=report.scan.outcomes))
+def assessment_to_dict(assessment: Assessment, lang: str = "nl") -> dict[str, Any]:
+    """The whole assessment: the scan with its facts, every result, readiness, actions."""
+    data = scan_to_dict(assessment.scan)
+    data["schema_version"] = SCHEMA_VERSION
+    data["lang"] = lang
+    data["results"] = [result_to_dict(r) for r in assessment.results]
+    data["readiness"] = readiness_to_dict(assessment.readiness)
+    data["actions"] = actions_to_dict(assessment.actions)
+    data["accepted"] = [accepted_to_dict(r) for r in assessment.accepted]
+    data["failures"] = [{"domain": f.domain, "key": f.key, "params": to_jsonable(dict(f.params))}
+                        for f in assessment.failures]
+    data["answers"] = to_jsonable(assessment.answers.public()) if assessment.answers is not None else None
     return data
 
 
 @renderer("json", suffix="json")
 def render_json(report: Report) -> str:
-    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    return json.dumps(assessment_to_dict(report.assessment, report.lang), indent=2, ensure_ascii=False) + "\n"

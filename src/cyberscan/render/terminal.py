@@ -65,7 +65,8 @@ def render_view(v: View, *, colour: bool = False) -> str:
             lines.append(f"{_label(f, width, colour)}  {f.title}{domain}")
             for g in card.findings:
                 prefix = f"{g.short_label}: " if len(card.findings) > 1 and g.status != f.status else ""
-                lines.extend(_wrap(prefix + g.message, width + 2))
+                where = f"{g.host}: " if g.host else ""
+                lines.extend(_wrap(prefix + where + g.message, width + 2))
             if f.status != Status.ERROR.value and f.remediation_short:
                 lines.extend(_wrap(f"→ {f.remediation_short}", width + 2))
     else:

@@ -21,9 +21,11 @@ import yaml
 
 from ..catalogue import Catalogue, Check, FrameworkItem, text
 from ..i18n import message, notice
-from ..models import Result, Status
-from ..readiness import UNKNOWN, FrameworkAssessment, ItemAssessment, Readiness, assess
+from ..models import Result, Status, Subject
+from ..questionnaire import questionnaire
+from ..readiness import UNKNOWN, FrameworkAssessment, ItemAssessment, Readiness
 from . import Report
+from .tables import host_table
 
 DEN_CHECKLIST = "den-checklist"
 
@@ -313,17 +315,27 @@ def _providers() -> list[SectionProvider]:
     return [tls_section, *_PROVIDERS]
 
 
+def subject_label(subject: Subject, t: Mapping[str, str]) -> str:
+    """How people read a subject: ``www.museum.nl (192.0.2.1)``, ``192.0.2.1 (museum.nl), port 3389``."""
+    where = ""
+    if subject.host and subject.address:
+        where = f"{subject.host} ({subject.address})"
+    elif subject.host:
+        where = subject.host
+    elif subject.address:
+        where = subject.address + (f" ({', '.join(subject.names)})" if subject.names else "")
+    if subject.port is not None and subject.service not in (None, "https", "http", "smtp", "dns"):
+        where = fmt(t["label_port"], where=where, port=subject.port) if where else str(subject.port)
+    return where
+
+
 def _yes_no(value: Any, t: Mapping[str, str]) -> str:
     return t["word_unknown"] if value is None else t["word_yes"] if value else t["word_no"]
 
 
 def tls_section(report: Report) -> list[Section]:
     """Protocol and certificate facts per server, from the TLS checks' ``host_table`` helper."""
-    try:
-        from ..evaluators.tls import host_table
-    except ImportError:  # an installation without the TLS checks
-        return []
-    rows = host_table(report.scan)
+    rows = host_table(report.assessment.scan)
     if not rows:
         return []
     t = strings(language(report))
@@ -339,7 +351,7 @@ def tls_section(report: Report) -> list[Section]:
     for row in rows:
         status = row.get("status")
         versions = ", ".join(str(v) for v in row.get("versions") or ())
-        if status not in (None, "ok"):
+        if status is not None:
             versions = f"{t['status_error']}: {status}" + (f" ({versions})" if versions else "")
         body.append(
             (
@@ -413,7 +425,7 @@ def item_label(item: FrameworkItem | None, item_id: str, lang: str) -> str:
 
 
 def _sort_key(result: Result) -> tuple[int, int, str, str]:
-    return (STATUS_ORDER.get(result.status, 9), -result.severity.rank, result.check_id, result.host or "")
+    return (STATUS_ORDER.get(result.status, 9), -result.severity.rank, result.check_id, result.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -479,13 +491,8 @@ class _Builder:
 
     def question(self, question_id: str) -> Any:
         if self._questions is None:
-            try:
-                from ..questionnaire import questionnaire
-
-                self._questions = questionnaire(self.cat)
-            except Exception:  # noqa: BLE001 - no (valid) questionnaire: fall back to ids
-                self._questions = False
-        return self._questions.get(question_id) if self._questions else None
+            self._questions = questionnaire(self.cat)
+        return self._questions.get(question_id)
 
     def finding(self, index: int, result: Result) -> Finding:
         check: Check | None = self.cat.checks.get(result.check_id)
@@ -516,7 +523,7 @@ class _Builder:
             severity=result.severity.value,
             severity_label=t[f"severity_{result.severity.value}"],
             target=result.target,
-            host=result.host or "",
+            host=subject_label(result.subject, t),
             message=message(self.cat, check, result, lang),
             risk=about.risk,
             remediation=about.remediation,
@@ -611,17 +618,13 @@ class _Builder:
         return tuple(notes)
 
     def actions(self, findings: Sequence[Finding], limit: int = 5) -> tuple[ActionView, ...]:
-        try:
-            from ..actions import prioritise
-        except ImportError:  # pragma: no cover - actions ship with cyberscan
-            return ()
-        scan, lang, t = self.report.scan, self.lang, self.t
+        lang, t = self.lang, self.t
         anchors: dict[str, str] = {}
         for f in findings:
             if f.detailed:
                 anchors.setdefault(f.check_id, f.anchor)
         out = []
-        for a in prioritise(self.cat, scan.results, outcomes=scan.outcomes, limit=limit):
+        for a in self.report.assessment.actions[:limit]:
             remediation = text(a.remediation, lang) if a.remediation else ""
             out.append(
                 ActionView(
@@ -659,12 +662,12 @@ class _Builder:
         return tuple(rows)
 
     def build(self) -> View:
-        scan, t, lang = self.report.scan, self.t, self.lang
-        results = sorted(scan.results, key=_sort_key)
+        assessment, t, lang = self.report.assessment, self.t, self.lang
+        scan = assessment.scan
+        results = sorted(assessment.results, key=_sort_key)
         findings = [(r, self.finding(i, r)) for i, r in enumerate(results, start=1)]
         profile = self.cat.profiles.get(scan.profile)
-        frameworks = list(profile.frameworks) if profile and profile.frameworks else None
-        readiness = assess(self.cat, scan.results, frameworks)
+        readiness = assessment.readiness
         den = readiness.framework(DEN_CHECKLIST)
         groups, other, other_passed = self.groups(den, findings)
         rows = tuple(
@@ -696,7 +699,7 @@ class _Builder:
         counts = tuple(
             Count(s.value, t[f"status_{s.value}"], n)
             for s in sorted(Status, key=lambda s: STATUS_ORDER.get(s, 9))
-            if (n := sum(1 for r in scan.results if r.status is s))
+            if (n := sum(1 for r in assessment.results if r.status is s))
         )
         return View(
             lang=lang,
@@ -706,9 +709,9 @@ class _Builder:
             profile=text(profile.title, lang) if profile else scan.profile,
             tool_version=scan.tool_version,
             catalogue_version=scan.catalogue_version,
-            notices=tuple(notice(self.cat, n, lang) for n in scan.notices),
+            notices=tuple(notice(self.cat, n, lang) for n in assessment.notices),
             counts=counts,
-            total=len(scan.results),
+            total=len(assessment.results),
             overall=percent(den.score if den else None, t),
             overall_value=den.score if den else None,
             overall_title=self.framework_title(DEN_CHECKLIST),
@@ -721,7 +724,7 @@ class _Builder:
             findings=tuple(f for _, f in findings),
             addresses=tuple((addr, ", ".join(names)) for addr, names in scan.addresses_probed.items()),
             sections=_sections(self.report),
-            confidence_notes=self.confidence_notes(readiness, scan.results),
+            confidence_notes=self.confidence_notes(readiness, assessment.results),
             readiness=readiness,
             actions=self.actions([f for _, f in findings]),
             continuity=self.continuity(readiness),

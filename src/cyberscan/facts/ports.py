@@ -1,0 +1,78 @@
+"""Port-scan facts: which services answer on the domain's own addresses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..models import ErrorReason, Subject
+from . import migrates
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPort:
+    """A port that answered, with what was learned about the service behind it."""
+
+    port: int
+    proto: str = "tcp"
+    state: str = "open"
+    service: str = ""  # nmap's service name (ssh, ms-wbt-server, redis ...) or guessed from the banner
+    product: str = ""
+    version: str = ""
+    extrainfo: str = ""
+    tunnel: str = ""  # "ssl" when TLS is in front of the service
+    cpe: tuple[str, ...] = ()
+    banner: str = ""  # built-in scan: what the service said first
+    auth_methods: tuple[str, ...] = ()  # SSH: the login methods the server offers
+    cert_names: tuple[str, ...] = ()  # TLS: the DNS names in the certificate (many: a shared server)
+    confident: bool = True  # False when the service name is only a guess from the port number
+
+
+@dataclass(frozen=True, slots=True)
+class AddressScan:
+    address: str
+    names: tuple[str, ...]  # the host names of the domain that resolve to this address
+    ptr: tuple[str, ...] = ()  # reverse DNS names of the address (hint for shared hosting)
+    method: str = "nmap"  # nmap | connect
+    scanned_tcp: tuple[int, ...] = ()
+    scanned_udp: tuple[int, ...] = ()
+    open: tuple[OpenPort, ...] = ()
+    error: ErrorReason | None = None  # TIMEOUT: nmap's host timeout or the budget ran out; UNREACHABLE: failed
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def scanned(self, port: int, proto: str = "tcp") -> bool:
+        return self.ok and port in (self.scanned_udp if proto == "udp" else self.scanned_tcp)
+
+    def find(self, port: int, proto: str = "tcp") -> OpenPort | None:
+        for item in self.open:
+            if item.port == port and item.proto == proto:
+                return item
+        return None
+
+    def subject(self, port: int | None = None, service: str | None = None) -> Subject:
+        return Subject(address=self.address, port=port, service=service, names=self.names)
+
+
+@dataclass(frozen=True, slots=True)
+class PortScan:
+    VERSION: ClassVar[int] = 2
+    domain: str
+    method: str  # nmap | connect
+    addresses: tuple[AddressScan, ...]
+    wanted_tcp: tuple[int, ...] = ()
+    wanted_udp: tuple[int, ...] = ()
+    udp_skipped: str = ""  # why the wanted UDP ports were not scanned: "" | needs-root | no-nmap | disabled
+    refused: tuple[str, ...] = ()  # addresses of the domain left alone (outside the scope)
+    nmap_version: str = ""
+
+
+@migrates(PortScan, 1)
+def _ports_v1(data: dict[str, Any]) -> dict[str, Any]:
+    for scan in data.get("addresses") or []:
+        old = scan.get("error") or ""
+        scan["error"] = {"": None, "timeout": "timeout", "budget": "timeout"}.get(old, ErrorReason.UNREACHABLE.value)
+    return data

@@ -1,0 +1,269 @@
+"""TLS cipher suite names and the NCSC ratings of protocol versions, suites and key exchange groups.
+
+Pure and total: IANA code -> name, name -> rating. Shared by the raw ClientHello probe (which offers
+suites weakest first) and the TLS evaluators (which judge what a server accepted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+CIPHER_SUITES: dict[int, str] = {
+    0x0001: "TLS_RSA_WITH_NULL_MD5",
+    0x0002: "TLS_RSA_WITH_NULL_SHA",
+    0x0003: "TLS_RSA_EXPORT_WITH_RC4_40_MD5",
+    0x0004: "TLS_RSA_WITH_RC4_128_MD5",
+    0x0005: "TLS_RSA_WITH_RC4_128_SHA",
+    0x0006: "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5",
+    0x0007: "TLS_RSA_WITH_IDEA_CBC_SHA",
+    0x0008: "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA",
+    0x0009: "TLS_RSA_WITH_DES_CBC_SHA",
+    0x000A: "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    0x0011: "TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA",
+    0x0012: "TLS_DHE_DSS_WITH_DES_CBC_SHA",
+    0x0013: "TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA",
+    0x0014: "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA",
+    0x0015: "TLS_DHE_RSA_WITH_DES_CBC_SHA",
+    0x0016: "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    0x0017: "TLS_DH_anon_EXPORT_WITH_RC4_40_MD5",
+    0x0018: "TLS_DH_anon_WITH_RC4_128_MD5",
+    0x0019: "TLS_DH_anon_EXPORT_WITH_DES40_CBC_SHA",
+    0x001A: "TLS_DH_anon_WITH_DES_CBC_SHA",
+    0x001B: "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA",
+    0x002C: "TLS_PSK_WITH_NULL_SHA",
+    0x002D: "TLS_DHE_PSK_WITH_NULL_SHA",
+    0x002E: "TLS_RSA_PSK_WITH_NULL_SHA",
+    0x002F: "TLS_RSA_WITH_AES_128_CBC_SHA",
+    0x0032: "TLS_DHE_DSS_WITH_AES_128_CBC_SHA",
+    0x0033: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    0x0034: "TLS_DH_anon_WITH_AES_128_CBC_SHA",
+    0x0035: "TLS_RSA_WITH_AES_256_CBC_SHA",
+    0x0038: "TLS_DHE_DSS_WITH_AES_256_CBC_SHA",
+    0x0039: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+    0x003A: "TLS_DH_anon_WITH_AES_256_CBC_SHA",
+    0x003B: "TLS_RSA_WITH_NULL_SHA256",
+    0x003C: "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    0x003D: "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    0x0040: "TLS_DHE_DSS_WITH_AES_128_CBC_SHA256",
+    0x0041: "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA",
+    0x0044: "TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA",
+    0x0045: "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA",
+    0x0046: "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA",
+    0x0062: "TLS_RSA_EXPORT1024_WITH_DES_CBC_SHA",
+    0x0064: "TLS_RSA_EXPORT1024_WITH_RC4_56_SHA",
+    0x0067: "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+    0x006A: "TLS_DHE_DSS_WITH_AES_256_CBC_SHA256",
+    0x006B: "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
+    0x006C: "TLS_DH_anon_WITH_AES_128_CBC_SHA256",
+    0x006D: "TLS_DH_anon_WITH_AES_256_CBC_SHA256",
+    0x0084: "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA",
+    0x0087: "TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA",
+    0x0088: "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA",
+    0x0089: "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA",
+    0x008C: "TLS_PSK_WITH_AES_128_CBC_SHA",
+    0x008D: "TLS_PSK_WITH_AES_256_CBC_SHA",
+    0x0090: "TLS_DHE_PSK_WITH_AES_128_CBC_SHA",
+    0x0091: "TLS_DHE_PSK_WITH_AES_256_CBC_SHA",
+    0x0094: "TLS_RSA_PSK_WITH_AES_128_CBC_SHA",
+    0x0095: "TLS_RSA_PSK_WITH_AES_256_CBC_SHA",
+    0x009C: "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    0x009D: "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    0x009E: "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    0x009F: "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+    0x00A2: "TLS_DHE_DSS_WITH_AES_128_GCM_SHA256",
+    0x00A3: "TLS_DHE_DSS_WITH_AES_256_GCM_SHA384",
+    0x00A6: "TLS_DH_anon_WITH_AES_128_GCM_SHA256",
+    0x00A7: "TLS_DH_anon_WITH_AES_256_GCM_SHA384",
+    0x00A8: "TLS_PSK_WITH_AES_128_GCM_SHA256",
+    0x00A9: "TLS_PSK_WITH_AES_256_GCM_SHA384",
+    0x00AA: "TLS_DHE_PSK_WITH_AES_128_GCM_SHA256",
+    0x00AB: "TLS_DHE_PSK_WITH_AES_256_GCM_SHA384",
+    0x00AC: "TLS_RSA_PSK_WITH_AES_128_GCM_SHA256",
+    0x00AD: "TLS_RSA_PSK_WITH_AES_256_GCM_SHA384",
+    0x00AE: "TLS_PSK_WITH_AES_128_CBC_SHA256",
+    0x00AF: "TLS_PSK_WITH_AES_256_CBC_SHA384",
+    0x00B0: "TLS_PSK_WITH_NULL_SHA256",
+    0x00B1: "TLS_PSK_WITH_NULL_SHA384",
+    0x00B2: "TLS_DHE_PSK_WITH_AES_128_CBC_SHA256",
+    0x00B3: "TLS_DHE_PSK_WITH_AES_256_CBC_SHA384",
+    0x00B4: "TLS_DHE_PSK_WITH_NULL_SHA256",
+    0x00B5: "TLS_DHE_PSK_WITH_NULL_SHA384",
+    0x00B6: "TLS_RSA_PSK_WITH_AES_128_CBC_SHA256",
+    0x00B7: "TLS_RSA_PSK_WITH_AES_256_CBC_SHA384",
+    0x00B8: "TLS_RSA_PSK_WITH_NULL_SHA256",
+    0x00B9: "TLS_RSA_PSK_WITH_NULL_SHA384",
+    0x00BA: "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00BD: "TLS_DHE_DSS_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00BE: "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00BF: "TLS_DH_anon_WITH_CAMELLIA_128_CBC_SHA256",
+    0x00C0: "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA256",
+    0x00C3: "TLS_DHE_DSS_WITH_CAMELLIA_256_CBC_SHA256",
+    0x00C4: "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA256",
+    0x00C5: "TLS_DH_anon_WITH_CAMELLIA_256_CBC_SHA256",
+    0x1301: "TLS_AES_128_GCM_SHA256",
+    0x1302: "TLS_AES_256_GCM_SHA384",
+    0x1303: "TLS_CHACHA20_POLY1305_SHA256",
+    0x1304: "TLS_AES_128_CCM_SHA256",
+    0x1305: "TLS_AES_128_CCM_8_SHA256",
+    0xC006: "TLS_ECDHE_ECDSA_WITH_NULL_SHA",
+    0xC007: "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+    0xC008: "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA",
+    0xC009: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    0xC00A: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    0xC010: "TLS_ECDHE_RSA_WITH_NULL_SHA",
+    0xC011: "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+    0xC012: "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    0xC013: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    0xC014: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    0xC015: "TLS_ECDH_anon_WITH_NULL_SHA",
+    0xC016: "TLS_ECDH_anon_WITH_RC4_128_SHA",
+    0xC017: "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA",
+    0xC018: "TLS_ECDH_anon_WITH_AES_128_CBC_SHA",
+    0xC019: "TLS_ECDH_anon_WITH_AES_256_CBC_SHA",
+    0xC01D: "TLS_SRP_SHA_WITH_AES_128_CBC_SHA",
+    0xC01E: "TLS_SRP_SHA_RSA_WITH_AES_128_CBC_SHA",
+    0xC01F: "TLS_SRP_SHA_DSS_WITH_AES_128_CBC_SHA",
+    0xC020: "TLS_SRP_SHA_WITH_AES_256_CBC_SHA",
+    0xC021: "TLS_SRP_SHA_RSA_WITH_AES_256_CBC_SHA",
+    0xC022: "TLS_SRP_SHA_DSS_WITH_AES_256_CBC_SHA",
+    0xC023: "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    0xC024: "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    0xC027: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    0xC028: "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+    0xC02B: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    0xC02C: "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    0xC02F: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    0xC030: "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    0xC035: "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA",
+    0xC036: "TLS_ECDHE_PSK_WITH_AES_256_CBC_SHA",
+    0xC037: "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256",
+    0xC038: "TLS_ECDHE_PSK_WITH_AES_256_CBC_SHA384",
+    0xC039: "TLS_ECDHE_PSK_WITH_NULL_SHA",
+    0xC03A: "TLS_ECDHE_PSK_WITH_NULL_SHA256",
+    0xC03B: "TLS_ECDHE_PSK_WITH_NULL_SHA384",
+    0xC050: "TLS_RSA_WITH_ARIA_128_GCM_SHA256",
+    0xC051: "TLS_RSA_WITH_ARIA_256_GCM_SHA384",
+    0xC052: "TLS_DHE_RSA_WITH_ARIA_128_GCM_SHA256",
+    0xC053: "TLS_DHE_RSA_WITH_ARIA_256_GCM_SHA384",
+    0xC056: "TLS_DHE_DSS_WITH_ARIA_128_GCM_SHA256",
+    0xC057: "TLS_DHE_DSS_WITH_ARIA_256_GCM_SHA384",
+    0xC05C: "TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256",
+    0xC05D: "TLS_ECDHE_ECDSA_WITH_ARIA_256_GCM_SHA384",
+    0xC060: "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256",
+    0xC061: "TLS_ECDHE_RSA_WITH_ARIA_256_GCM_SHA384",
+    0xC06A: "TLS_PSK_WITH_ARIA_128_GCM_SHA256",
+    0xC06B: "TLS_PSK_WITH_ARIA_256_GCM_SHA384",
+    0xC06C: "TLS_DHE_PSK_WITH_ARIA_128_GCM_SHA256",
+    0xC06D: "TLS_DHE_PSK_WITH_ARIA_256_GCM_SHA384",
+    0xC06E: "TLS_RSA_PSK_WITH_ARIA_128_GCM_SHA256",
+    0xC06F: "TLS_RSA_PSK_WITH_ARIA_256_GCM_SHA384",
+    0xC072: "TLS_ECDHE_ECDSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC073: "TLS_ECDHE_ECDSA_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC076: "TLS_ECDHE_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC077: "TLS_ECDHE_RSA_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC094: "TLS_PSK_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC095: "TLS_PSK_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC096: "TLS_DHE_PSK_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC097: "TLS_DHE_PSK_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC098: "TLS_RSA_PSK_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC099: "TLS_RSA_PSK_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC09A: "TLS_ECDHE_PSK_WITH_CAMELLIA_128_CBC_SHA256",
+    0xC09B: "TLS_ECDHE_PSK_WITH_CAMELLIA_256_CBC_SHA384",
+    0xC09C: "TLS_RSA_WITH_AES_128_CCM",
+    0xC09D: "TLS_RSA_WITH_AES_256_CCM",
+    0xC09E: "TLS_DHE_RSA_WITH_AES_128_CCM",
+    0xC09F: "TLS_DHE_RSA_WITH_AES_256_CCM",
+    0xC0A0: "TLS_RSA_WITH_AES_128_CCM_8",
+    0xC0A1: "TLS_RSA_WITH_AES_256_CCM_8",
+    0xC0A2: "TLS_DHE_RSA_WITH_AES_128_CCM_8",
+    0xC0A3: "TLS_DHE_RSA_WITH_AES_256_CCM_8",
+    0xC0A4: "TLS_PSK_WITH_AES_128_CCM",
+    0xC0A5: "TLS_PSK_WITH_AES_256_CCM",
+    0xC0A6: "TLS_DHE_PSK_WITH_AES_128_CCM",
+    0xC0A7: "TLS_DHE_PSK_WITH_AES_256_CCM",
+    0xC0A8: "TLS_PSK_WITH_AES_128_CCM_8",
+    0xC0A9: "TLS_PSK_WITH_AES_256_CCM_8",
+    0xC0AA: "TLS_PSK_DHE_WITH_AES_128_CCM_8",
+    0xC0AB: "TLS_PSK_DHE_WITH_AES_256_CCM_8",
+    0xC0AC: "TLS_ECDHE_ECDSA_WITH_AES_128_CCM",
+    0xC0AD: "TLS_ECDHE_ECDSA_WITH_AES_256_CCM",
+    0xC0AE: "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8",
+    0xC0AF: "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8",
+    0xCCA8: "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCA9: "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAA: "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAB: "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAC: "TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAD: "TLS_DHE_PSK_WITH_CHACHA20_POLY1305_SHA256",
+    0xCCAE: "TLS_RSA_PSK_WITH_CHACHA20_POLY1305_SHA256",
+}
+
+
+def suite_name(code: int) -> str:
+    return CIPHER_SUITES.get(code, f"0x{code:04X}")
+
+
+# ----------------------------------------------------------------------------- NCSC ratings
+# NCSC "ICT-beveiligingsrichtlijnen voor Transport Layer Security (TLS)": good / sufficient /
+# phase-out / insufficient. Our reading (see docs): TLS 1.3 good, 1.2 sufficient, 1.0/1.1 phase out,
+# SSL insufficient; ECDHE with AEAD good; DHE with AEAD and (EC)DHE with CBC sufficient; static RSA
+# key exchange phase out; NULL, EXPORT, anonymous, RC4, DES, 3DES, RC2, IDEA and MD5 insufficient.
+
+RATINGS = ("good", "sufficient", "phase-out", "insufficient")
+
+
+def rate_version(version: str) -> str:
+    return {"TLSv1.3": "good", "TLSv1.2": "sufficient", "TLSv1.1": "phase-out", "TLSv1.0": "phase-out"}.get(
+        version, "insufficient"
+    )
+
+
+_INSUFFICIENT_PARTS = ("NULL", "EXPORT", "_anon_", "RC4", "_DES_", "DES40", "3DES", "RC2", "IDEA", "_MD5")
+
+
+def rate_suite(name: str) -> str:
+    """NCSC rating of a cipher suite by its IANA name (unknown codes are insufficient)."""
+    if not name.startswith("TLS_"):
+        return "insufficient"
+    if any(part in name for part in _INSUFFICIENT_PARTS) or name.endswith("_MD5"):
+        return "insufficient"
+    if "_WITH_" not in name:  # TLS 1.3 suites
+        if "GCM" in name or "CHACHA20" in name:
+            return "good"
+        return "sufficient" if name == "TLS_AES_128_CCM_SHA256" else "phase-out"
+    kex, cipher = name[4:].split("_WITH_", 1)
+    if kex.startswith("ECDHE_") and kex != "ECDHE_PSK":
+        ephemeral = "ecdhe"
+    elif kex.startswith("DHE_") and kex != "DHE_PSK":
+        ephemeral = "dhe"
+    else:
+        return "phase-out"  # static RSA/DH/ECDH key exchange or PSK: no forward secrecy
+    if not cipher.startswith(("AES_", "CHACHA20")):
+        return "phase-out"  # Camellia, ARIA, SEED
+    if cipher.endswith("CCM_8"):
+        return "phase-out"
+    aead = "GCM" in cipher or "CHACHA20" in cipher
+    if aead and ephemeral == "ecdhe":
+        return "good"
+    return "sufficient"
+
+
+def rate_group(group: str, dh_bits: int = 0) -> str:
+    if group in ("x25519", "x448", "secp256r1", "secp384r1", "secp521r1", "ffdhe3072", "ffdhe4096",
+                 "ffdhe6144", "ffdhe8192"):
+        return "good" if not group.startswith("ffdhe") else "sufficient"
+    if group == "ffdhe2048":
+        return "phase-out"
+    if group.startswith("dh") or dh_bits:
+        bits = dh_bits or int(group[2:] or 0)
+        if bits >= 3072:
+            return "sufficient"
+        return "phase-out" if bits >= 2048 else "insufficient"
+    return "phase-out" if group else "good"
+
+
+def worst(ratings: Iterable[str]) -> str:
+    found = [r for r in ratings if r in RATINGS]
+    return max(found, key=RATINGS.index) if found else "good"
+
+

@@ -1,0 +1,482 @@
+"""What a probe may use while a scan runs: the resolver, bounded connections, other probes' facts.
+
+The engine (:mod:`cyberscan.engine`) schedules probes and judges; this module is the floor below the
+probes that they talk to. Time is bounded by construction:
+
+- every connection is opened with :meth:`ProbeContext.endpoint` / :meth:`Endpoint.connect`, which
+  admits the address through the scope, takes a per-address connection slot, sets the per-read
+  timeout, and registers the socket with the run's :class:`Reaper`;
+- the reaper is one thread per run: it shuts a connection down the moment its endpoint's overall
+  deadline (``ScanOptions.budget``) passes, or at once when the scan is cancelled, so a server that
+  drips one byte a second, or a Ctrl-C, ends every blocked read within a moment;
+- a connection the reaper cut raises :class:`~cyberscan.errors.ProbeTimeout` (or
+  :class:`~cyberscan.errors.Interrupted`), whatever the protocol code read before: a cut-off answer is
+  an error, never content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from datetime import datetime
+from typing import Any, TypeVar
+
+import dns.exception
+import dns.flags
+import dns.nameserver
+import dns.resolver
+
+from .catalogue import Check, Profile
+from .errors import Interrupted, OutOfScope, ProbeError, ProbeTimeout
+from .models import ErrorReason, Notice, ProbeOutcome
+from .options import BUDGETS, ScanOptions
+from .scope import Scope
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+# ----------------------------------------------------------------------------- deadlines
+
+
+class Deadline:
+    """An overall point in time, optionally tied to a cancellation event."""
+
+    __slots__ = ("_cancel", "end")
+
+    def __init__(self, seconds: float, *, cancel: threading.Event | None = None, end: float | None = None) -> None:
+        self.end = time.monotonic() + seconds if end is None else end
+        self._cancel = cancel
+
+    def child(self, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now, but never later than this one."""
+        return Deadline(0, cancel=self._cancel, end=min(self.end, time.monotonic() + seconds))
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel is not None and self._cancel.is_set()
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+    @property
+    def expired(self) -> bool:
+        return self.cancelled or self.remaining <= 0
+
+    def check(self, detail: str = "") -> None:
+        """Raise Interrupted or ProbeTimeout when the time is up."""
+        if self.cancelled:
+            raise Interrupted(detail)
+        if self.remaining <= 0:
+            raise ProbeTimeout(detail)
+
+    def timeout(self, per_read: float) -> float:
+        """The timeout for the next blocking call: ``per_read``, or what is left when that is less."""
+        self.check()
+        return max(0.01, min(per_read, self.remaining))
+
+
+# ----------------------------------------------------------------------------- the reaper
+
+
+class _Watch:
+    __slots__ = ("deadline", "done", "fd", "fired")
+
+    def __init__(self, fd: socket.socket, deadline: Deadline) -> None:
+        self.fd = fd
+        self.deadline = deadline
+        self.fired = False
+        self.done = False
+
+
+class Reaper:
+    """One thread that cuts connections whose deadline passed, and every connection on cancel.
+
+    It works on its own duplicate of each socket's descriptor, so it still reaches the connection
+    after ``ssl`` took the socket over, and never touches a descriptor number that was reused.
+    """
+
+    def __init__(self, cancel: threading.Event) -> None:
+        self._cancel = cancel
+        self._lock = threading.Lock()
+        self._heap: list[tuple[float, int, _Watch]] = []
+        self._live: set[_Watch] = set()
+        self._counter = itertools.count()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+
+    def _ensure(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
+            self._thread.start()
+
+    def watch(self, sock: socket.socket, deadline: Deadline) -> _Watch:
+        own = socket.socket(fileno=os.dup(sock.fileno()))
+        watch = _Watch(own, deadline)
+        with self._lock:
+            self._ensure()
+            heapq.heappush(self._heap, (deadline.end, next(self._counter), watch))
+            self._live.add(watch)
+        self._wake.set()
+        if deadline.expired:
+            self._cut(watch)
+        return watch
+
+    def release(self, watch: _Watch) -> bool:
+        """Stop watching; True when the reaper had cut the connection."""
+        with self._lock:
+            watch.done = True
+            self._live.discard(watch)
+            fired = watch.fired
+            with contextlib.suppress(OSError):
+                watch.fd.close()
+        return fired
+
+    def _cut(self, watch: _Watch) -> None:
+        with self._lock:
+            if watch.done or watch.fired:
+                return
+            watch.fired = True
+            with contextlib.suppress(OSError):
+                watch.fd.shutdown(socket.SHUT_RDWR)
+
+    def cut_all(self) -> None:
+        with self._lock:
+            live = list(self._live)
+        for watch in live:
+            self._cut(watch)
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stopped:
+            if self._cancel.is_set():
+                self.cut_all()
+            now = time.monotonic()
+            due: list[_Watch] = []
+            with self._lock:
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
+                    _, _, watch = heapq.heappop(self._heap)
+                    if not watch.done:
+                        due.append(watch)
+                wait = min(self._heap[0][0] - now, 0.1) if self._heap else 0.1
+            for watch in due:
+                self._cut(watch)
+            self._wake.wait(max(wait, 0.005))
+            self._wake.clear()
+
+
+# ----------------------------------------------------------------------------- daemon pool
+
+
+def run_all(fn: Callable[[T], U], items: Iterable[T], *, workers: int, cancel: threading.Event | None = None) -> list[U]:
+    """``[fn(item) for item in items]``, ``workers`` at a time, in daemon threads (an interrupted
+    scan never waits for a blocked worker at exit). Exceptions propagate; results keep their order."""
+    work = list(items)
+    if len(work) <= 1 or workers <= 1:
+        return [fn(item) for item in work]
+    futures: list[Future[U]] = [Future() for _ in work]
+    jobs: queue.Queue[int] = queue.Queue()
+    for index in range(len(work)):
+        jobs.put(index)
+
+    def worker() -> None:
+        while True:
+            try:
+                index = jobs.get_nowait()
+            except queue.Empty:
+                return
+            future = futures[index]
+            if cancel is not None and cancel.is_set():
+                future.set_exception(Interrupted())
+                continue
+            try:
+                future.set_result(fn(work[index]))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                future.set_exception(exc)
+
+    for n in range(min(workers, len(work))):
+        threading.Thread(target=worker, name=f"probe-{n}", daemon=True).start()
+    return [f.result() for f in futures]
+
+
+# ----------------------------------------------------------------------------- resolver
+
+
+def make_resolver(options: ScanOptions, cache: dns.resolver.LRUCache | None = None) -> dns.resolver.Resolver:
+    """A resolver that asks the configured nameservers in turn: each attempt waits ``timeout``, all
+    attempts of one lookup together at most ``BUDGETS['dns']`` times it (so a silent first nameserver
+    never uses up the time of the second)."""
+    if options.nameservers:
+        res = dns.resolver.Resolver(configure=False)
+        res.nameservers = [dns.nameserver.Do53Nameserver(ns.address, ns.port) for ns in options.nameservers]
+    else:
+        res = dns.resolver.Resolver(configure=True)
+    servers = max(1, min(len(res.nameservers), int(BUDGETS["dns"])))
+    res.timeout = options.timeout
+    res.lifetime = options.timeout * servers
+    res.use_edns(0, dns.flags.DO, 1232)
+    res.cache = cache if cache is not None else dns.resolver.LRUCache()
+    return res
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+class Run:
+    """The state of one scan that probes share through their :class:`ProbeContext`."""
+
+    def __init__(
+        self,
+        *,
+        probes: Mapping[str, Callable[..., Any]],
+        profile: Profile,
+        options: ScanOptions,
+        scope: Scope,
+        now: datetime,
+        checks: Iterable[Check] = (),
+        cancel: threading.Event | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.probes = probes
+        self.profile = profile
+        self.options = options
+        self.scope = scope
+        self.now = now
+        self.checks = list(checks)  # the selected checks that will run (see ProbeContext.check_params)
+        self.data: Mapping[str, Any] = data or {}  # the catalogue's shared data files
+        self.cancel = cancel or threading.Event()
+        self.reaper = Reaper(self.cancel)
+        self.notices: list[Notice] = []
+        self._futures: dict[tuple[str, str], Future[ProbeOutcome]] = {}
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._cache = dns.resolver.LRUCache()
+
+    # -- shared clients
+
+    def resolver(self) -> dns.resolver.Resolver:
+        res: dns.resolver.Resolver | None = getattr(self._local, "resolver", None)
+        if res is None:
+            res = make_resolver(self.options, self._cache)
+            self._local.resolver = res
+        return res
+
+    def slot(self, address: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            sem = self._slots.get(address)
+            if sem is None:
+                sem = self._slots[address] = threading.BoundedSemaphore(self.options.per_host_connections)
+            return sem
+
+    def add_notice(self, notice: Notice) -> None:
+        with self._lock:
+            if notice not in self.notices:
+                self.notices.append(notice)
+
+    # -- facts
+
+    def outcome(self, probe: str, subject: str) -> ProbeOutcome:
+        """Collect (once) or wait for a fact. Computed in the calling thread, so no pool deadlock."""
+        key = (probe, subject)
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if owner:
+                future = self._futures[key] = Future()
+        assert future is not None
+        if owner:
+            future.set_result(self._collect(probe, subject))
+        return future.result()
+
+    def collected(self, probe: str, subject: str) -> ProbeOutcome | None:
+        """The outcome if it is complete (never starts or waits for a probe)."""
+        with self._lock:
+            future = self._futures.get((probe, subject))
+        return future.result() if future is not None and future.done() else None
+
+    def _collect(self, probe: str, subject: str) -> ProbeOutcome:
+        func = self.probes.get(probe)
+        if func is None:
+            return ProbeOutcome(probe, subject, error=ErrorReason.BUG, detail=f"no probe {probe!r}")
+        if self.cancel.is_set():
+            return ProbeOutcome(probe, subject, error=ErrorReason.INTERRUPTED)
+        ctx = ProbeContext(self, subject)
+        try:
+            fact = func(ctx, subject)
+        except ProbeError as exc:
+            reason = ErrorReason.INTERRUPTED if self.cancel.is_set() else exc.reason
+            return ProbeOutcome(probe, subject, error=reason, detail=exc.detail[:500])
+        except dns.exception.Timeout as exc:
+            return ProbeOutcome(probe, subject, error=ErrorReason.TIMEOUT, detail=str(exc)[:500])
+        except Exception as exc:  # a crashing probe must not end the scan
+            log.debug("probe %s crashed on %s", probe, subject, exc_info=True)
+            return ProbeOutcome(probe, subject, error=ErrorReason.BUG, detail=f"{type(exc).__name__}: {exc}"[:500])
+        return ProbeOutcome(probe, subject, fact=fact)
+
+    def all_outcomes(self) -> list[ProbeOutcome]:
+        with self._lock:
+            futures = list(self._futures.values())
+        return [f.result() for f in futures if f.done()]
+
+
+class Endpoint:
+    """Connections to one address for one purpose, within one overall deadline."""
+
+    def __init__(
+        self,
+        address: str,
+        name: str,
+        deadline: Deadline,
+        *,
+        per_read: float,
+        reaper: Reaper,
+        slot: threading.BoundedSemaphore | None = None,
+    ) -> None:
+        self.address = address
+        self.name = name
+        self.deadline = deadline
+        self._per_read = per_read
+        self._reaper = reaper
+        self._slot = slot or threading.BoundedSemaphore(4)
+
+    @classmethod
+    def standalone(cls, address: str, *, timeout: float, budget: float, name: str = "") -> Endpoint:
+        """An endpoint outside a scan (tests, tools): its own reaper, no scope."""
+        cancel = threading.Event()
+        return cls(address, name or address, Deadline(budget, cancel=cancel), per_read=timeout, reaper=Reaper(cancel))
+
+    @property
+    def timeout(self) -> float:
+        """The per-read timeout: ``--timeout``, or what is left of the deadline when that is less."""
+        return self.deadline.timeout(self._per_read)
+
+    @contextlib.contextmanager
+    def connect(self, port: int) -> Iterator[socket.socket]:
+        """A TCP connection to ``address:port``, cut by the reaper at the deadline or on cancel.
+
+        Raises ProbeTimeout/Interrupted when it was cut (whatever was read meanwhile), OSError when no
+        connection could be made.
+        """
+        with self._slot:
+            sock = socket.create_connection((self.address, port), timeout=self.timeout)
+            watch = self._reaper.watch(sock, self.deadline)
+            cut = False
+            try:
+                sock.settimeout(self.timeout)
+                try:
+                    yield sock
+                except Exception:
+                    if watch.fired:
+                        cut = True
+                    else:
+                        raise
+            finally:
+                fired = self._reaper.release(watch)
+                sock.close()
+            if cut or fired:
+                if self.deadline.cancelled:
+                    raise Interrupted(f"{self.address}:{port}")
+                raise ProbeTimeout(f"{self.address}:{port}")
+
+
+class ProbeContext:
+    """What a probe may use: resolver, bounded connections, scope, settings, and other probes' facts."""
+
+    def __init__(self, run: Run, target: str) -> None:
+        self._run = run
+        self.target = target
+        self.options = run.options
+        self.timeout = run.options.timeout
+        self.scope = run.scope
+        self.settings = run.profile.settings
+        self.now = run.now
+        self.data = run.data
+
+    @property
+    def resolver(self) -> dns.resolver.Resolver:
+        self.check_cancelled()
+        return self._run.resolver()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._run.cancel.is_set()
+
+    @property
+    def cancel_event(self) -> threading.Event:
+        """Set when the scan is stopped (for clients that poll, such as the built-in port scan)."""
+        return self._run.cancel
+
+    def check_cancelled(self) -> None:
+        if self._run.cancel.is_set():
+            raise Interrupted(self.target)
+
+    def deadline(self, kind: str) -> Deadline:
+        """A fresh overall deadline for one endpoint of ``kind`` (see ``options.BUDGETS``)."""
+        return Deadline(self.options.budget(kind, self.settings), cancel=self._run.cancel)
+
+    def endpoint(self, address: str, name: str, kind: str) -> Endpoint:
+        """Admit ``address`` (reached as ``name``) and give its bounded connections.
+
+        Raises OutOfScope outside the user's scope."""
+        self.check_cancelled()
+        self.scope.admit(address, name)
+        run = self._run
+        return Endpoint(address, name, self.deadline(kind), per_read=self.timeout, reaper=run.reaper,
+                        slot=run.slot(address))
+
+    def fact(self, probe: str, subject: str | None = None) -> Any:
+        """The fact of another probe (collected once, shared). Raises ProbeError if it is missing,
+        with the same reason, so a dependent fact is never built on a lookup that failed."""
+        outcome = self._run.outcome(probe, subject or self.target)
+        if outcome.fact is None:
+            exc = ProbeError(f"{probe}: {outcome.error or ''} {outcome.detail}".strip(), probe=probe,
+                             target=subject or self.target)
+            exc.reason = outcome.error or ErrorReason.BUG
+            raise exc
+        return outcome.fact
+
+    def outcome(self, probe: str, subject: str | None = None) -> ProbeOutcome:
+        return self._run.outcome(probe, subject or self.target)
+
+    def check_params(self, probe: str) -> list[Mapping[str, Any]]:
+        """The params of the selected checks that will run and need ``probe`` (e.g. the port lists
+        the net checks want scanned), so a probe collects exactly what those checks judge."""
+        return [c.params for c in self._run.checks if probe in c.needs]
+
+    def admit(self, address: str, name: str) -> None:
+        """Call before contacting ``address`` by other means than :meth:`endpoint` (DNS, nmap)."""
+        self.check_cancelled()
+        self.scope.admit(address, name)
+
+    @contextlib.contextmanager
+    def connection_slot(self, address: str) -> Iterator[None]:
+        """Bound concurrent connections per address (for clients that open their own sockets)."""
+        with self._run.slot(address):
+            yield
+
+    def map(self, fn: Callable[[T], U], items: Iterable[T], *, workers: int = 8) -> list[U]:
+        """Run ``fn`` over ``items`` concurrently (fan-out over hosts and addresses)."""
+        return run_all(fn, items, workers=workers, cancel=self._run.cancel)
+
+    def notice(self, key: str, **params: Any) -> None:
+        self._run.add_notice(Notice(key, params, self.target))
+
+
+__all__ = ["Deadline", "Endpoint", "OutOfScope", "ProbeContext", "Reaper", "Run", "make_resolver", "run_all"]
