@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from . import catalogue as catalogue_mod
@@ -146,7 +146,7 @@ def assess(
     else:
         raw = _empty_scan(catalogue, chosen, started, options)
     raw = replace(raw, notices=(*notices, *raw.notices))
-    return _complete(raw, catalogue, chosen, answers, accepted, tuple(failures))
+    return build(raw, catalogue=catalogue, profile=chosen, answers=answers, accepted=accepted, failures=tuple(failures))
 
 
 def reassess(
@@ -164,7 +164,7 @@ def reassess(
     catalogue = catalogue or catalogue_mod.builtin()
     chosen = _profile(catalogue, profile or stored.profile)
     judged = rejudge(stored, catalogue=catalogue, profile=chosen, registry=registry)
-    return _complete(judged, catalogue, chosen, answers, accepted, ())
+    return build(judged, catalogue=catalogue, profile=chosen, answers=answers, accepted=accepted)
 
 
 def _empty_scan(catalogue: Catalogue, profile: Profile, started: datetime, options: ScanOptions) -> Scan:
@@ -172,19 +172,23 @@ def _empty_scan(catalogue: Catalogue, profile: Profile, started: datetime, optio
     return Scan(__version__, catalogue.version, profile.id, stamp, stamp, (), (), (), options=options.public())
 
 
-def _complete(
+def build(
     raw: Scan,
+    *,
     catalogue: Catalogue,
-    profile: Profile,
-    answers: Answers | None,
-    accepted: Sequence[AcceptedRisk],
-    failures: tuple[TargetFailure, ...],
+    profile: Profile | None = None,
+    answers: Answers | None = None,
+    accepted: Sequence[AcceptedRisk] = (),
+    failures: tuple[TargetFailure, ...] = (),
 ) -> Assessment:
+    """The assessment of a judged scan: answers added, accepted risks marked, readiness and actions."""
+    profile = profile or catalogue.profiles.get(raw.profile) or catalogue_mod.profile(catalogue, "default")
     results = list(raw.results)
     when = datetime.fromisoformat(raw.started)
     if answers is not None and raw.targets:
         results.extend(answer_results(catalogue, profile, answers, target=raw.targets[0], today=when.date()))
-    marked = apply_risks(results, accepted, _today(when))
+    results = [r if r.subject.domain else replace(r, subject=r.subject.with_domain(r.target)) for r in results]
+    marked = apply_risks(results, accepted, when.date())
     frameworks = list(profile.frameworks) if profile.frameworks else None
     readiness = assess_readiness(catalogue, marked, frameworks)
     actions = tuple(prioritise(catalogue, marked, outcomes=raw.outcomes, limit=None))
@@ -199,7 +203,3 @@ def _complete(
         accepted=tuple(accepted),
         failures=failures,
     )
-
-
-def _today(when: datetime) -> date:
-    return when.date()

@@ -198,8 +198,11 @@ def scan(
         data=catalogue.extras,
     )
     needed = sorted({(p, t) for t in targets for c in running for p in c.needs})
-    complete = _collect(run, needed, options.workers, progress)
+    _collect(run, needed, options.workers, progress)
     run.reaper.stop()
+    complete = not run.cancel.is_set() or all(
+        (o := run.collected(p, t)) is not None and o.error is not ErrorReason.INTERRUPTED for p, t in needed
+    )
 
     def outcome(probe: str, target: str) -> ProbeOutcome | None:
         found = run.collected(probe, target)
@@ -232,8 +235,8 @@ def scan(
     )
 
 
-def _collect(run: Run, needed: Sequence[tuple[str, str]], workers: int, progress: Progress | None) -> bool:
-    """Collect every needed fact in daemon threads; False when cancelled before all were in."""
+def _collect(run: Run, needed: Sequence[tuple[str, str]], workers: int, progress: Progress | None) -> None:
+    """Collect every needed fact in daemon threads; on cancel, stop waiting after a short grace."""
     futures: list[tuple[Future[ProbeOutcome], str]] = []
     jobs = list(needed)
     lock = threading.Lock()
@@ -266,13 +269,13 @@ def _collect(run: Run, needed: Sequence[tuple[str, str]], workers: int, progress
             reported = done
             progress(done, total, last)
         if not alive:
-            return not run.cancel.is_set() or done == total
+            return
         if run.cancel.is_set():
             run.reaper.cut_all()
             deadline = time.monotonic() + CANCEL_GRACE
             for thread in alive:
                 thread.join(max(0.0, deadline - time.monotonic()))
-            return False
+            return
         alive[0].join(0.05)
 
 

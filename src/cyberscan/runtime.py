@@ -323,8 +323,10 @@ class Run:
         except ProbeError as exc:
             reason = ErrorReason.INTERRUPTED if self.cancel.is_set() else exc.reason
             return ProbeOutcome(probe, subject, error=reason, detail=exc.detail[:500])
-        except dns.exception.Timeout as exc:
+        except (dns.exception.Timeout, TimeoutError) as exc:
             return ProbeOutcome(probe, subject, error=ErrorReason.TIMEOUT, detail=str(exc)[:500])
+        except OSError as exc:  # a probe that let a network error escape: still not a bug in the domain
+            return ProbeOutcome(probe, subject, error=ErrorReason.UNREACHABLE, detail=str(exc)[:500])
         except Exception as exc:  # a crashing probe must not end the scan
             log.debug("probe %s crashed on %s", probe, subject, exc_info=True)
             return ProbeOutcome(probe, subject, error=ErrorReason.BUG, detail=f"{type(exc).__name__}: {exc}"[:500])

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cyberscan.engine import Facts, ProbeContext
 from cyberscan.errors import ProbeTimeout
-from cyberscan.models import Status, Verdict
+from cyberscan.facts import Facts
+from cyberscan.models import Status, Subject, Verdict
 from cyberscan.plugin import evaluator, probe
+from cyberscan.runtime import ProbeContext
 
 CALLS: dict[str, int] = {}
 _lock = threading.Lock()
@@ -60,3 +61,33 @@ def even(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 @evaluator("t.broken")
 def broken(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     raise ZeroDivisionError("bug in evaluator")
+
+
+# A TCP server that accepts and never says a word: set by tests before a scan.
+HANG_ADDRESS: tuple[str, int] = ("127.0.0.1", 9)
+
+
+@probe("t.hang", fact=Number)
+def probe_hang(ctx: ProbeContext, target: str) -> Number:
+    """Blocks on a read from a server that never answers (only the deadline or a cancel ends it)."""
+    address, port = HANG_ADDRESS
+    ep = ctx.endpoint(address, target, "tls")
+    with ep.connect(port) as sock:
+        while True:
+            try:
+                if not sock.recv(1):
+                    break
+            except TimeoutError:
+                continue  # a slow read is not the end: only the endpoint's deadline is
+    return Number(0)
+
+
+@evaluator("t.twice")
+def twice(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    """Two verdicts about the same subject, and one about another: the engine merges the first two."""
+    where = Subject(host="www." + facts.target, address="192.0.2.1", port=443, service="https")
+    return [
+        Verdict(Status.PASS, "even", {"value": 1}, subject=where),
+        Verdict(Status.FAIL, "odd", {"value": 2}, subject=where),
+        Verdict(Status.PASS, "even", {"value": 3}, subject=Subject(host=facts.target)),
+    ]

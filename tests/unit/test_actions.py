@@ -9,10 +9,8 @@ import pytest
 from cyberscan import catalogue as catalogue_mod
 from cyberscan.actions import actions_to_dict, prioritise, recognise_suppliers, supplier_roles_for
 from cyberscan.catalogue import Catalogue, Check
-from cyberscan.models import ProbeOutcome, Result, Severity, Status
-from cyberscan.probes.dns import MxFact, MxHost
-from cyberscan.probes.dnsbase import DnsAnswer
-from cyberscan.probes.hosts import Host, HostInventory
+from cyberscan.facts.dns import DnsAnswer, Host, HostInventory, MxFact, MxHost
+from cyberscan.models import ProbeOutcome, Result, Severity, Status, Subject
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +44,7 @@ def cat() -> Catalogue:
 
 
 def res(check_id: str, status: Status, severity: Severity, *, source: str = "scan", host: str | None = None) -> Result:
-    return Result(check_id, 1, "museum.test", status, severity, "m", host=host, source=source)
+    return Result(check_id, 1, "museum.test", status, severity, "m", subject=Subject("museum.test", host=host), source=source)
 
 
 MX = ProbeOutcome(
@@ -120,7 +118,6 @@ def test_actions_are_ordered_by_risk_then_effort(cat: Catalogue) -> None:
     assert backup.who == "volunteer" and backup.source == "self-reported"
     assert "immutable" in backup.remediation["en"]
     assert "den.check.backup" in backup.items and "cont.collection" in backup.continuity
-    assert backup.who_label("nl") == "IT-vrijwilliger"
     assert len(prioritise(cat, results, limit=3)) == 3
 
 

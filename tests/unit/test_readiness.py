@@ -120,7 +120,8 @@ def test_readiness_to_dict_lists_every_item_with_status_and_evidence(cat: Catalo
     assert backup["status"] == GAP and backup["provisional"] is True and backup["number"] is None
     assert backup["evidence"] == [
         {"check_id": "q.backup.offline", "source": "self-reported", "relation": "answer", "status": "fail",
-         "severity": "high", "target": "museum.test", "host": None, "message": "m", "params": {}}
+         "severity": "high", "target": "museum.test", "key": "q.backup.offline|||||", "message": "m",
+             "params": {}}
     ]  # fmt: skip
     assert backup["threatens"] == ["cont.information", "cont.collection"]
     assert items["den.check.4"]["status"] == UNKNOWN and items["den.check.4"]["evidence"] == []

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from cyberscan import registry as registry_mod
 from cyberscan.cli import main
 from cyberscan.demo import scan_demo
 from cyberscan.render import Report, render
@@ -24,9 +25,8 @@ answers:
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    result, cat, reg = scan_demo()
     path = tmp_path_factory.mktemp("scan") / "scan.json"
-    path.write_text(render("json", Report(result, cat, "nl"), reg), encoding="utf-8")
+    path.write_text(render("json", Report(scan_demo(), "nl"), registry_mod.load()), encoding="utf-8")
     return path
 
 
@@ -71,7 +71,7 @@ def test_report_prints_the_incident_sheet_with_contacts(saved: Path, tmp_path: P
     [
         (lambda p: None, 4, "cannot read"),
         (lambda p: p.write_text("{not json", encoding="utf-8"), 2, "not a cyberscan JSON report"),
-        (lambda p: p.write_text('{"results": []}', encoding="utf-8"), 2, "not a cyberscan JSON report"),
+        (lambda p: p.write_text('{"results": []}', encoding="utf-8"), 2, "not a usable cyberscan report"),
     ],
 )
 def test_unreadable_results_give_a_message_not_a_traceback(
@@ -79,7 +79,7 @@ def test_unreadable_results_give_a_message_not_a_traceback(
 ) -> None:
     path = tmp_path / "scan.json"
     make(path)  # type: ignore[operator]
-    result = CliRunner().invoke(main, ["report", str(path)])
+    result = CliRunner().invoke(main, ["report", str(path), "--lang", "en"])
     assert result.exit_code == code
     assert message in result.output
     assert "Traceback" not in result.output
@@ -88,7 +88,7 @@ def test_unreadable_results_give_a_message_not_a_traceback(
 def test_a_broken_answers_file_names_line_and_question(saved: Path, tmp_path: Path) -> None:
     answers = tmp_path / "a.yaml"
     answers.write_text("answers:\n  q.ir.plan: ja\n  q.backup.copies: veel\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["report", str(saved), "--answers", str(answers)])
+    result = CliRunner().invoke(main, ["report", str(saved), "--answers", str(answers), "--lang", "en"])
     assert result.exit_code == 2
     assert "line 3" in result.output and "q.backup.copies" in result.output
 
@@ -97,6 +97,6 @@ def test_scan_accepts_answers_too(tmp_path: Path) -> None:
     """`cyberscan scan --answers` reads the same files (a refused domain stops before any network use)."""
     answers = tmp_path / "a.yaml"
     answers.write_text("answers:\n  q.backup.offline: misschien\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["scan", "museum.test", "--answers", str(answers)])
+    result = CliRunner().invoke(main, ["scan", "museum.test", "--answers", str(answers), "--lang", "en"])
     assert result.exit_code == 2
     assert "line 2" in result.output and "q.backup.offline" in result.output

@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.catalogue import Catalogue, Check, text
-from cyberscan.models import ErrorReason, Notice, Result, ScanResult, Severity, Status
+from cyberscan.models import ErrorReason, Notice, Result, Scan, Severity, Status, Subject
 from cyberscan.render import Report, render
 from cyberscan.render import view as view_mod
 from cyberscan.render.html import md_escape
 from cyberscan.render.view import Section, build_view, evidence_rows, first_sentence, register_section
+
+from .reports import report_of
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 DOMAIN = "museum.test"
@@ -75,7 +77,7 @@ def _result(check_id: str, status: Status, message: str, **kw: Any) -> Result:
 
 
 @pytest.fixture(scope="module")
-def scan() -> ScanResult:
+def scan() -> Scan:
     results = [
         _result("test.updates", Status.PASS, "good"),
         _result(
@@ -84,13 +86,13 @@ def scan() -> ScanResult:
             "bad",
             params={"value": HOSTILE},
             evidence={"header": HOSTILE, "nested": {"list": [1, HOSTILE]}},
-            host="www.museum.test",
+            subject=Subject(DOMAIN, host="www.museum.test"),
         ),
-        _result("test.settings", Status.WARN, "bad", params={"value": "oud"}, host="shop.museum.test"),
+        _result("test.settings", Status.WARN, "bad", params={"value": "oud"}, subject=Subject(DOMAIN, host="shop.museum.test")),
         _result("test.reports", Status.ERROR, "error.timeout", params={"detail": "5 s"}, error_reason=ErrorReason.TIMEOUT),
         _result("test.unmapped", Status.INFO, "good"),
     ]
-    return ScanResult(
+    return Scan(
         tool_version="9.9",
         catalogue_version="2026.1",
         profile="default",
@@ -169,17 +171,17 @@ def _parse(html: str) -> Tree:
 
 
 @pytest.fixture(scope="module")
-def html_nl(scan: ScanResult, catalogue: Catalogue, registry: registry_mod.Registry) -> str:
-    return render("html", Report(scan, catalogue, "nl"), registry)
+def html_nl(scan: Scan, catalogue: Catalogue, registry: registry_mod.Registry) -> str:
+    return render("html", report_of(scan, catalogue, "nl"), registry)
 
 
 def test_html_is_dutch_by_default_and_english_on_request(
-    scan: ScanResult, catalogue: Catalogue, registry: registry_mod.Registry, html_nl: str
+    scan: Scan, catalogue: Catalogue, registry: registry_mod.Registry, html_nl: str
 ) -> None:
     nl = _parse(html_nl)
     assert nl.tags("html")[0]["lang"] == "nl"
     assert "Wat te doen" in nl.all_text and "Waarom dit belangrijk is" in nl.all_text
-    en = _parse(render("html", Report(scan, catalogue, "en"), registry))
+    en = _parse(render("html", report_of(scan, catalogue, "en"), registry))
     assert en.tags("html")[0]["lang"] == "en"
     assert "What to do" in en.all_text and "Wat te doen" not in en.all_text
 
@@ -315,9 +317,9 @@ def extra_section() -> Iterator[None]:
 
 
 def test_html_includes_sections_from_helpers(
-    extra_section: None, scan: ScanResult, catalogue: Catalogue, registry: registry_mod.Registry
+    extra_section: None, scan: Scan, catalogue: Catalogue, registry: registry_mod.Registry
 ) -> None:
-    html = render("html", Report(scan, catalogue, "nl"), registry)
+    html = render("html", report_of(scan, catalogue, "nl"), registry)
     tree = _parse(html)
     assert "Gegevens per server" in [h for _, h in tree.headings]
     assert "www.museum.test " + HOSTILE in tree.within("section-1")
@@ -327,8 +329,8 @@ def test_html_includes_sections_from_helpers(
 # ------------------------------------------------------------------------------- Markdown and terminal
 
 
-def test_markdown_summary(scan: ScanResult, catalogue: Catalogue, registry: registry_mod.Registry) -> None:
-    md = render("markdown", Report(scan, catalogue, "nl"), registry)
+def test_markdown_summary(scan: Scan, catalogue: Catalogue, registry: registry_mod.Registry) -> None:
+    md = render("markdown", report_of(scan, catalogue, "nl"), registry)
     assert md.startswith("# Cyberscan-rapport: museum.test")
     assert not re.search(r"(?<!\\)<", md) and "\\<script\\>" in md
     assert "Wat te doen: Vraag de hoster om test.settings aan te passen." in md
@@ -339,9 +341,9 @@ def test_markdown_summary(scan: ScanResult, catalogue: Catalogue, registry: regi
 
 
 def test_terminal_worst_first_and_plain_unless_colour_asked(
-    scan: ScanResult, catalogue: Catalogue, registry: registry_mod.Registry
+    scan: Scan, catalogue: Catalogue, registry: registry_mod.Registry
 ) -> None:
-    plain = render("terminal", Report(scan, catalogue, "nl"), registry)
+    plain = render("terminal", report_of(scan, catalogue, "nl"), registry)
     assert "\x1b[" not in plain
     lines = plain.splitlines()
     assert lines[0] == "Cyberscan-rapport: museum.test"
@@ -349,14 +351,14 @@ def test_terminal_worst_first_and_plain_unless_colour_asked(
     assert plain.index("FOUT") < plain.index("ONBEKEND") < plain.index("OK ")
     assert "→ Vraag de hoster om test.settings aan te passen." in plain
     assert plain.index("! 10.0.0.5") < plain.index("FOUT")
-    coloured = render("terminal", Report(scan, catalogue, "nl", extra={"color": True}), registry)
+    coloured = render("terminal", report_of(scan, catalogue, "nl", extra={"color": True}), registry)
     assert "\x1b[" in coloured
-    english = render("terminal", Report(scan, catalogue, "en"), registry)
+    english = render("terminal", report_of(scan, catalogue, "en"), registry)
     assert "FAIL" in english and "FOUT" not in english
 
 
-def test_view_counts_and_overall_score(scan: ScanResult, catalogue: Catalogue) -> None:
-    view = build_view(Report(scan, catalogue, "en"))
+def test_view_counts_and_overall_score(scan: Scan, catalogue: Catalogue) -> None:
+    view = build_view(report_of(scan, catalogue, "en"))
     assert {c.status: c.count for c in view.counts} == {"fail": 1, "warn": 1, "error": 1, "info": 1, "pass": 1}
     assert [f.status for f in view.findings][:2] == ["fail", "error"]
     den = view.readiness.framework("den-checklist")
@@ -407,8 +409,8 @@ def test_md_escape_leaves_no_markup(value: str) -> None:
     assert not re.search(r"(?<!\\)[<>\[\]`]", out.replace("\\\\", ""))
 
 
-def test_json_report_is_valid_json_with_results(scan: ScanResult, catalogue: Catalogue, registry: registry_mod.Registry) -> None:
-    data = json.loads(render("json", Report(scan, catalogue, "nl"), registry))
+def test_json_report_is_valid_json_with_results(scan: Scan, catalogue: Catalogue, registry: registry_mod.Registry) -> None:
+    data = json.loads(render("json", report_of(scan, catalogue, "nl"), registry))
     assert data["lang"] == "nl" and len(data["results"]) == 5
     assert data["results"][1]["evidence"]["header"] == HOSTILE
 
@@ -423,7 +425,7 @@ def test_html_starts_with_prioritised_actions_linked_to_their_findings(html_nl: 
 
 
 def test_self_reported_answers_show_the_question_and_its_advice(
-    scan: ScanResult, catalogue: Catalogue, registry: registry_mod.Registry
+    scan: Scan, catalogue: Catalogue, registry: registry_mod.Registry
 ) -> None:
     from cyberscan.questionnaire import questionnaire
 
@@ -437,7 +439,7 @@ def test_self_reported_answers_show_the_question_and_its_advice(
         maps_to=tuple(question.maps_to), source="self-reported",
     )  # fmt: skip
     with_answer = replace(scan, results=[*scan.results, answer])
-    tree = _parse(render("html", Report(with_answer, catalogue, "nl"), registry))
+    tree = _parse(render("html", report_of(with_answer, catalogue, "nl"), registry))
     group = tree.within("item-den-check-1")
     assert text(question.text, "nl") in group and "niemand" in group
     assert first_sentence(text(question.advice, "nl")) in group
@@ -448,15 +450,15 @@ def test_html_says_which_continuity_area_a_gap_threatens(html_nl: str, catalogue
     public = catalogue.item("cont.public")
     if public is None:
         pytest.skip("no continuity framework")
-    view = build_view(Report(_scan_for_view(), catalogue, "nl"))
+    view = build_view(report_of(_scan_for_view(), catalogue, "nl"))
     row = next(c for c in view.continuity if c.title == text(public.title, "nl"))
     title4 = text(catalogue.item("den.check.4").title, "nl")  # type: ignore[union-attr]
     assert any(title4 in label for label in row.threatened)
     assert title4 in _parse(html_nl).within("summary")
 
 
-def _scan_for_view() -> ScanResult:
-    return ScanResult(
+def _scan_for_view() -> Scan:
+    return Scan(
         "9.9", "1", "default", "2026-11-28T10:00:00+00:00", "2026-11-28T10:00:01+00:00", [DOMAIN],
         [_result("test.settings", Status.FAIL, "bad", params={"value": "x"})], [],
     )  # fmt: skip
@@ -464,14 +466,16 @@ def _scan_for_view() -> ScanResult:
 
 def test_findings_of_several_domains_stay_apart(catalogue: Catalogue, registry: registry_mod.Registry) -> None:
     results = [
-        replace(_result("test.settings", Status.FAIL, "bad", params={"value": "a"}), target="a.test"),
-        replace(_result("test.settings", Status.FAIL, "bad", params={"value": "b"}), target="b.test"),
+        replace(_result("test.settings", Status.FAIL, "bad", params={"value": "a"}), target="a.test",
+                subject=Subject("a.test")),
+        replace(_result("test.settings", Status.FAIL, "bad", params={"value": "b"}), target="b.test",
+                subject=Subject("b.test")),
     ]
-    two = ScanResult("9.9", "1", "default", "2026-11-28T10:00:00+00:00", "2026-11-28T10:00:01+00:00",
+    two = Scan("9.9", "1", "default", "2026-11-28T10:00:00+00:00", "2026-11-28T10:00:01+00:00",
                      ["a.test", "b.test"], results, [])  # fmt: skip
-    view = build_view(Report(two, catalogue, "nl"))
+    view = build_view(report_of(two, catalogue, "nl"))
     assert [c.lead.target for c in view.attention_cards] == ["a.test", "b.test"]
-    plain = render("terminal", Report(two, catalogue, "nl"), registry)
+    plain = render("terminal", report_of(two, catalogue, "nl"), registry)
     assert "[a.test]" in plain and "[b.test]" in plain
-    tree = _parse(render("html", Report(two, catalogue, "nl"), registry))
+    tree = _parse(render("html", report_of(two, catalogue, "nl"), registry))
     assert len([a for t, a, _ in tree.elements if t == "article"]) == 2
