@@ -41,7 +41,7 @@ class SoaOnlyServer:
                 continue
             try:
                 query = dns.message.from_wire(data)
-            except Exception:  # noqa: BLE001 - junk: drop
+            except Exception:
                 continue
             question = query.question[0] if query.question else None
             if question is None or question.rdtype != dns.rdatatype.SOA:
