@@ -10,6 +10,9 @@ there is one discovery path. Decorating only attaches metadata: nothing runs at 
     @evaluator("mail.mx")
     def mx(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]: ...
 
+    @section("tls.hosts")
+    def tls_hosts(report: Report) -> list[Section]: ...      # an extra table in the HTML report
+
 A plugin package may also ship catalogue entries: give the module a ``CATALOGUE`` attribute holding
 the directory (a ``pathlib.Path`` or ``importlib.resources`` traversable) with its ``<area>/*.yaml``.
 """
@@ -18,10 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
-
-if TYPE_CHECKING:
-    pass
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +30,7 @@ ATTR = "__cyberscan_plugin__"
 
 @dataclass(frozen=True, slots=True)
 class PluginSpec:
-    kind: str  # "probe" | "evaluator" | "renderer"
+    kind: str  # "probe" | "evaluator" | "renderer" | "section"
     name: str
     fact: type | None = None  # probes: the fact type they return (for storing and re-reading)
     handles_errors: bool = False  # evaluators: called even when a needed fact is missing
@@ -67,6 +67,16 @@ def renderer(name: str, *, suffix: str) -> Callable[[F], F]:
 
     def mark(fn: F) -> F:
         setattr(fn, ATTR, PluginSpec("renderer", name, suffix=suffix))
+        return fn
+
+    return mark
+
+
+def section(name: str) -> Callable[[F], F]:
+    """Mark ``fn(report: Report) -> list[Section]`` as an extra table of the HTML report."""
+
+    def mark(fn: F) -> F:
+        setattr(fn, ATTR, PluginSpec("section", name))
         return fn
 
     return mark

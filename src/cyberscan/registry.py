@@ -29,6 +29,7 @@ class Registry:
     probes: dict[str, Registered] = field(default_factory=dict)
     evaluators: dict[str, Registered] = field(default_factory=dict)
     renderers: dict[str, Registered] = field(default_factory=dict)
+    sections: dict[str, Registered] = field(default_factory=dict)  # extra HTML report tables
     catalogues: list[Any] = field(default_factory=list)  # extra catalogue dirs from plugins
     modules: list[str] = field(default_factory=list)
 
@@ -38,7 +39,8 @@ class Registry:
             spec = getattr(attr, ATTR, None)
             if not isinstance(spec, PluginSpec) or getattr(attr, "__module__", None) != module.__name__:
                 continue
-            table = {"probe": self.probes, "evaluator": self.evaluators, "renderer": self.renderers}[spec.kind]
+            table = {"probe": self.probes, "evaluator": self.evaluators, "renderer": self.renderers,
+                     "section": self.sections}[spec.kind]
             origin = f"{module.__name__}:{attr.__name__}"
             if spec.name in table:
                 raise CatalogueError(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 from html.parser import HTMLParser
 from typing import Any
@@ -20,7 +19,7 @@ from cyberscan.models import ErrorReason, Notice, Result, Scan, Severity, Status
 from cyberscan.render import Report, render
 from cyberscan.render import view as view_mod
 from cyberscan.render.html import md_escape
-from cyberscan.render.view import Section, build_view, evidence_rows, first_sentence, register_section
+from cyberscan.render.view import Section, build_view, evidence_rows, first_sentence
 
 from .reports import report_of
 
@@ -306,20 +305,11 @@ def test_html_marks_provisional_items_and_shows_editor_notes(html_nl: str, catal
     assert "Dit is een demonstratie" not in tree.all_text  # only the demo says so
 
 
-@pytest.fixture
-def extra_section() -> Iterator[None]:
+def test_html_includes_sections_from_helpers(scan: Scan, catalogue: Catalogue, registry: registry_mod.Registry) -> None:
     def provider(report: Report) -> list[Section]:
         return [Section("Gegevens per server", ("Host", "Protocol"), (("www.museum.test", HOSTILE),), "Uitleg")]
 
-    register_section(provider)
-    yield
-    view_mod._PROVIDERS.remove(provider)
-
-
-def test_html_includes_sections_from_helpers(
-    extra_section: None, scan: Scan, catalogue: Catalogue, registry: registry_mod.Registry
-) -> None:
-    html = render("html", report_of(scan, catalogue, "nl"), registry)
+    html = render("html", report_of(scan, catalogue, "nl", extra={"sections": (provider,)}), registry)
     tree = _parse(html)
     assert "Gegevens per server" in [h for _, h in tree.headings]
     assert "www.museum.test " + HOSTILE in tree.within("section-1")

@@ -32,7 +32,10 @@ class Report:
 
 
 def render(fmt: str, report: Report, registry: Registry) -> str:
+    """Write ``report`` in format ``fmt``; the registry's extra report tables come along (``sections``)."""
     reg = registry.renderers[fmt]
+    if "sections" not in report.extra:
+        report = report.with_extra(sections=tuple(r.func for _, r in sorted(registry.sections.items())))
     out: str = reg.func(report)
     return out
 

@@ -4,8 +4,9 @@ Renderers hold no business logic: this module turns a finished :class:`Report` i
 translated values (texts, labels, groups), so templates only lay them out. Findings are grouped by
 DEN checklist item with the readiness of each item (:func:`cyberscan.readiness.assess`).
 
-Other parts of cyberscan may add tables to the HTML report (e.g. TLS facts per host) with
-:func:`register_section`: a provider reads the report and returns :class:`Section` rows.
+Plugins (built-ins too) add tables to the HTML report with :func:`cyberscan.plugin.section`: a
+provider reads the report and returns :class:`Section` rows; :func:`cyberscan.render.render` hands the
+registry's providers to the report (``Report.extra["sections"]``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 from ..catalogue import Catalogue, Check, FrameworkItem, text
 from ..i18n import message, notice
 from ..models import Result, Status, Subject
+from ..plugin import section as report_section
 from ..questionnaire import questionnaire
 from ..readiness import UNKNOWN, FrameworkAssessment, ItemAssessment, Readiness
 from . import Report
@@ -301,18 +303,6 @@ class View:
 # ----------------------------------------------------------------------------- sections
 
 SectionProvider = Callable[[Report], Sequence[Section]]
-_PROVIDERS: list[SectionProvider] = []
-
-
-def register_section(provider: SectionProvider) -> SectionProvider:
-    """Add a table to every HTML report; ``provider(report)`` returns zero or more sections."""
-    if provider not in _PROVIDERS:
-        _PROVIDERS.append(provider)
-    return provider
-
-
-def _providers() -> list[SectionProvider]:
-    return [tls_section, *_PROVIDERS]
 
 
 def subject_label(subject: Subject, t: Mapping[str, str]) -> str:
@@ -333,6 +323,7 @@ def _yes_no(value: Any, t: Mapping[str, str]) -> str:
     return t["word_unknown"] if value is None else t["word_yes"] if value else t["word_no"]
 
 
+@report_section("tls.hosts")
 def tls_section(report: Report) -> list[Section]:
     """Protocol and certificate facts per server, from the TLS checks' ``host_table`` helper."""
     rows = host_table(report.assessment.scan)
@@ -372,7 +363,7 @@ def tls_section(report: Report) -> list[Section]:
 
 def _sections(report: Report) -> tuple[Section, ...]:
     out: list[Section] = []
-    for provider in _providers():
+    for provider in report.extra.get("sections") or ():
         for section in provider(report):
             if isinstance(section, Section):
                 out.append(section)
