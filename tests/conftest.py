@@ -6,7 +6,9 @@ import ipaddress
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -65,3 +67,21 @@ def require_binary(name: str, *candidates: str) -> str:
         pytest.fail(message)
     pytest.skip(message)
     raise AssertionError  # unreachable
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway PostgreSQL server for the whole test session (tests/fixtures/postgres.py).
+
+    Missing PostgreSQL: skipped on a developer machine, a failure in CI (.ci/run installs it)."""
+    from tests.fixtures.postgres import PostgresServer, find_bin
+
+    if find_bin() is None:
+        require_binary("initdb")  # skips here, fails in CI
+    # not under pytest's own tmp folder: that is private to root, and PostgreSQL runs as "postgres"
+    folder = Path(tempfile.mkdtemp(prefix="cyberscan-pg-"))
+    try:
+        with PostgresServer(folder) as server:
+            yield server.dsn
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
