@@ -1,18 +1,21 @@
 # Two commands for a new user: `make demo` and `make test`. Both create .venv and install what they need.
+# Python packages are pinned by constraints.txt (regenerate with `make constraints` after changing
+# the dependencies in pyproject.toml).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+PIP    := $(BIN)/pip install --quiet -c constraints.txt
 
-.PHONY: demo test lint typecheck unit integration bench clean
+.PHONY: demo test deps audit lint typecheck unit integration bench constraints clean
 
-$(BIN)/cyberscan: pyproject.toml
+$(BIN)/cyberscan: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(PIP) -e .
 	touch $@
 
 $(VENV)/.dev: $(BIN)/cyberscan
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(PIP) -e '.[dev]'
 	touch $@
 
 demo: $(BIN)/cyberscan
@@ -24,7 +27,14 @@ lint: $(VENV)/.dev
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-test: lint typecheck
+# as root on Debian: installs the servers the integration tests run (scripts/test-deps)
+deps:
+	scripts/test-deps
+
+audit: $(VENV)/.dev
+	$(BIN)/python scripts/audit
+
+test: deps lint typecheck audit
 	$(BIN)/pytest
 
 unit: $(VENV)/.dev
@@ -35,6 +45,9 @@ integration: $(VENV)/.dev
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py
+
+constraints: $(VENV)/.dev
+	$(BIN)/pip freeze --exclude-editable | grep -v '^cyberscan' > constraints.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dist build cyberscan-demo
