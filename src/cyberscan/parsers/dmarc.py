@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .numbers import small_int
 from .tagvalue import Issue, parse_tag_list
 
 POLICIES = ("none", "quarantine", "reject")
@@ -116,8 +117,9 @@ def parse_dmarc(text: str) -> DmarcRecord:
     pct = 100
     pct_raw = parsed.get("pct")
     if pct_raw is not None:
-        if pct_raw.isdigit() and 0 <= int(pct_raw) <= 100:
-            pct = int(pct_raw)
+        number = small_int(pct_raw)
+        if number is not None and 0 <= number <= 100:
+            pct = number
             if pct < 100:
                 warnings.append(Issue("pct-below-100", str(pct)))
         else:

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from .numbers import small_int
+
 STATUSES = ("supported", "outdated", "end-of-life", "unknown")
 
 
@@ -50,7 +52,13 @@ def version_tuple(version: str) -> tuple[int, ...]:
     match = re.match(r"^\s*v?(\d+(?:\.\d+)*)", version or "")
     if not match:
         return ()
-    return tuple(int(part) for part in match.group(1).split(".")[:6])
+    parts: list[int] = []
+    for part in match.group(1).split(".")[:6]:
+        number = small_int(part)
+        if number is None:
+            break
+        parts.append(number)
+    return tuple(parts)
 
 
 def _date(value: Any) -> date | None:

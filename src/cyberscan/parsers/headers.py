@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
+from .numbers import capped_int
+
 
 @dataclass(frozen=True, slots=True)
 class Hsts:
@@ -30,8 +32,9 @@ def parse_hsts(value: str) -> Hsts:
         raw = raw.strip().strip('"')
         if name == "max-age":
             seen_max_age += 1
-            if raw.isdigit() and raw.isascii():
-                max_age = int(raw)
+            number = capped_int(raw)
+            if number is not None:
+                max_age = number
             else:
                 valid = False
         elif name == "includesubdomains":

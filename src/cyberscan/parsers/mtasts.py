@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .numbers import small_int
 from .tagvalue import Issue, parse_tag_list
 
 MODES = ("enforce", "testing", "none")
@@ -85,7 +86,7 @@ def parse_sts_policy(body: str) -> StsPolicy:
     raw_age = values.get("max_age")
     if raw_age is None:
         errors.append(Issue("missing-max-age", ""))
-    elif not raw_age.isdigit() or len(raw_age) > 10 or int(raw_age) > 31557600:
+    elif (age := small_int(raw_age, max_digits=10)) is None or age > 31557600:
         errors.append(Issue("bad-max-age", raw_age[:20]))
     else:
         max_age = int(raw_age)

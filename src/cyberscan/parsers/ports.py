@@ -14,7 +14,7 @@ def port_spec(entry: Any) -> tuple[int, str] | None:
         return None
     try:
         number = int(entry.get("port", -1))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     proto = str(entry.get("proto", "tcp")).lower()
     if not 0 < number < 65536 or proto not in ("tcp", "udp"):

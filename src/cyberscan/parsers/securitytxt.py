@@ -35,9 +35,9 @@ def parse_datetime(value: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(text.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
+        return parsed.astimezone(UTC) if parsed.tzinfo else None
+    except (ValueError, OverflowError):  # e.g. 9999-12-31T23:59:59-00:01 lies past the last year UTC can hold
         return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
 
 
 def _unwrap_signed(text: str) -> tuple[str, bool, list[str]]:

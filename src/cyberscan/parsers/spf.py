@@ -10,6 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from .numbers import small_int
 from .tagvalue import Issue
 
 MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
@@ -127,12 +128,12 @@ def _cidr(raw: str, *, v4: bool, v6: bool) -> tuple[str, int | None, int | None,
     value, cidr4, cidr6 = raw, None, None
     if v6 and "//" in value:
         value, _, six = value.partition("//")
-        if not six.isdigit() or int(six) > 128 or (len(six) > 1 and six[0] == "0"):
+        if small_int(six, max_digits=3) is None or int(six) > 128 or (len(six) > 1 and six[0] == "0"):
             return value, None, None, f"bad IPv6 prefix length /{six}"
         cidr6 = int(six)
     if v4 and "/" in value:
         value, _, four = value.rpartition("/")
-        if not four.isdigit() or int(four) > 32 or (len(four) > 1 and four[0] == "0"):
+        if small_int(four, max_digits=2) is None or int(four) > 32 or (len(four) > 1 and four[0] == "0"):
             return value, None, None, f"bad IPv4 prefix length /{four}"
         cidr4 = int(four)
     return value, cidr4, cidr6, None
@@ -171,7 +172,7 @@ def _mechanism(qualifier: str, name: str, arg: str | None, raw: str) -> tuple[Te
         value, cidr4, cidr6, error = _cidr(arg, v4=name == "ip4", v6=False)
         if name == "ip6" and "/" in arg:
             value, _, six = arg.rpartition("/")
-            if not six.isdigit() or int(six) > 128 or (len(six) > 1 and six[0] == "0"):
+            if small_int(six, max_digits=3) is None or int(six) > 128 or (len(six) > 1 and six[0] == "0"):
                 return None, Issue("bad-cidr", raw)
             cidr6 = int(six)
             error = None
