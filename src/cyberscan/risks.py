@@ -21,6 +21,8 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
+import yaml
+
 from . import safeyaml
 from .errors import ConfigError
 from .models import AcceptedRisk, Result, Status
@@ -34,8 +36,10 @@ def _lines(text: str, where: str) -> list[int]:
     """Line (1-based) of each entry of ``accepted``."""
     root = safeyaml.compose(text, where=where)
     out: list[int] = []
-    for key, value in getattr(root, "value", None) or []:
-        if getattr(key, "value", None) == "accepted" and isinstance(getattr(value, "value", None), list):
+    if not isinstance(root, yaml.MappingNode):
+        return out
+    for key, value in root.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "accepted" and isinstance(value, yaml.SequenceNode):
             out = [item.start_mark.line + 1 for item in value.value]
     return out
 

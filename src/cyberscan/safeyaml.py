@@ -54,7 +54,10 @@ def load(text: str, *, where: str, max_bytes: int = MAX_BYTES) -> Any:
     """Parse one YAML document. Raises ConfigError with the line of the problem."""
     if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
         raise ConfigError("yaml.too-large", where=where, limit=max_bytes)
-    loader = _Loader(text, where)
+    try:
+        loader = _Loader(text, where)  # the reader already refuses some characters (NUL ...)
+    except yaml.YAMLError as exc:
+        raise ConfigError("yaml.invalid", where=where, line=0, problem=str(exc)[:200]) from None
     try:
         return loader.get_single_data()
     except ConfigError:
@@ -72,7 +75,10 @@ def load(text: str, *, where: str, max_bytes: int = MAX_BYTES) -> Any:
 
 def compose(text: str, *, where: str) -> Any:
     """The node tree (for line numbers), with the same limits as :func:`load`."""
-    loader = _Loader(text, where)
+    try:
+        loader = _Loader(text, where)
+    except yaml.YAMLError:
+        return None
     try:
         return loader.get_single_node()
     except ConfigError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
@@ -20,6 +21,16 @@ def _name_text(name: x509.Name) -> str:
 
 
 def parse_certificate(der: bytes) -> CertInfo:
+    """Certificate details from DER. Raises ValueError when the bytes are not a (readable) certificate."""
+    try:
+        return _parse(der)
+    except ValueError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"unreadable certificate: {type(exc).__name__}") from exc
+
+
+def _parse(der: bytes) -> CertInfo:
     """Certificate details from DER. Raises ValueError when the bytes are not a certificate."""
     cert = x509.load_der_x509_certificate(der)
     try:
@@ -28,7 +39,10 @@ def parse_certificate(der: bytes) -> CertInfo:
     except (x509.ExtensionNotFound, ValueError):
         dns_names = ()
     cns = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME))
-    key = cert.public_key()
+    try:
+        key: object = cert.public_key()
+    except (UnsupportedAlgorithm, ValueError):  # a curve or key type this machine cannot read
+        key = None
     key_type, key_bits = "unknown", 0
     if isinstance(key, rsa.RSAPublicKey):
         key_type, key_bits = "RSA", key.key_size
