@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dns.exception
 import dns.flags
+import dns.message
+import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
@@ -25,8 +27,8 @@ def lookup(ctx: ProbeContext, name: str, rdtype: str, *, probe: str = "dns") -> 
     resolver = ctx.resolver  # raises Interrupted once the scan is cancelled
     try:
         answer = resolver.resolve(qname, rdtype, raise_on_no_answer=False, search=False)
-    except dns.resolver.NXDOMAIN:
-        return DnsAnswer(name.rstrip("."), rdtype, "NXDOMAIN")
+    except dns.resolver.NXDOMAIN as exc:
+        return _nxdomain(name, rdtype, exc)
     except dns.resolver.LifetimeTimeout as exc:
         raise ProbeTimeout(f"{qname} {rdtype}", probe=probe, target=name) from exc
     except dns.resolver.NoNameservers as exc:
@@ -46,6 +48,36 @@ def lookup(ctx: ProbeContext, name: str, rdtype: str, *, probe: str = "dns") -> 
             chain.extend(r.target.to_text().rstrip(".") for r in rrset)
     authenticated = bool(answer.response.flags & dns.flags.AD)
     return DnsAnswer(name.rstrip("."), rdtype, "NOERROR", records, ttl, authenticated, tuple(chain))
+
+
+def _aliases(response: dns.message.Message, qname: dns.name.Name) -> list[tuple[str, str]]:
+    """The CNAME chain from ``qname`` in an answer section, as (owner, target) pairs, in order."""
+    cnames = {r.name: r[0].target for r in response.answer if r.rdtype == dns.rdatatype.CNAME and len(r)}
+    chain: list[tuple[str, str]] = []
+    current = qname
+    while current in cnames and len(chain) < len(cnames):
+        target = cnames[current]
+        chain.append((current.to_text(), target.to_text()))
+        current = target
+    return chain
+
+
+def _nxdomain(name: str, rdtype: str, exc: dns.resolver.NXDOMAIN) -> DnsAnswer:
+    """NXDOMAIN, keeping the aliases followed on the way (RFC 6604: the rcode is about the last name).
+
+    An alias whose target does not exist is exactly what ``dns.dangling`` looks for, so its CNAME
+    must not be lost: dnspython caches such an answer as NXDOMAIN for the alias itself (every type),
+    so a later CNAME query of the alias is answered from the response cached here."""
+    qname = dns.name.from_text(name.rstrip(".") + ".")
+    try:
+        response = exc.response(qname)
+    except (KeyError, IndexError):
+        response = None
+    chain = _aliases(response, qname) if isinstance(response, dns.message.Message) else []
+    targets = tuple(target.rstrip(".") for _, target in chain)
+    if rdtype.upper() == "CNAME" and chain:  # the alias exists; its target does not
+        return DnsAnswer(name.rstrip("."), rdtype, "NOERROR", (chain[0][1],), None, False, targets[:1])
+    return DnsAnswer(name.rstrip("."), rdtype, "NXDOMAIN", cname_chain=targets)
 
 
 def reason_of(exc: BaseException) -> ErrorReason:
