@@ -88,6 +88,17 @@ def of(result: Scan, check_id: str) -> list[Result]:
 
 
 def summary(result: Scan, check_id: str) -> set[tuple[str, str]]:
+    """Every (status, message) the check concluded: each finding's lead verdict and the verdicts the
+    engine merged into it (one finding per subject, the others in ``evidence["also"]``)."""
+    out = set()
+    for r in of(result, check_id):
+        out.add((r.status.value, r.message))
+        out.update((a["status"], a["message"]) for a in r.evidence.get("also", ()))
+    return out
+
+
+def leads(result: Scan, check_id: str) -> set[tuple[str, str]]:
+    """The (status, message) of each finding (the worst verdict per subject)."""
     return {(r.status.value, r.message) for r in of(result, check_id)}
 
 

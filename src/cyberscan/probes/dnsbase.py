@@ -69,10 +69,8 @@ def _nxdomain(name: str, rdtype: str, exc: dns.resolver.NXDOMAIN) -> DnsAnswer:
     must not be lost: dnspython caches such an answer as NXDOMAIN for the alias itself (every type),
     so a later CNAME query of the alias is answered from the response cached here."""
     qname = dns.name.from_text(name.rstrip(".") + ".")
-    try:
-        response = exc.response(qname)
-    except (KeyError, IndexError):
-        response = None
+    responses = exc.kwargs.get("responses") or {}  # what NXDOMAIN.response() reads (it is untyped)
+    response = responses.get(qname) if isinstance(responses, dict) else None
     chain = _aliases(response, qname) if isinstance(response, dns.message.Message) else []
     targets = tuple(target.rstrip(".") for _, target in chain)
     if rdtype.upper() == "CNAME" and chain:  # the alias exists; its target does not
