@@ -150,3 +150,35 @@ def test_ipv6_without_a_route_is_not_held_against_the_nameserver() -> None:
     assert _no_ipv6_route("2001:db8::53", OSError(errno.ENETUNREACH, "Network is unreachable"))
     assert not _no_ipv6_route("192.0.2.53", OSError(errno.ENETUNREACH, "Network is unreachable"))
     assert not _no_ipv6_route("2001:db8::53", OSError(errno.ECONNRESET, "reset"))
+
+
+def test_dangling_is_an_error_for_the_mail_hosts_while_the_mx_is_unknown() -> None:
+    from cyberscan.facts.dns import HostInventory
+
+    chains = CnameFact((CnameChain("www.museum.test", ("www",), ("site.host.test",), "NOERROR"),))
+    inventory = HostInventory("museum.test", (), mx_error=ErrorReason.TIMEOUT)
+    outcomes = {"dns.cnames": ProbeOutcome("dns.cnames", "museum.test", fact=chains),
+                "hosts.inventory": ProbeOutcome("hosts.inventory", "museum.test", fact=inventory)}
+    verdicts = dangling(Facts("museum.test", outcomes, now=NOW), {})
+    assert [(v.status.value, v.message, v.reason) for v in verdicts] == [("error", "mx-unknown", ErrorReason.TIMEOUT)]
+    assert pairs(dangling(facts("dns.cnames", chains), {})) == {("pass", "ok")}  # MX known (or not asked)
+
+
+@pytest.mark.parametrize(
+    ("lookup_errors", "expected"),
+    [
+        ((), ("info", "partial")),
+        ((("AAAA", ErrorReason.TIMEOUT),), ("error", "endpoint.timeout")),
+        ((("A", ErrorReason.SERVFAIL),), ("info", "partial")),  # the AAAA answer is known: none
+    ],
+)
+def test_ipv6_is_unknown_when_the_aaaa_lookup_failed(
+    lookup_errors: tuple[tuple[str, ErrorReason], ...], expected: tuple[str, str]
+) -> None:
+    from cyberscan.evaluators.dns import ipv6
+    from cyberscan.facts.dns import Host, HostInventory
+
+    hosts = (Host("museum.test", ("apex",), ("192.0.2.1", "2001:db8::1")),
+             Host("www.museum.test", ("www",), ("192.0.2.1",), lookup_errors=lookup_errors))
+    verdicts = ipv6(facts("hosts.inventory", HostInventory("museum.test", hosts)), {})
+    assert [(v.status.value, v.message) for v in verdicts] == [expected]

@@ -287,3 +287,38 @@ def test_every_message_key_in_the_evaluators_has_texts() -> None:
     used |= {f"broken-include-{problem}" for problem in ("no-record", "multiple-records", "syntax")}
     assert len(used) > 60
     assert used - known == set()
+
+
+# ------------------------------------------------------------------------------------------ unknown mail use
+
+
+def test_dmarc_rua_without_report_address_is_an_error_while_mail_use_is_unknown() -> None:
+    outcomes = {
+        "dns.dmarc": ProbeOutcome("dns.dmarc", "museum.test", fact=dmarc_fact("v=DMARC1; p=reject")),
+        "dns.mx": ProbeOutcome("dns.mx", "museum.test", error=ErrorReason.SERVFAIL, detail="museum.test. MX"),
+        "dns.spf": ProbeOutcome("dns.spf", "museum.test", fact=spf_fact("v=spf1 -all")),
+    }
+    verdicts = dmarc_rua(Facts("museum.test", outcomes, now=NOW), {})
+    assert [(v.status, v.reason) for v in verdicts] == [(Status.ERROR, ErrorReason.SERVFAIL)]
+    # SPF that authorises senders proves mail use on its own: the missing address is a failure
+    outcomes["dns.spf"] = ProbeOutcome("dns.spf", "museum.test", fact=spf_fact("v=spf1 include:mailer.test -all"))
+    assert pairs(dmarc_rua(Facts("museum.test", outcomes, now=NOW), {})) == {("fail", "missing")}
+
+
+def test_mta_sts_never_says_every_mail_server_is_covered_when_the_mx_is_unknown() -> None:
+    from cyberscan.evaluators.mail import mta_sts
+    from cyberscan.facts.mail import StsPolicyFetch, TxtFact
+
+    url = "https://mta-sts.museum.test/.well-known/mta-sts.txt"
+    body = "version: STSv1\nmode: enforce\nmx: mail.museum.test\nmax_age: 604800\n"
+    outcomes = {
+        "dns.mta_sts": ProbeOutcome("dns.mta_sts", "museum.test",
+                                    fact=TxtFact("_mta-sts.museum.test", "NOERROR", ("v=STSv1; id=1",))),
+        "http.mta_sts": ProbeOutcome("http.mta_sts", "museum.test",
+                                     fact=StsPolicyFetch(url, True, "192.0.2.1", 200, "text/plain", body)),
+        "dns.mx": ProbeOutcome("dns.mx", "museum.test", fact=mx((10, "mail.museum.test"))),
+    }
+    assert pairs(mta_sts(Facts("museum.test", outcomes, now=NOW), {})) == {("pass", "ok")}
+    outcomes["dns.mx"] = ProbeOutcome("dns.mx", "museum.test", error=ErrorReason.TIMEOUT, detail="museum.test. MX")
+    verdicts = mta_sts(Facts("museum.test", outcomes, now=NOW), {})
+    assert [(v.status, v.reason) for v in verdicts] == [(Status.ERROR, ErrorReason.TIMEOUT)]
