@@ -219,3 +219,48 @@ def test_a_stored_version_2_inventory_is_read_with_its_failed_hosts_unknown() ->
     apex, www = outcome.fact.hosts
     assert apex.lookup_errors == ()
     assert www.error is ErrorReason.TIMEOUT and ("AAAA", ErrorReason.TIMEOUT) in www.lookup_errors
+
+
+# ------------------------------------------------------------------------------------------ nameservers in turn
+
+
+@pytest.mark.parametrize("silent_count", [1, 2])
+def test_silent_first_nameservers_do_not_use_up_the_time_of_the_next(silent_count: int) -> None:
+    """Each attempt waits --timeout, a lookup as long as all configured servers together (at most 3):
+    with the first nameserver(s) silent, the next answers every query and the domain is judged."""
+    from dataclasses import replace
+
+    from cyberscan import catalogue as catalogue_mod
+    from cyberscan.demo.localdns import LocalDnsServer
+
+    zones = ZoneSet()
+    zones.add_text("turn.test", zone_text("turn.test", '@ MX 10 mail\nmail A 192.0.2.1\n@ TXT "v=spf1 mx -all"\n'
+                                          '_dmarc TXT "v=DMARC1; p=reject; rua=mailto:d@turn.test"\n@ CAA 0 issue "x.test"\n'
+                                          '_smtp._tls TXT "v=TLSRPTv1; rua=mailto:t@turn.test"\n'))  # fmt: skip
+    checks = ("mail.mx", "mail.spf", "mail.dmarc.policy", "mail.dmarc.rua", "mail.tlsrpt", "mail.dkim", "dns.caa",
+              "dns.ns", "dns.dangling", "dns.ipv6")  # fmt: skip
+    silent = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(silent_count)]
+    for sock in silent:  # bound, never read: no answer, no ICMP
+        sock.bind(("127.0.0.1", 0))
+    try:
+        with LocalDnsServer(zones) as good:
+            cat = catalogue_mod.builtin()
+            profile = replace(catalogue_mod.profile(cat, "default"), include=checks, include_tags=(),
+                              settings={"dns_port": good.port})
+            quiet = tuple(Nameserver("127.0.0.1", sock.getsockname()[1]) for sock in silent)
+            options = ScanOptions(timeout=0.5, allow_private=True,
+                                  nameservers=(*quiet, Nameserver(good.address, good.port)))
+            started = time.monotonic()
+            assessment = cyberscan.assess(["turn.test"], profile=profile, options=options, catalogue=cat)
+            elapsed = time.monotonic() - started
+    finally:
+        for sock in silent:
+            sock.close()
+    assert not assessment.failures
+    errors = [(r.check_id, r.message, dict(r.params)) for r in assessment.results if r.status is Status.ERROR]
+    assert errors == []
+    got = {r.check_id: r.status for r in assessment.results}
+    assert set(got) == set(checks)
+    for check_id in ("mail.spf", "mail.dmarc.policy", "mail.dmarc.rua", "mail.tlsrpt", "dns.caa"):
+        assert got[check_id] is Status.PASS, check_id
+    assert elapsed < BOUND
