@@ -33,7 +33,8 @@ BOUND = 60.0  # seconds; far above what the budgets allow at timeout 0.5
 
 class SoaOnlyServer:
     """UDP on 127.0.0.1 (port 0): answers SOA of ``DOMAIN``; every other query is dropped
-    (``mode="drop"``) or answered SERVFAIL (``mode="servfail"``)."""
+    (``mode="drop"``), answered SERVFAIL (``mode="servfail"``) or answered empty with the TC bit
+    (``mode="truncate"``: "too large, ask over TCP")."""
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
@@ -69,6 +70,8 @@ class SoaOnlyServer:
                                                            f"ns1.{DOMAIN}. h.{DOMAIN}. 1 3600 600 86400 300"))
             elif self.mode == "drop":
                 continue
+            elif self.mode == "truncate":
+                response.flags |= dns.flags.TC
             else:
                 response.set_rcode(dns.rcode.SERVFAIL)
             self.sock.sendto(response.to_wire(), peer)

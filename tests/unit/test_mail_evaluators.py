@@ -97,6 +97,8 @@ def test_spf(fact: SpfFact, expected: set[tuple[str, str]]) -> None:
         (dmarc_fact(), {("fail", "missing")}),
         (dmarc_fact("v=DMARC1; p=reject", "v=DMARC1; p=reject"), {("fail", "multiple")}),
         (dmarc_fact("v=DMARC1; p=reject; pct=x"), {("fail", "invalid")}),
+        (dmarc_fact("v=DMARC1; p=reject; rua=not-an-address"), {("pass", "ok")}),  # receivers skip a bad address
+        (dmarc_fact("v=DMARC1; p=none; rua=not-an-address"), {("fail", "policy-too-weak")}),
     ],
 )
 def test_dmarc_policy(fact: DmarcFact, expected: set[tuple[str, str]]) -> None:

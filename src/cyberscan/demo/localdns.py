@@ -208,7 +208,9 @@ class _TCPHandler(socketserver.BaseRequestHandler):
                         return
                     replies = [one]
                 for reply in replies:
-                    wire = reply.to_wire()
+                    # over TCP the whole answer goes (to_wire() alone would cap it at the query's
+                    # EDNS size and fail for a large TXT set: exactly the answers that come over TCP)
+                    wire = reply.to_wire(max_size=65535)
                     conn.sendall(struct.pack("!H", len(wire)) + wire)
         except (OSError, dns.exception.DNSException):
             return

@@ -262,8 +262,9 @@ def axfr(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 def dangling(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     fact: CnameFact = facts.fact("dns.cnames")
     aliases = [c for c in fact.chains if c.chain or c.error is not None]
-    evidence = {"aliases": {c.name: {"chain": list(c.chain), "final_rcode": c.final_rcode,
-                                     "error": c.error.value if c.error else None} for c in aliases}}
+    evidence = {"aliases": {c.name: {"chain": list(c.chain), "final_rcode": c.final_rcode, "loop": c.loop,
+                                     "too_long": c.too_long, "error": c.error.value if c.error else None}
+                            for c in aliases}}
     verdicts = []
     inventory_outcome = facts.get("hosts.inventory")
     inventory = inventory_outcome.fact if inventory_outcome is not None else None
@@ -281,6 +282,8 @@ def dangling(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         subject = Subject(host=c.name)
         if c.loop:
             verdicts.append(Verdict(Status.FAIL, "loop", p, evidence, subject))
+        elif c.too_long:
+            verdicts.append(Verdict(Status.FAIL, "too-long", {**p, "count": len(c.chain)}, evidence, subject))
         elif c.error is not None:
             verdicts.append(Verdict(Status.ERROR, "lookup-failed", {**p, "detail": c.detail}, evidence, subject, c.error))
         elif c.final_rcode == "NXDOMAIN":

@@ -196,8 +196,11 @@ def _single_dmarc(fact: DmarcFact, evidence: dict[str, Any]) -> DmarcRecord | Ve
     if len(fact.records) > 1:
         return Verdict(Status.FAIL, "multiple", {"count": len(fact.records), "name": fact.name}, evidence)
     record = parse_dmarc(fact.records[0])
-    if record.errors:
-        return Verdict(Status.FAIL, "invalid", {"errors": _join(record.errors), "record": fact.records[0]}, evidence)
+    # a bad report address is ignored by receivers (RFC 7489 6.3), the policy still applies:
+    # mail.dmarc.rua judges the addresses
+    fatal = [e for e in record.errors if not e.code.startswith(("rua-", "ruf-"))]
+    if fatal:
+        return Verdict(Status.FAIL, "invalid", {"errors": _join(fatal), "record": fact.records[0]}, evidence)
     return record
 
 

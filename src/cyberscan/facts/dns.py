@@ -192,11 +192,12 @@ class CnameChain:
     loop: bool = False  # the aliases refer in a circle
     error: ErrorReason | None = None  # a lookup failed: the chain is unknown
     detail: str = ""
+    too_long: bool = False  # still aliasing after the most hops followed: resolvers give up on it
 
 
 @dataclass(frozen=True, slots=True)
 class CnameFact:
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     chains: tuple[CnameChain, ...]
 
 
@@ -207,6 +208,13 @@ def _cname_v1(data: dict[str, Any]) -> dict[str, Any]:
         chain["loop"] = text == "alias loop"
         chain["error"] = None if not text or text == "alias loop" else ErrorReason.SERVFAIL.value
         chain["detail"] = "" if chain["loop"] else text
+    return data
+
+
+@migrates(CnameFact, 2)
+def _cname_v2(data: dict[str, Any]) -> dict[str, Any]:
+    for chain in data.get("chains") or []:
+        chain.setdefault("too_long", False)  # version 2 looked the rest up through the resolver
     return data
 
 

@@ -15,7 +15,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-from ..errors import ProbeTimeout, ServerFailure, TargetUnreachable
+from ..errors import ProbeError, ProbeTimeout, ServerFailure, TargetUnreachable, Truncated
 from ..facts.dns import DnsAnswer
 from ..models import ErrorReason
 from ..runtime import ProbeContext
@@ -32,7 +32,7 @@ def lookup(ctx: ProbeContext, name: str, rdtype: str, *, probe: str = "dns") -> 
     except dns.resolver.LifetimeTimeout as exc:
         raise ProbeTimeout(f"{qname} {rdtype}", probe=probe, target=name) from exc
     except dns.resolver.NoNameservers as exc:
-        raise ServerFailure(f"{qname} {rdtype}: SERVFAIL/REFUSED", probe=probe, target=name) from exc
+        raise no_nameservers(exc, f"{qname} {rdtype}", probe, name) from exc
     except dns.resolver.YXDOMAIN as exc:
         raise ServerFailure(f"{qname} {rdtype}: YXDOMAIN", probe=probe, target=name) from exc
     except (dns.exception.DNSException, OSError, ValueError) as exc:
@@ -76,6 +76,33 @@ def _nxdomain(name: str, rdtype: str, exc: dns.resolver.NXDOMAIN) -> DnsAnswer:
     if rdtype.upper() == "CNAME" and chain:  # the alias exists; its target does not
         return DnsAnswer(name.rstrip("."), rdtype, "NOERROR", (chain[0][1],), None, False, targets[:1])
     return DnsAnswer(name.rstrip("."), rdtype, "NXDOMAIN", cname_chain=targets)
+
+
+def no_nameservers(exc: dns.resolver.NoNameservers, what: str, probe: str, name: str) -> ProbeError:
+    """Why every nameserver failed, from what each attempt ran into (dnspython's ``errors``).
+
+    A cut-off UDP answer whose full (TCP) version could not be had is TRUNCATED; nothing but
+    network trouble is UNREACHABLE; REFUSED answers only are REFUSED; anything else (SERVFAIL, a
+    malformed answer) is SERVFAIL: the truth is unknown in every case."""
+    raw = exc.kwargs.get("errors") or []
+    problems = [entry[3] for entry in raw if isinstance(entry, tuple) and len(entry) >= 4]
+    detail = f"{what}: " + "; ".join(sorted({_problem_text(p) for p in problems}) or {"SERVFAIL/REFUSED"})
+    failure: ProbeError
+    if any(isinstance(p, dns.message.Truncated) for p in problems):
+        failure = Truncated(detail[:300], probe=probe, target=name)
+    elif problems and all(isinstance(p, OSError | EOFError) for p in problems):
+        failure = TargetUnreachable(detail[:300], probe=probe, target=name)
+    else:
+        failure = ServerFailure(detail[:300], probe=probe, target=name)
+        if problems and all(p == "REFUSED" for p in problems):
+            failure.reason = ErrorReason.REFUSED
+    return failure
+
+
+def _problem_text(problem: object) -> str:
+    if isinstance(problem, str):
+        return problem  # an rcode: SERVFAIL, REFUSED ...
+    return type(problem).__name__
 
 
 def reason_of(exc: BaseException) -> ErrorReason:

@@ -49,6 +49,8 @@ def _txt(ctx: ProbeContext, name: str, probe_id: str) -> TxtFact:
 
 MAX_WALK_LOOKUPS = 40  # stop following includes well beyond the limit of 10, to stay polite
 MAX_DEPTH = 12
+MAX_TEMP_ERRORS = 3  # lookups that failed: the result is unknown already, stop asking (a hostile tree
+# of names that never answer would otherwise cost MAX_WALK_LOOKUPS timeouts)
 
 
 @dataclass
@@ -72,7 +74,9 @@ class _Walk:
         except Interrupted:
             raise
         except ProbeError as exc:
-            self.temp.append(f"{name} {rdtype}: {exc}")
+            self.temp.append(f"{name} {rdtype}: {exc.reason.value}: {exc}")
+            if len(self.temp) >= MAX_TEMP_ERRORS:
+                self.truncated = True
             return None
 
     def visit(self, domain: str, via: str, depth: int, parent: str, stack: tuple[str, ...]) -> None:
@@ -94,6 +98,8 @@ class _Walk:
         if not record.valid:
             return
         for term in record.lookup_terms:
+            if self.truncated:
+                return
             self.lookups += 1
             if self.lookups > MAX_WALK_LOOKUPS or depth >= MAX_DEPTH:
                 self.truncated = True
