@@ -11,7 +11,7 @@ from typing import Any
 from ..facts import Facts
 from ..facts.dns import MxFact, MxTargetsFact
 from ..facts.mail import DkimFact, DmarcFact, SpfFact, SpfNode, StsPolicyFetch, TxtFact
-from ..models import ErrorReason, ProbeOutcome, Status, Subject, Verdict
+from ..models import SKIP_REASONS, ErrorReason, ProbeOutcome, Status, Subject, Verdict
 from ..parsers.dkim import parse_dkim
 from ..parsers.dmarc import DmarcRecord, parse_dmarc
 from ..parsers.mtasts import is_sts_candidate, mx_matches, parse_sts_policy, parse_sts_record
@@ -29,7 +29,7 @@ def _join(items: Any) -> str:
 
 def _outcome_error(outcome: ProbeOutcome) -> Verdict:
     reason = outcome.error or ErrorReason.PROTOCOL
-    status = Status.SKIPPED if reason in (ErrorReason.OUT_OF_SCOPE, ErrorReason.NOT_APPLICABLE) else Status.ERROR
+    status = Status.SKIPPED if reason in SKIP_REASONS else Status.ERROR  # as the engine does
     return Verdict(status, f"error.{reason}", {"probe": outcome.probe, "detail": outcome.detail}, reason=reason)
 
 
