@@ -94,11 +94,8 @@ def test_records_larger_than_the_edns_size_come_over_tcp_and_are_judged() -> Non
 
 def test_a_truncated_answer_without_a_full_one_over_tcp_is_an_error_never_content() -> None:
     """UDP answers come back truncated (TC) and TCP closes at once: nothing is judged."""
-    with SoaOnlyServer("truncate") as server:
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # the same port over TCP: hangs up
-        tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        tcp.bind(("127.0.0.1", server.port))
-        tcp.listen(16)
+    server, tcp = _udp_and_tcp()
+    with server:
         stop = threading.Event()
 
         def hang_up() -> None:
@@ -124,6 +121,22 @@ def test_a_truncated_answer_without_a_full_one_over_tcp_is_an_error_never_conten
         assert (verdict.status, verdict.error_reason) == (Status.ERROR, ErrorReason.TRUNCATED), check_id
         assert "Truncated" in verdict.params["detail"]
     assert elapsed < BOUND
+
+
+def _udp_and_tcp() -> tuple[SoaOnlyServer, socket.socket]:
+    """A truncating SoaOnlyServer and a TCP listener on the same (free) port."""
+    for _ in range(20):
+        server = SoaOnlyServer("truncate")
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind(("127.0.0.1", server.port))
+        except OSError:  # that port is taken over TCP: pick another
+            tcp.close()
+            server.sock.close()
+            continue
+        tcp.listen(16)
+        return server, tcp
+    raise OSError("no port free for both UDP and TCP")
 
 
 @dataclass
