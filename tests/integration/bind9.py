@@ -35,13 +35,15 @@ ZONES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "zones" / "bind9"
 NS1 = "127.0.10.1"
 NS2 = "127.0.10.2"
 WEB = "127.0.10.5"  # mta-sts.good.test: HTTPS with the policy file
+WEB_UNTRUSTED = "127.0.10.6"  # mta-sts.badsts.test: the same policy, certificate from a CA nobody trusts
 
 SIGNED = {"good.test": "now", "nods.test": "now", "expired.test": "expired"}
 DELEGATED_DS = {"good.test", "expired.test"}
 OPEN_AXFR = {"openxfr.test"}
 EXPIRED_WINDOW = ("20200101000000", "20200201000000")
 
-MTA_STS_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.good.test\r\nmax_age: 604800\r\n"
+MTA_STS_POLICY = "version: STSv1\r\nmode: enforce\r\nmx: mail.{domain}\r\nmax_age: 604800\r\n"
+POLICY_HOSTS = ("mta-sts.good.test", "mta-sts.badsts.test")
 
 
 def dkim_txt(bits: int = 2048) -> str:
@@ -112,6 +114,7 @@ def write_config(folder: Path) -> Path:
         text = (ZONES_DIR / f"{zone}.zone").read_text(encoding="utf-8")
         text = text.replace("{dkim_2048}", dkim_txt(2048)).replace("{dkim_1024}", dkim_txt(1024))
         text = text.replace("{serial}", serial).replace("{ns1}", NS1).replace("{ns2}", NS2).replace("{web}", WEB)
+        text = text.replace("{web_untrusted}", WEB_UNTRUSTED)
         source = folder / f"{zone}.db"
         source.write_text(text, encoding="utf-8")
         files[zone] = source
@@ -239,8 +242,8 @@ class Bind9:
 class _PolicyHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         host = (self.headers.get("Host") or "").split(":")[0].lower()
-        if host == "mta-sts.good.test" and self.path == "/.well-known/mta-sts.txt":
-            body = MTA_STS_POLICY.encode("ascii")
+        if host in POLICY_HOSTS and self.path == "/.well-known/mta-sts.txt":
+            body = MTA_STS_POLICY.format(domain=host.removeprefix("mta-sts.")).encode("ascii")
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
         else:
@@ -256,13 +259,17 @@ class _PolicyHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def policy_server(folder: Path, *, address: str = WEB, port: int = 443) -> Iterator[Path]:
-    """HTTPS on ``address:port`` serving the MTA-STS policy of good.test; yields the CA file to trust."""
+def policy_server(
+    folder: Path, *, address: str = WEB, port: int = 443, names: tuple[str, ...] = ("mta-sts.good.test",)
+) -> Iterator[Path]:
+    """HTTPS on ``address:port`` serving the MTA-STS policy of ``names``, with a certificate from a
+    fresh test CA in ``folder``; yields that CA's file (trust it, or not)."""
     from cyberscan.demo.pki import DemoCA
     from cyberscan.demo.servers import tls_context
 
+    folder.mkdir(parents=True, exist_ok=True)
     ca = DemoCA(folder, datetime.now(UTC))
-    leaf = ca.issue("mta-sts", ["mta-sts.good.test"], valid_days=30)
+    leaf = ca.issue("mta-sts", list(names), valid_days=30)
     server = ThreadingHTTPServer((address, port), _PolicyHandler)
     context: ssl.SSLContext = tls_context(leaf.cert_file, leaf.key_file)
     server.socket = context.wrap_socket(server.socket, server_side=True)

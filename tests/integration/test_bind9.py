@@ -2,7 +2,8 @@
 
 BIND listens on 127.0.10.1 and 127.0.10.2 (the two NS of every zone), port 53; the parent zone
 ``test.`` holds the delegations and DS records. mta-sts.good.test is an HTTPS server on 127.0.10.5:443
-with a certificate from a test CA. The fixture adds these addresses to ``lo`` (root needed) and
+with a certificate from a test CA (trusted with ``--ca-bundle``); mta-sts.badsts.test is one on
+127.0.10.6:443 whose CA is not trusted. The fixture adds these addresses to ``lo`` (root needed) and
 removes them afterwards.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import IN_CI, require_binary
-from tests.integration.bind9 import NS1, NS2, WEB, Bind9, loopback_addresses, policy_server
+from tests.integration.bind9 import NS1, NS2, WEB, WEB_UNTRUSTED, Bind9, loopback_addresses, policy_server
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,12 @@ def bind9(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Bind9, Pat
             pytest.fail(message)
         pytest.skip(message)
     folder = tmp_path_factory.mktemp("bind9")
-    with loopback_addresses(NS1, NS2, WEB), Bind9(folder, named=named) as server, policy_server(folder) as ca_file:
+    with (
+        loopback_addresses(NS1, NS2, WEB, WEB_UNTRUSTED),
+        Bind9(folder, named=named) as server,
+        policy_server(folder) as ca_file,
+        policy_server(folder / "untrusted", address=WEB_UNTRUSTED, names=("mta-sts.badsts.test",)),
+    ):
         yield server, ca_file
 
 
@@ -56,11 +62,19 @@ class Scan:
         assert found, f"no result for {check_id}"
         return found
 
+    def verdicts(self, check_id: str) -> list[dict[str, Any]]:
+        """Each finding and the verdicts the engine merged into it (same subject, ``evidence.also``)."""
+        out = []
+        for r in self.of(check_id):
+            out.append(r)
+            out.extend(r["evidence"].get("also", ()))
+        return out
+
     def statuses(self, check_id: str) -> set[str]:
-        return {r["status"] for r in self.of(check_id)}
+        return {r["status"] for r in self.verdicts(check_id)}
 
     def messages(self, check_id: str) -> set[str]:
-        return {r["message"] for r in self.of(check_id)}
+        return {r["message"] for r in self.verdicts(check_id)}
 
 
 _cache: dict[tuple[str, ...], Scan] = {}
@@ -104,8 +118,8 @@ def test_one_domain_scan_is_quick(bind9: tuple[Bind9, Path]) -> None:
     """Not a timed assertion: reports the figures (the CLI run includes start-up and loading the catalogue)."""
     from cyberscan import catalogue as catalogue_mod
     from cyberscan import registry as registry_mod
-    from cyberscan.engine import Nameserver, ScanOptions
     from cyberscan.engine import scan as engine_scan
+    from cyberscan.options import Nameserver, ScanOptions
 
     scan(bind9, "good.test")
     cat = catalogue_mod.builtin()
@@ -167,7 +181,7 @@ def test_malformed_dmarc_and_two_spf_records(bind9: tuple[Bind9, Path]) -> None:
 def test_open_zone_transfer_is_reported_per_nameserver(bind9: tuple[Bind9, Path]) -> None:
     result = scan(bind9, "openxfr.test")
     axfr = result.of("dns.axfr")
-    assert {(r["status"], r["message"], r["host"]) for r in axfr} == {
+    assert {(r["status"], r["message"], r["subject"]["host"]) for r in axfr} == {
         ("fail", "open", "ns1.openxfr.test"),
         ("fail", "open", "ns2.openxfr.test"),
     }
@@ -177,7 +191,7 @@ def test_open_zone_transfer_is_reported_per_nameserver(bind9: tuple[Bind9, Path]
 def test_dangling_cname(bind9: tuple[Bind9, Path]) -> None:
     result = scan(bind9, "dangling.test", "--host", "shop.dangling.test")
     verdicts = result.of("dns.dangling")
-    assert [(r["status"], r["message"], r["host"]) for r in verdicts] == [("fail", "dangling", "www.dangling.test")]
+    assert [(r["status"], r["message"], r["subject"]["host"]) for r in verdicts] == [("fail", "dangling", "www.dangling.test")]
     assert verdicts[0]["params"]["target"] == "museum-expo.gone.dangling.test"
     assert "shop.dangling.test" in verdicts[0]["evidence"]["aliases"]  # looked at, and fine
 
@@ -203,7 +217,7 @@ def test_non_sending_domain_done_wrong(bind9: tuple[Bind9, Path]) -> None:
 
 def test_mx_to_alias_ip_literal_and_missing_host(bind9: tuple[Bind9, Path]) -> None:
     result = scan(bind9, "mxbad.test")
-    got = {(r["status"], r["message"], r["host"]) for r in result.of("mail.mx")}
+    got = {(r["status"], r["message"], r["subject"]["host"]) for r in result.of("mail.mx")}
     assert got == {
         ("fail", "cname", "alias.mxbad.test"),
         ("fail", "nonexistent", "nothere.mxbad.test"),
@@ -224,3 +238,14 @@ def test_dkim_found_only_with_the_given_selector(bind9: tuple[Bind9, Path]) -> N
     by_message = {r["message"]: r for r in given.of("mail.dkim")}
     assert set(by_message) == {"revoked", "short-key"}
     assert by_message["short-key"]["status"] == "warn" and by_message["short-key"]["params"]["bits"] == 1024
+
+
+def test_mta_sts_policy_behind_an_untrusted_certificate_fails(bind9: tuple[Bind9, Path]) -> None:
+    """RFC 8461 3.3: senders fetch the policy over verified HTTPS only; an untrusted certificate means
+    no policy. The trusted server next to it (good.test) passes in the same run."""
+    result = scan(bind9, "badsts.test")
+    verdict = result.of("mail.mta_sts")[0]
+    assert (verdict["status"], verdict["message"]) == ("fail", "policy-tls")
+    assert "CERTIFICATE_VERIFY_FAILED" in verdict["params"]["detail"]
+    assert verdict["evidence"]["address"] == WEB_UNTRUSTED
+    assert scan(bind9, "good.test").messages("mail.mta_sts") == {"ok"}

@@ -7,11 +7,21 @@ from typing import Any
 
 import pytest
 
-from cyberscan.engine import Facts
 from cyberscan.evaluators.dns import axfr, caa, dangling, dnssec, nameservers
-from cyberscan.models import ProbeOutcome, Verdict
-from cyberscan.probes.dns import AxfrAttempt, AxfrFact, CaaFact, CnameChain, CnameFact, NsFact, NsReply, NsServer
-from cyberscan.probes.dnssec import DnssecFact, SignedRRset
+from cyberscan.facts import Facts
+from cyberscan.facts.dns import (
+    AxfrAttempt,
+    AxfrFact,
+    CaaFact,
+    CnameChain,
+    CnameFact,
+    DnssecFact,
+    NsFact,
+    NsReply,
+    NsServer,
+    SignedRRset,
+)
+from cyberscan.models import ErrorReason, ProbeOutcome, Subject, Verdict
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 
@@ -32,20 +42,25 @@ def pairs(verdicts: list[Verdict]) -> set[tuple[str, str]]:
          {("pass", "ok")}, "letsencrypt.org, sectigo.com"),
         (('0 issue "letsencrypt.org"',), "parent.test", {("pass", "ok-inherited")}, "letsencrypt.org"),
         (('0 iodef "mailto:x@museum.test"',), "museum.test", {("warn", "no-issue-tag")}, None),
-        (('128 tbs "x"', '0 issue "letsencrypt.org"'), "museum.test", {("warn", "unknown-critical"), ("pass", "ok")}, "letsencrypt.org"),
+        (('128 tbs "x"', '0 issue "letsencrypt.org"'), "museum.test", {("warn", "unknown-critical")}, "letsencrypt.org"),
         (('0 unknown "x"', '0 issue ";"'), "museum.test", {("pass", "ok")}, "(none)"),
-        (("garbage",), "museum.test", {("warn", "unparsed"), ("warn", "no-issue-tag")}, None),
+        (("garbage",), "museum.test", {("warn", "unparsed")}, None),
         ((), None, {("fail", "missing")}, None),
     ],
 )  # fmt: skip
 def test_caa(records: tuple[str, ...], found_at: str | None, expected: set[tuple[str, str]], issuers: str | None) -> None:
     verdicts = caa(facts("dns.caa", CaaFact("museum.test", found_at, records, ("museum.test",))), {})
     assert pairs(verdicts) == expected
+    assert len(verdicts) == 1  # one finding for the domain: the worst state leads
     if issuers is not None:
-        assert next(v for v in verdicts if v.status.value == "pass").params["issuers"] == issuers
+        assert ", ".join(sorted(set(verdicts[0].evidence["issue"]))) == issuers
+        passed = [v for v in verdicts if v.status.value == "pass"]
+        assert all(v.params["issuers"] == issuers for v in passed)
 
 
-def _server(name: str, *replies: NsReply, addresses: tuple[str, ...] | None = None, error: str = "") -> NsServer:
+def _server(
+    name: str, *replies: NsReply, addresses: tuple[str, ...] | None = None, error: ErrorReason | None = None
+) -> NsServer:
     return NsServer(name, addresses if addresses is not None else tuple(r.address for r in replies), replies, error=error)
 
 
@@ -61,10 +76,10 @@ GOOD = NsReply("192.0.2.1", "NOERROR", True, 7)
         ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", "REFUSED", False, None))), {("fail", "lame")}),
         ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", "NOERROR", True, 6))), {("warn", "serial-mismatch")}),
         ((_server("ns1.t", GOOD), _server("ns2.t", addresses=())), {("fail", "ns-no-address")}),
-        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", error="timeout", detail="x"))), {("error", "ns-no-answer")}),
-        ((_server("ns1.t", GOOD), _server("ns2.t", error="timeout")), {("error", "ns-lookup-failed")}),
-        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("10.0.0.1", error="out-of-scope"))), {("skipped", "ns-out-of-scope"), ("pass", "ok")}),
-        ((_server("ns1.t", GOOD, NsReply("2001:db8::53", error="no-ipv6")), _server("ns2.t", NsReply("192.0.2.2", "NOERROR", True, 7))),
+        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("192.0.2.2", error=ErrorReason.TIMEOUT, detail="x"))), {("error", "ns-no-answer")}),
+        ((_server("ns1.t", GOOD), _server("ns2.t", error=ErrorReason.TIMEOUT)), {("error", "ns-lookup-failed")}),
+        ((_server("ns1.t", GOOD), _server("ns2.t", NsReply("10.0.0.1", error=ErrorReason.OUT_OF_SCOPE))), {("skipped", "ns-out-of-scope"), ("pass", "ok")}),
+        ((_server("ns1.t", GOOD, NsReply("2001:db8::53", error=ErrorReason.NO_IPV6)), _server("ns2.t", NsReply("192.0.2.2", "NOERROR", True, 7))),
          {("skipped", "ns-no-ipv6"), ("pass", "ok")}),
     ],
 )  # fmt: skip
@@ -72,7 +87,9 @@ def test_nameservers(servers: tuple[NsServer, ...], expected: set[tuple[str, str
     fact = NsFact("museum.test", tuple(s.name for s in servers), servers, 53)
     verdicts = nameservers(facts("dns.ns", fact), {"min_nameservers": 2})
     assert pairs(verdicts) == expected
-    assert all(v.params.get("reason") in ("timeout", "unreachable", "protocol") for v in verdicts if v.status.value == "error")
+    errors = [v for v in verdicts if v.status.value == "error"]
+    assert all(v.reason in (ErrorReason.TIMEOUT, ErrorReason.UNREACHABLE, ErrorReason.PROTOCOL) for v in errors)
+    assert all(v.subject is not None and v.subject.host == "ns2.t" for v in errors)
 
 
 def test_no_ns_records_is_not_judged() -> None:
@@ -92,10 +109,13 @@ def test_no_ns_records_is_not_judged() -> None:
     ],
 )
 def test_axfr(outcome: str, expected: tuple[str, str]) -> None:
-    fact = AxfrFact("museum.test", (AxfrAttempt("ns1.museum.test", "192.0.2.1", outcome, records=12),), ())
-    verdicts = axfr(facts("dns.axfr", fact), {})
+    transferred = outcome == "transferred"
+    error = None if outcome in ("refused", "transferred") else ErrorReason(outcome)
+    attempt = AxfrAttempt("ns1.museum.test", "192.0.2.1", transferred, records=12, error=error)
+    verdicts = axfr(facts("dns.axfr", AxfrFact("museum.test", (attempt,), ())), {})
     assert [(v.status.value, v.message) for v in verdicts] == [expected]
-    assert verdicts[0].host == "ns1.museum.test"
+    assert verdicts[0].subject == Subject(host="ns1.museum.test", address="192.0.2.1", port=53, service="dns")
+    assert verdicts[0].reason == error
 
 
 @pytest.mark.parametrize(
@@ -104,8 +124,8 @@ def test_axfr(outcome: str, expected: tuple[str, str]) -> None:
         ((CnameChain("museum.test", ("apex",), (), ""),), {("pass", "no-aliases")}),
         ((CnameChain("www.museum.test", ("www",), ("site.host.test",), "NOERROR"),), {("pass", "ok")}),
         ((CnameChain("www.museum.test", ("www",), ("old.host.test",), "NXDOMAIN"),), {("fail", "dangling")}),
-        ((CnameChain("a.museum.test", ("extra",), ("b.museum.test", "a.museum.test"), "", "alias loop"),), {("fail", "loop")}),
-        ((CnameChain("a.museum.test", ("extra",), ("x.test",), "", "ProbeTimeout: slow"),), {("error", "lookup-failed")}),
+        ((CnameChain("a.museum.test", ("extra",), ("b.museum.test", "a.museum.test"), "", loop=True),), {("fail", "loop")}),
+        ((CnameChain("a.museum.test", ("extra",), ("x.test",), "", error=ErrorReason.TIMEOUT, detail="slow"),), {("error", "lookup-failed")}),
     ],
 )  # fmt: skip
 def test_dangling(chains: tuple[CnameChain, ...], expected: set[tuple[str, str]]) -> None:
@@ -130,3 +150,35 @@ def test_ipv6_without_a_route_is_not_held_against_the_nameserver() -> None:
     assert _no_ipv6_route("2001:db8::53", OSError(errno.ENETUNREACH, "Network is unreachable"))
     assert not _no_ipv6_route("192.0.2.53", OSError(errno.ENETUNREACH, "Network is unreachable"))
     assert not _no_ipv6_route("2001:db8::53", OSError(errno.ECONNRESET, "reset"))
+
+
+def test_dangling_is_an_error_for_the_mail_hosts_while_the_mx_is_unknown() -> None:
+    from cyberscan.facts.dns import HostInventory
+
+    chains = CnameFact((CnameChain("www.museum.test", ("www",), ("site.host.test",), "NOERROR"),))
+    inventory = HostInventory("museum.test", (), mx_error=ErrorReason.TIMEOUT)
+    outcomes = {"dns.cnames": ProbeOutcome("dns.cnames", "museum.test", fact=chains),
+                "hosts.inventory": ProbeOutcome("hosts.inventory", "museum.test", fact=inventory)}
+    verdicts = dangling(Facts("museum.test", outcomes, now=NOW), {})
+    assert [(v.status.value, v.message, v.reason) for v in verdicts] == [("error", "mx-unknown", ErrorReason.TIMEOUT)]
+    assert pairs(dangling(facts("dns.cnames", chains), {})) == {("pass", "ok")}  # MX known (or not asked)
+
+
+@pytest.mark.parametrize(
+    ("lookup_errors", "expected"),
+    [
+        ((), ("info", "partial")),
+        ((("AAAA", ErrorReason.TIMEOUT),), ("error", "endpoint.timeout")),
+        ((("A", ErrorReason.SERVFAIL),), ("info", "partial")),  # the AAAA answer is known: none
+    ],
+)
+def test_ipv6_is_unknown_when_the_aaaa_lookup_failed(
+    lookup_errors: tuple[tuple[str, ErrorReason], ...], expected: tuple[str, str]
+) -> None:
+    from cyberscan.evaluators.dns import ipv6
+    from cyberscan.facts.dns import Host, HostInventory
+
+    hosts = (Host("museum.test", ("apex",), ("192.0.2.1", "2001:db8::1")),
+             Host("www.museum.test", ("www",), ("192.0.2.1",), lookup_errors=lookup_errors))
+    verdicts = ipv6(facts("hosts.inventory", HostInventory("museum.test", hosts)), {})
+    assert [(v.status.value, v.message) for v in verdicts] == [expected]

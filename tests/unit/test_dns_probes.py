@@ -24,9 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
-from cyberscan.engine import Nameserver, ScanOptions, scan
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
-from cyberscan.models import Result, ScanResult
+from cyberscan.engine import scan
+from cyberscan.models import Result, Scan
+from cyberscan.options import Nameserver, ScanOptions
 
 HEADER = """$TTL 300
 @ SOA ns1.{d}. hostmaster.{d}. {serial} 3600 600 86400 300
@@ -49,12 +50,12 @@ def scan_zones(
     settings: dict[str, Any] | None = None,
     server: LocalDnsServer | None = None,
     **options: Any,
-) -> ScanResult:
+) -> Scan:
     """Scan ``domain`` with only ``checks``, through a LocalDnsServer serving ``zones``."""
     cat = catalogue_mod.builtin()
     base = catalogue_mod.profile(cat, "default")
 
-    def run(srv: LocalDnsServer) -> ScanResult:
+    def run(srv: LocalDnsServer) -> Scan:
         profile = replace(base, include=tuple(checks), include_tags=(), settings={"dns_port": srv.port, **(settings or {})})
         opts = ScanOptions(nameservers=(Nameserver(srv.address, srv.port),), **{"timeout": 1.0, "allow_private": True, **options})
         return scan([domain], catalogue=cat, profile=profile, registry=registry_mod.load(), options=opts)
@@ -68,7 +69,7 @@ def scan_zones(
     return result
 
 
-def assert_messages_complete(result: ScanResult) -> None:
+def assert_messages_complete(result: Scan) -> None:
     """Every result has a message in Dutch and English, and every placeholder in it has a value."""
     cat = catalogue_mod.builtin()
     shared = cat.extras.get("messages", {})
@@ -80,17 +81,28 @@ def assert_messages_complete(result: ScanResult) -> None:
             assert fields <= set(r.params), f"{r.check_id} {r.message} ({lang}) lacks params {fields - set(r.params)}"
 
 
-def of(result: ScanResult, check_id: str) -> list[Result]:
+def of(result: Scan, check_id: str) -> list[Result]:
     found = [r for r in result.results if r.check_id == check_id]
     assert found, f"no result for {check_id}"
     return found
 
 
-def summary(result: ScanResult, check_id: str) -> set[tuple[str, str]]:
+def summary(result: Scan, check_id: str) -> set[tuple[str, str]]:
+    """Every (status, message) the check concluded: each finding's lead verdict and the verdicts the
+    engine merged into it (one finding per subject, the others in ``evidence["also"]``)."""
+    out = set()
+    for r in of(result, check_id):
+        out.add((r.status.value, r.message))
+        out.update((a["status"], a["message"]) for a in r.evidence.get("also", ()))
+    return out
+
+
+def leads(result: Scan, check_id: str) -> set[tuple[str, str]]:
+    """The (status, message) of each finding (the worst verdict per subject)."""
     return {(r.status.value, r.message) for r in of(result, check_id)}
 
 
-def fact(result: ScanResult, probe: str) -> Any:
+def fact(result: Scan, probe: str) -> Any:
     return next(o.fact for o in result.outcomes if o.probe == probe)
 
 
@@ -156,8 +168,8 @@ def test_dnssec_unsigned_and_ds_without_key() -> None:
 
 def test_dnssec_fact_can_be_judged_again_later() -> None:
     """The evaluator validates at the scan time, so the same stored facts expire when judged later."""
-    from cyberscan.engine import Facts
     from cyberscan.evaluators.dns import dnssec
+    from cyberscan.facts import Facts
     from cyberscan.models import ProbeOutcome
 
     result = scan_zones(signed_zoneset(), "signed.test", ["dns.dnssec"])
@@ -165,7 +177,10 @@ def test_dnssec_fact_can_be_judged_again_later() -> None:
     later = datetime.now(UTC) + timedelta(days=30)
     verdicts = dnssec(Facts("signed.test", {"dns.dnssec": outcome}, now=later), {})
     assert isinstance(outcome, ProbeOutcome)
-    assert {(v.status.value, v.message, v.params["rrtype"]) for v in verdicts} == {("fail", "expired", "DNSKEY"), ("fail", "expired", "SOA")}
+    assert [(v.status.value, v.message, v.params["rrtype"]) for v in verdicts] == [("fail", "expired", "DNSKEY")]
+    # one finding for the domain; every expired signature is in its evidence
+    problems = {(p["problem"], p["rrtype"]) for p in verdicts[0].evidence["problems"]}
+    assert problems == {("expired", "DNSKEY"), ("expired", "SOA")}
 
 
 # ------------------------------------------------------------------------------------------ NS / AXFR
@@ -179,7 +194,7 @@ def test_axfr_refused_and_open() -> None:
         closed = scan_zones(zones, "closed.test", ["dns.axfr", "dns.ns"], server=srv)
         opened = scan_zones(zones, "open.test", ["dns.axfr"], server=srv)
     assert summary(closed, "dns.axfr") == {("pass", "refused")}
-    assert {r.host for r in of(closed, "dns.axfr")} == {"ns1.closed.test", "ns2.closed.test"}
+    assert {r.subject.host for r in of(closed, "dns.axfr")} == {"ns1.closed.test", "ns2.closed.test"}
     assert summary(closed, "dns.ns") == {("pass", "ok")}
     assert summary(opened, "dns.axfr") == {("fail", "open")}
     assert all(r.params["records"] >= 5 for r in of(opened, "dns.axfr"))
@@ -209,7 +224,7 @@ def test_single_nameserver_and_no_answer() -> None:
     assert summary(single, "dns.ns") == {("fail", "too-few")}
     assert ("error", "ns-no-answer") in summary(silent, "dns.ns")
     err = next(r for r in of(silent, "dns.ns") if r.status.value == "error")
-    assert err.host == "ns2.one.test" and err.error_reason is not None
+    assert err.subject.host == "ns2.one.test" and err.subject.address == "127.0.0.9" and err.error_reason is not None
     assert ("error", "no-answer") in summary(silent, "dns.axfr")
     assert ("pass", "refused") in summary(silent, "dns.axfr")
 
@@ -248,10 +263,11 @@ def test_caa_present_inherited_and_missing() -> None:
         apex = scan_zones(zones, "caa.test", ["dns.caa"], server=srv)
         sub = scan_zones(zones, "sub.caa.test", ["dns.caa"], server=srv)
         bare = scan_zones(zones, "bare.test", ["dns.caa"], server=srv)
-    assert summary(apex, "dns.caa") == {("warn", "unknown-critical"), ("pass", "ok")}
-    ok = next(r for r in of(apex, "dns.caa") if r.message == "ok")
-    assert ok.params["issuers"] == "letsencrypt.org" and ok.params["iodef"] == "mailto:sec@caa.test"
-    assert ("pass", "ok-inherited") in summary(sub, "dns.caa")
+    assert summary(apex, "dns.caa") == {("warn", "unknown-critical")}  # one finding: the worst state leads
+    warn = of(apex, "dns.caa")[0]
+    assert warn.evidence["issue"] == ["letsencrypt.org"] and warn.evidence["iodef"] == ["mailto:sec@caa.test"]
+    assert summary(sub, "dns.caa") == {("warn", "unknown-critical")}
+    assert of(sub, "dns.caa")[0].evidence["found_at"] == "caa.test"  # inherited from the parent
     assert summary(bare, "dns.caa") == {("fail", "missing")}
     assert fact(bare, "dns.caa").checked == ("bare.test",)
 
@@ -266,7 +282,7 @@ def test_mx_hosts() -> None:
         bad = scan_zones(zones, "mx.test", ["mail.mx"], server=srv)
         null = scan_zones(zones, "null.test", ["mail.mx"], server=srv)
         none = scan_zones(zones, "none.test", ["mail.mx"], server=srv)
-    assert {(r.message, r.host) for r in of(bad, "mail.mx")} == {
+    assert {(r.message, r.subject.host) for r in of(bad, "mail.mx")} == {
         ("cname", "alias.mx.test"), ("nonexistent", "gone.mx.test"), ("ip-literal", "192.0.2.25"), ("no-address", "noaddr.mx.test"),
     }  # fmt: skip
     assert summary(null, "mail.mx") == {("pass", "null-mx")}
@@ -279,7 +295,7 @@ def test_dangling_and_servfail_alias() -> None:
                                         "mta-sts CNAME broken.cn.test.\nloop1 CNAME loop2\nloop2 CNAME loop1\n"))  # fmt: skip
     zones.servfail.add("broken.cn.test")
     result = scan_zones(zones, "cn.test", ["dns.dangling"], extra_hosts=("shop.cn.test",))
-    got = {(r.status.value, r.message, r.host) for r in of(result, "dns.dangling")}
+    got = {(r.status.value, r.message, r.subject.host) for r in of(result, "dns.dangling")}
     assert ("fail", "dangling", "shop.cn.test") in got
     assert ("error", "lookup-failed", "mta-sts.cn.test") in got
     assert not any(h == "www.cn.test" for _, _, h in got)

@@ -9,13 +9,13 @@ import pytest
 
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
-from cyberscan.engine import Facts, rejudge
-from cyberscan.evaluators.mail import dkim, dmarc_policy, dmarc_rua, nonsending, spf
 from cyberscan.demo.localdns import ZoneSet
+from cyberscan.engine import rejudge
+from cyberscan.evaluators.mail import dkim, dmarc_policy, dmarc_rua, nonsending, spf
+from cyberscan.facts import Facts
+from cyberscan.facts.dns import DnsAnswer, MxFact, MxHost
+from cyberscan.facts.mail import DkimFact, DkimSelector, DmarcFact, ReportAuthorisation, SpfFact, SpfNode
 from cyberscan.models import ErrorReason, ProbeOutcome, Status, Verdict
-from cyberscan.probes.dns import MxFact, MxHost
-from cyberscan.probes.dnsbase import DnsAnswer
-from cyberscan.probes.mail import DkimFact, DkimSelector, DmarcFact, ReportAuthorisation, SpfFact, SpfNode
 from cyberscan.serialize import scan_from_dict, scan_to_dict
 from tests.integration.bind9 import dkim_txt
 from tests.unit.test_dns_probes import scan_zones, zone_text
@@ -79,7 +79,7 @@ def test_spf(fact: SpfFact, expected: set[tuple[str, str]]) -> None:
     verdicts = spf(facts(dns_spf=fact), {"lookup_limit": 10, "void_limit": 2})
     assert pairs(verdicts) == expected
     assert all(v.evidence["lookups"] == fact.lookups for v in verdicts)
-    assert all(v.params.get("reason") for v in verdicts if v.status.value == "error")
+    assert all(v.reason is not None for v in verdicts if v.status.value == "error")
 
 
 # ------------------------------------------------------------------------------------------ DMARC
@@ -97,6 +97,8 @@ def test_spf(fact: SpfFact, expected: set[tuple[str, str]]) -> None:
         (dmarc_fact(), {("fail", "missing")}),
         (dmarc_fact("v=DMARC1; p=reject", "v=DMARC1; p=reject"), {("fail", "multiple")}),
         (dmarc_fact("v=DMARC1; p=reject; pct=x"), {("fail", "invalid")}),
+        (dmarc_fact("v=DMARC1; p=reject; rua=not-an-address"), {("pass", "ok")}),  # receivers skip a bad address
+        (dmarc_fact("v=DMARC1; p=none; rua=not-an-address"), {("fail", "policy-too-weak")}),
     ],
 )
 def test_dmarc_policy(fact: DmarcFact, expected: set[tuple[str, str]]) -> None:
@@ -261,8 +263,8 @@ def test_stored_mail_and_dns_facts_are_judged_the_same_after_a_json_round_trip()
     profile = replace(catalogue_mod.profile(cat, "default"), include=tuple(checks), include_tags=())
     again = rejudge(stored, catalogue=cat, profile=profile, registry=registry)
 
-    def key(r: Any) -> tuple[str, str, str, str | None]:
-        return (r.check_id, r.status.value, r.message, r.host)
+    def key(r: Any) -> tuple[str, str, str, str]:
+        return (r.check_id, r.status.value, r.message, r.key)
 
     assert sorted(map(key, again.results)) == sorted(map(key, result.results))
     assert not [r for r in result.results if r.error_reason is ErrorReason.BUG]
@@ -278,6 +280,7 @@ def test_every_message_key_in_the_evaluators_has_texts() -> None:
 
     cat = catalogue_mod.builtin()
     known = {key for check in cat.checks.values() if check.id.startswith(("mail.", "dns.")) for key in check.messages}
+    known |= set(cat.extras.get("messages", {}))  # shared messages (no-web-hosts, endpoint.*)
     pattern = re.compile(r'Verdict\(\s*Status\.\w+,\s*"([a-z0-9-]+)"|"(?:no-host|redirect|http-status|too-large|tls|not-utf8)": "([a-z-]+)"')
     used = set()
     for module in (mail_mod, dns_mod):
@@ -286,3 +289,38 @@ def test_every_message_key_in_the_evaluators_has_texts() -> None:
     used |= {f"broken-include-{problem}" for problem in ("no-record", "multiple-records", "syntax")}
     assert len(used) > 60
     assert used - known == set()
+
+
+# ------------------------------------------------------------------------------------------ unknown mail use
+
+
+def test_dmarc_rua_without_report_address_is_an_error_while_mail_use_is_unknown() -> None:
+    outcomes = {
+        "dns.dmarc": ProbeOutcome("dns.dmarc", "museum.test", fact=dmarc_fact("v=DMARC1; p=reject")),
+        "dns.mx": ProbeOutcome("dns.mx", "museum.test", error=ErrorReason.SERVFAIL, detail="museum.test. MX"),
+        "dns.spf": ProbeOutcome("dns.spf", "museum.test", fact=spf_fact("v=spf1 -all")),
+    }
+    verdicts = dmarc_rua(Facts("museum.test", outcomes, now=NOW), {})
+    assert [(v.status, v.reason) for v in verdicts] == [(Status.ERROR, ErrorReason.SERVFAIL)]
+    # SPF that authorises senders proves mail use on its own: the missing address is a failure
+    outcomes["dns.spf"] = ProbeOutcome("dns.spf", "museum.test", fact=spf_fact("v=spf1 include:mailer.test -all"))
+    assert pairs(dmarc_rua(Facts("museum.test", outcomes, now=NOW), {})) == {("fail", "missing")}
+
+
+def test_mta_sts_never_says_every_mail_server_is_covered_when_the_mx_is_unknown() -> None:
+    from cyberscan.evaluators.mail import mta_sts
+    from cyberscan.facts.mail import StsPolicyFetch, TxtFact
+
+    url = "https://mta-sts.museum.test/.well-known/mta-sts.txt"
+    body = "version: STSv1\nmode: enforce\nmx: mail.museum.test\nmax_age: 604800\n"
+    outcomes = {
+        "dns.mta_sts": ProbeOutcome("dns.mta_sts", "museum.test",
+                                    fact=TxtFact("_mta-sts.museum.test", "NOERROR", ("v=STSv1; id=1",))),
+        "http.mta_sts": ProbeOutcome("http.mta_sts", "museum.test",
+                                     fact=StsPolicyFetch(url, True, "192.0.2.1", 200, "text/plain", body)),
+        "dns.mx": ProbeOutcome("dns.mx", "museum.test", fact=mx((10, "mail.museum.test"))),
+    }
+    assert pairs(mta_sts(Facts("museum.test", outcomes, now=NOW), {})) == {("pass", "ok")}
+    outcomes["dns.mx"] = ProbeOutcome("dns.mx", "museum.test", error=ErrorReason.TIMEOUT, detail="museum.test. MX")
+    verdicts = mta_sts(Facts("museum.test", outcomes, now=NOW), {})
+    assert [(v.status, v.reason) for v in verdicts] == [(Status.ERROR, ErrorReason.TIMEOUT)]

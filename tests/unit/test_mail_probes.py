@@ -13,12 +13,14 @@ from typing import ClassVar
 
 import pytest
 
+from cyberscan.demo.localdns import ZoneSet
 from cyberscan.demo.pki import DemoCA
 from cyberscan.demo.servers import tls_context
-from cyberscan.demo.localdns import ZoneSet
-from cyberscan.probes.mail import MAX_POLICY_BYTES, SpfFact
+from cyberscan.facts.mail import SpfFact
+from cyberscan.models import ErrorReason
+from cyberscan.probes.mail import MAX_POLICY_BYTES
 from tests.integration.bind9 import dkim_txt
-from tests.unit.test_dns_probes import fact, of, scan_zones, summary, zone_text
+from tests.unit.test_dns_probes import fact, leads, of, scan_zones, summary, zone_text
 
 # ------------------------------------------------------------------------------------------ SPF
 
@@ -70,6 +72,10 @@ def test_spf_walk_counts_lookups_and_follows_redirect() -> None:
 def test_spf_verdicts(records: dict[str, str], expected: set[tuple[str, str]]) -> None:
     result = scan_zones(spf_zones(records), "spf.test", ["mail.spf"])
     assert summary(result, "mail.spf") == expected
+    # one finding for the domain, led by its worst verdict
+    order = ("fail", "error", "warn", "info", "pass")
+    (lead,) = leads(result, "mail.spf")
+    assert lead in expected and lead[0] == min((s for s, _ in expected), key=order.index)
 
 
 def test_spf_void_lookups_are_named() -> None:
@@ -193,7 +199,7 @@ class _Handler(BaseHTTPRequestHandler):
 def https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     folder = tmp_path_factory.mktemp("sts")
     ca = DemoCA(folder, datetime.now(UTC))
-    names = [f"mta-sts.{n}.test" for n in ("enf", "tst", "none", "redir", "big", "uncov", "html", "gone")]
+    names = [f"mta-sts.{n}.test" for n in ("enf", "tst", "none", "redir", "big", "uncov", "html", "gone", "bin")]
     leaf = ca.issue("sts", names, valid_days=30)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     context: ssl.SSLContext = tls_context(leaf.cert_file, leaf.key_file)
@@ -210,6 +216,7 @@ def https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]
         "mta-sts.big.test": (200, plain, b"x" * (MAX_POLICY_BYTES + 10)),
         "mta-sts.uncov.test": (200, plain, policy.format(mode="enforce", d="other", age=604800).encode()),
         "mta-sts.html.test": (200, {"Content-Type": "text/html"}, policy.format(mode="enforce", d="html", age=604800).encode()),
+        "mta-sts.bin.test": (200, plain, b"version: STSv1\nmode: enforce\nmx: \xff\xfe\n"),
     }
     yield server.server_address[1], ca.ca_file
     server.shutdown()
@@ -218,7 +225,7 @@ def https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]
 
 def sts_zones() -> ZoneSet:
     zones = ZoneSet()
-    for name in ("enf", "tst", "none", "redir", "big", "uncov", "html", "gone", "nohost"):
+    for name in ("enf", "tst", "none", "redir", "big", "uncov", "html", "gone", "bin", "nohost"):
         body = '@ MX 10 mail\n@ MX 20 mx1.backup.test.\nmail A 192.0.2.1\n_mta-sts TXT "v=STSv1; id=1"\n'
         if name != "nohost":
             body += "mta-sts A 127.0.0.1\n"
@@ -235,10 +242,11 @@ def sts_zones() -> ZoneSet:
         ("tst", {("warn", "mode-testing"), ("warn", "short-max-age")}),
         ("none", {("fail", "mode-none")}),
         ("redir", {("fail", "policy-redirect")}),
-        ("big", {("fail", "policy-too-large")}),
+        ("big", {("error", "error.truncated")}),  # a policy cut off at the size cap is never judged
         ("uncov", {("fail", "mx-not-covered")}),
         ("html", {("warn", "content-type"), ("pass", "ok")}),
         ("gone", {("fail", "policy-http-status")}),
+        ("bin", {("fail", "policy-unreadable")}),
         ("nohost", {("fail", "policy-host-missing")}),
         ("bad", {("fail", "bad-record")}),
         ("off", {("warn", "not-configured")}),
@@ -248,6 +256,8 @@ def test_mta_sts(https: tuple[int, Path], domain: str, expected: set[tuple[str, 
     port, ca_file = https
     result = scan_zones(sts_zones(), f"{domain}.test", ["mail.mta_sts"], settings={"https_port": port}, ca_bundle=str(ca_file))
     assert summary(result, "mail.mta_sts") == expected
+    if ("error", "error.truncated") in expected:
+        assert of(result, "mail.mta_sts")[0].error_reason is ErrorReason.TRUNCATED
 
 
 def test_mta_sts_untrusted_certificate_fails(https: tuple[int, Path]) -> None:

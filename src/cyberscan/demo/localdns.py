@@ -43,7 +43,9 @@ class ServedZone:
 @dataclass
 class ZoneSet:
     zones: dict[dns.name.Name, ServedZone] = field(default_factory=dict)
-    hang: set[str] = field(default_factory=set)  # names (lowercase, no dot) whose queries are never answered
+    # names (lowercase, no dot) whose queries are never answered / answered SERVFAIL; an entry
+    # "name TYPE" (e.g. "museum.test MX") does so only for that type
+    hang: set[str] = field(default_factory=set)
     servfail: set[str] = field(default_factory=set)
     bogus: set[str] = field(default_factory=set)  # SERVFAIL unless the query sets CD, as a validating resolver does
 
@@ -75,9 +77,10 @@ class ZoneSet:
         question = query.question[0]
         qname, qtype = question.name, question.rdtype
         key = qname.to_text().rstrip(".").lower()
-        if key in self.hang:
+        typed = f"{key} {dns.rdatatype.to_text(qtype)}"
+        if key in self.hang or typed in self.hang:
             return None
-        if key in self.servfail or (key in self.bogus and not query.flags & dns.flags.CD):
+        if key in self.servfail or typed in self.servfail or (key in self.bogus and not query.flags & dns.flags.CD):
             response.set_rcode(dns.rcode.SERVFAIL)
             return response
         want_dnssec = bool(query.ednsflags & dns.flags.DO)
@@ -205,7 +208,9 @@ class _TCPHandler(socketserver.BaseRequestHandler):
                         return
                     replies = [one]
                 for reply in replies:
-                    wire = reply.to_wire()
+                    # over TCP the whole answer goes (to_wire() alone would cap it at the query's
+                    # EDNS size and fail for a large TXT set: exactly the answers that come over TCP)
+                    wire = reply.to_wire(max_size=65535)
                     conn.sendall(struct.pack("!H", len(wire)) + wire)
         except (OSError, dns.exception.DNSException):
             return

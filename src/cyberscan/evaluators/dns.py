@@ -27,9 +27,17 @@ def ipv6(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     with_v6 = sorted(h.name for h in web if h.ipv6)
     without = sorted(h.name for h in web if not h.ipv6)
     evidence = {"hosts": {h.name: list(h.addresses) for h in web}}
-    failed = [h for h in inventory.hosts if {"apex", "www"} & set(h.roles) and h.error is not None]
+    # a host whose AAAA lookup failed may well have IPv6: unknown, never "without IPv6"
+    failed: list[tuple[str, ErrorReason]] = []
+    for h in inventory.hosts:
+        if not {"apex", "www"} & set(h.roles):
+            continue
+        v6_error = next((reason for rdtype, reason in h.lookup_errors if rdtype == "AAAA"), None)
+        if h.error is not None or v6_error is not None:
+            failed.append((h.name, h.error or v6_error or ErrorReason.PROTOCOL))
     if failed:
-        return [not_judged(failed[0].error or ErrorReason.PROTOCOL, failed[0].name, None)]
+        name, reason = failed[0]
+        return [not_judged(reason, name, None, evidence=evidence)]
     if not web:
         return [Verdict(Status.INFO, "no-web-hosts", {}, evidence)]
     if without:
@@ -226,9 +234,13 @@ def axfr(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     evidence = {"attempts": [{"ns": a.server, "address": a.address, "transferred": a.transferred, "rcode": a.rcode,
                               "records": a.records, "error": a.error.value if a.error else None, "detail": a.detail}
                              for a in fact.attempts]}
-    if not fact.attempts:
+    ns_outcome = facts.get("dns.ns")
+    ns_fact = ns_outcome.fact if ns_outcome is not None else None
+    unknown = [s for s in ns_fact.servers if s.error is not None] if isinstance(ns_fact, NsFact) else []
+    verdicts = [Verdict(Status.ERROR, "ns-lookup-failed", {"ns": s.name, "detail": s.detail or str(s.error)}, evidence,
+                        Subject(host=s.name, service="dns"), s.error) for s in unknown]
+    if not fact.attempts and not verdicts:
         return [Verdict(Status.INFO, "no-servers", {}, evidence)]
-    verdicts = []
     for a in fact.attempts:
         p = {"ns": a.server, "address": a.address}
         if a.transferred:
@@ -250,17 +262,28 @@ def axfr(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 def dangling(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     fact: CnameFact = facts.fact("dns.cnames")
     aliases = [c for c in fact.chains if c.chain or c.error is not None]
-    evidence = {"aliases": {c.name: {"chain": list(c.chain), "final_rcode": c.final_rcode,
-                                     "error": c.error.value if c.error else None} for c in aliases}}
-    if not aliases:
-        return [Verdict(Status.PASS, "no-aliases", {"count": len(fact.chains)}, evidence)]
+    evidence = {"aliases": {c.name: {"chain": list(c.chain), "final_rcode": c.final_rcode, "loop": c.loop,
+                                     "too_long": c.too_long, "error": c.error.value if c.error else None}
+                            for c in aliases}}
     verdicts = []
+    inventory_outcome = facts.get("hosts.inventory")
+    inventory = inventory_outcome.fact if inventory_outcome is not None else None
+    if isinstance(inventory, HostInventory) and inventory.mx_error is not None:
+        # the MX host names are unknown, so were not looked at: never "nothing dangles"
+        verdicts.append(Verdict(Status.ERROR, "mx-unknown", {"detail": inventory.mx_error.value}, evidence,
+                                Subject(service="smtp"), inventory.mx_error))
+    if not aliases:
+        if verdicts:
+            return verdicts
+        return [Verdict(Status.PASS, "no-aliases", {"count": len(fact.chains)}, evidence)]
     for c in aliases:
         target = c.chain[-1] if c.chain else "?"
         p = {"host": c.name, "target": target, "chain": " → ".join((c.name, *c.chain))}
         subject = Subject(host=c.name)
         if c.loop:
             verdicts.append(Verdict(Status.FAIL, "loop", p, evidence, subject))
+        elif c.too_long:
+            verdicts.append(Verdict(Status.FAIL, "too-long", {**p, "count": len(c.chain)}, evidence, subject))
         elif c.error is not None:
             verdicts.append(Verdict(Status.ERROR, "lookup-failed", {**p, "detail": c.detail}, evidence, subject, c.error))
         elif c.final_rcode == "NXDOMAIN":

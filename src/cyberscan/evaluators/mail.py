@@ -11,7 +11,7 @@ from typing import Any
 from ..facts import Facts
 from ..facts.dns import MxFact, MxTargetsFact
 from ..facts.mail import DkimFact, DmarcFact, SpfFact, SpfNode, StsPolicyFetch, TxtFact
-from ..models import ErrorReason, ProbeOutcome, Status, Subject, Verdict
+from ..models import SKIP_REASONS, ErrorReason, ProbeOutcome, Status, Subject, Verdict
 from ..parsers.dkim import parse_dkim
 from ..parsers.dmarc import DmarcRecord, parse_dmarc
 from ..parsers.mtasts import is_sts_candidate, mx_matches, parse_sts_policy, parse_sts_record
@@ -29,7 +29,7 @@ def _join(items: Any) -> str:
 
 def _outcome_error(outcome: ProbeOutcome) -> Verdict:
     reason = outcome.error or ErrorReason.PROTOCOL
-    status = Status.SKIPPED if reason in (ErrorReason.OUT_OF_SCOPE, ErrorReason.NOT_APPLICABLE) else Status.ERROR
+    status = Status.SKIPPED if reason in SKIP_REASONS else Status.ERROR  # as the engine does
     return Verdict(status, f"error.{reason}", {"probe": outcome.probe, "detail": outcome.detail}, reason=reason)
 
 
@@ -196,8 +196,11 @@ def _single_dmarc(fact: DmarcFact, evidence: dict[str, Any]) -> DmarcRecord | Ve
     if len(fact.records) > 1:
         return Verdict(Status.FAIL, "multiple", {"count": len(fact.records), "name": fact.name}, evidence)
     record = parse_dmarc(fact.records[0])
-    if record.errors:
-        return Verdict(Status.FAIL, "invalid", {"errors": _join(record.errors), "record": fact.records[0]}, evidence)
+    # a bad report address is ignored by receivers (RFC 7489 6.3), the policy still applies:
+    # mail.dmarc.rua judges the addresses
+    fatal = [e for e in record.errors if not e.code.startswith(("rua-", "ruf-"))]
+    if fatal:
+        return Verdict(Status.FAIL, "invalid", {"errors": _join(fatal), "record": fact.records[0]}, evidence)
     return record
 
 
@@ -239,7 +242,10 @@ def dmarc_rua(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     if bad:
         return [Verdict(Status.FAIL, "bad-uri", {"errors": _join(bad)}, evidence)]
     if not record.rua:
-        if not _uses_mail(facts):  # nothing legitimate to report on; mail.nonsending judges the rest
+        use = _mail_use(facts)
+        if isinstance(use, ProbeOutcome):  # a failure only for domains that use mail: unknown here
+            return [_outcome_error(use)]
+        if not use:  # nothing legitimate to report on; mail.nonsending judges the rest
             return [Verdict(Status.INFO, "missing-no-mail", {"name": fact.name}, evidence)]
         return [Verdict(Status.FAIL, "missing", {"name": fact.name}, evidence)]
     verdicts = []
@@ -258,18 +264,28 @@ def dmarc_rua(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 # ------------------------------------------------------------------------------------------ DKIM
 
 
-def _uses_mail(facts: Facts) -> bool:
-    """Whether the domain receives (MX) or sends (SPF authorises someone) mail; True when unknown."""
+def _mail_use(facts: Facts) -> bool | ProbeOutcome:
+    """Whether the domain receives (MX) or sends (SPF authorises someone) mail, or the failed
+    outcome that keeps it unknown. Either fact alone can prove use; only both can rule it out."""
     mx_outcome = facts.get("dns.mx")
     spf_outcome = facts.get("dns.spf")
     mx_fact = mx_outcome.fact if mx_outcome is not None else None
     spf_fact = spf_outcome.fact if spf_outcome is not None else None
-    if not isinstance(mx_fact, MxFact) or not isinstance(spf_fact, SpfFact):
+    if isinstance(mx_fact, MxFact) and mx_fact.receives_mail:
         return True
-    if mx_fact.receives_mail:
+    if isinstance(spf_fact, SpfFact) and spf_fact.record is not None and parse_spf(spf_fact.record).authorises_senders:
         return True
-    record = spf_fact.record
-    return record is not None and parse_spf(record).authorises_senders
+    for outcome, fact in ((mx_outcome, mx_fact), (spf_outcome, spf_fact)):
+        if outcome is not None and fact is None:
+            return outcome
+    if mx_outcome is None or spf_outcome is None:
+        return True  # not asked for: assume the domain uses mail
+    return False
+
+
+def _uses_mail(facts: Facts) -> bool:
+    """Whether the domain uses mail; True when unknown (a missing key then stays a warning)."""
+    return _mail_use(facts) is not False
 
 
 @evaluator("mail.dkim", handles_errors=True)
@@ -406,7 +422,9 @@ def mta_sts(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         verdicts.append(Verdict(Status.WARN, "content-type", {"content_type": fetch.content_type or "-"}, evidence))
     if policy.mode == "none":
         return [*verdicts, Verdict(Status.FAIL, "mode-none", {}, evidence)]
-    if mx_fact is not None:
+    if mx_fact is None:  # which mail servers the policy must cover is unknown: never "covers every one"
+        verdicts.append(_outcome_error(mx_outcome))
+    else:
         hosts = [h.exchange for h in mx_fact.hosts if h.exchange]
         uncovered = [h for h in hosts if not any(mx_matches(h, pattern) for pattern in policy.mx)]
         if uncovered:
@@ -417,7 +435,7 @@ def mta_sts(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         verdicts.append(Verdict(Status.WARN, "short-max-age", {"max_age": policy.max_age, "min": min_age}, evidence))
     if policy.mode == "testing":
         verdicts.append(Verdict(Status.WARN, "mode-testing", {}, evidence))
-    elif not any(v.status is Status.FAIL for v in verdicts):
+    elif not any(v.status in (Status.FAIL, Status.ERROR) for v in verdicts):
         verdicts.append(Verdict(Status.PASS, "ok", {"mode": policy.mode, "max_age": policy.max_age}, evidence))
     return verdicts
 

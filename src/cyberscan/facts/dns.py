@@ -192,11 +192,12 @@ class CnameChain:
     loop: bool = False  # the aliases refer in a circle
     error: ErrorReason | None = None  # a lookup failed: the chain is unknown
     detail: str = ""
+    too_long: bool = False  # still aliasing after the most hops followed: resolvers give up on it
 
 
 @dataclass(frozen=True, slots=True)
 class CnameFact:
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     chains: tuple[CnameChain, ...]
 
 
@@ -207,6 +208,13 @@ def _cname_v1(data: dict[str, Any]) -> dict[str, Any]:
         chain["loop"] = text == "alias loop"
         chain["error"] = None if not text or text == "alias loop" else ErrorReason.SERVFAIL.value
         chain["detail"] = "" if chain["loop"] else text
+    return data
+
+
+@migrates(CnameFact, 2)
+def _cname_v2(data: dict[str, Any]) -> dict[str, Any]:
+    for chain in data.get("chains") or []:
+        chain.setdefault("too_long", False)  # version 2 looked the rest up through the resolver
     return data
 
 
@@ -246,6 +254,9 @@ class Host:
     error: ErrorReason | None = None  # the name could not be resolved (timeout, SERVFAIL): unknown
     detail: str = ""
     sources: tuple[str, ...] = ()  # where a found name came from: axfr | san | cname | mx | ns | srv
+    # (rdtype, reason) of every address lookup that failed, also when the other family answered
+    # (then ``error`` is None: the host is known, but e.g. whether it has IPv6 is not)
+    lookup_errors: tuple[tuple[str, ErrorReason], ...] = ()
 
     @property
     def ipv6(self) -> tuple[str, ...]:
@@ -254,7 +265,7 @@ class Host:
 
 @dataclass(frozen=True, slots=True)
 class HostInventory:
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     domain: str
     hosts: tuple[Host, ...]
     mx_error: ErrorReason | None = None  # the MX lookup failed: the mail hosts are unknown
@@ -271,4 +282,12 @@ def _inventory_v1(data: dict[str, Any]) -> dict[str, Any]:
         host["error"] = (ErrorReason.TIMEOUT.value if "Timeout" in text else ErrorReason.SERVFAIL.value) if text and not host.get("addresses") else None
         host["detail"] = text
         host.setdefault("sources", [])
+    return data
+
+
+@migrates(HostInventory, 2)
+def _inventory_v2(data: dict[str, Any]) -> dict[str, Any]:
+    for host in data.get("hosts") or []:  # which family failed was not recorded: only whole-host errors
+        error = host.get("error")
+        host["lookup_errors"] = [["A", error], ["AAAA", error]] if error else []
     return data

@@ -227,17 +227,24 @@ def probe_axfr(ctx: ProbeContext, domain: str) -> AxfrFact:
 # ------------------------------------------------------------------------------------------ CNAMEs
 
 
+MAX_ALIASES = 10  # hops followed; resolvers give up on longer chains (Unbound and BIND after about 11)
+
+
 def _follow(ctx: ProbeContext, name: str, roles: tuple[str, ...]) -> CnameChain:
+    """Follow the aliases of ``name`` one CNAME query at a time (at most MAX_ALIASES + 1 of them),
+    then look up the last name: a loop, an over-long chain or a vanished target each show."""
     chain: list[str] = []
     current = name
     try:
-        for _ in range(10):
+        for hop in range(MAX_ALIASES + 1):
             answer = lookup(ctx, current, "CNAME", probe="dns.cnames")
             if not answer.records:
                 break
             target = answer.records[0].rstrip(".").lower()
             if target in chain or target == name:
                 return CnameChain(name, roles, (*chain, target), "", loop=True)
+            if hop == MAX_ALIASES:  # the last name followed is an alias too
+                return CnameChain(name, roles, tuple(chain), "", too_long=True)
             chain.append(target)
             current = target
         if not chain:

@@ -17,6 +17,7 @@ from ..errors import ProbeTimeout, ServerFailure, TargetUnreachable
 from ..facts.dns import DnssecFact, SignedRRset
 from ..plugin import probe
 from ..runtime import ProbeContext, make_resolver
+from .dnsbase import no_nameservers
 
 
 def fetch_signed(resolver: dns.resolver.Resolver, name: str, rdtype: str, *, probe: str) -> SignedRRset:
@@ -30,7 +31,7 @@ def fetch_signed(resolver: dns.resolver.Resolver, name: str, rdtype: str, *, pro
     except dns.resolver.LifetimeTimeout as exc:
         raise ProbeTimeout(f"{qname} {rdtype}", probe=probe, target=name) from exc
     except dns.resolver.NoNameservers as exc:
-        raise ServerFailure(f"{qname} {rdtype}: SERVFAIL/REFUSED", probe=probe, target=name) from exc
+        raise no_nameservers(exc, f"{qname} {rdtype}", probe, name) from exc
     except (dns.exception.DNSException, OSError, ValueError) as exc:
         raise TargetUnreachable(f"{qname} {rdtype}: {exc}", probe=probe, target=name) from exc
     records: tuple[str, ...] = ()

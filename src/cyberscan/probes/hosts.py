@@ -20,22 +20,22 @@ WEB_ROLES = ("apex", "www", "mta-sts", "extra")
 def resolve_host(ctx: ProbeContext, name: str, roles: tuple[str, ...]) -> Host:
     addresses: list[str] = []
     cnames: list[str] = []
-    error: ErrorReason | None = None
+    failed: list[tuple[str, ErrorReason]] = []
     details = []
     for rdtype in ("A", "AAAA"):
         try:
             answer = lookup(ctx, name, rdtype, probe="hosts.inventory")
         except ProbeError as exc:
-            error = error or reason_of(exc)
+            failed.append((rdtype, reason_of(exc)))
             details.append(exc.detail)
             continue
         addresses.extend(answer.records)
         cnames.extend(c for c in answer.cname_chain if c not in cnames)
         if not answer.exists:
             break  # NXDOMAIN: no AAAA either
-    if addresses:
-        error = None  # one family answered: the host is known (the other family's trouble is not a verdict)
-    return Host(name, roles, tuple(addresses), tuple(cnames), error, "; ".join(details))
+    # one family answered: the host is known (the other family's trouble stays in lookup_errors)
+    error = failed[0][1] if failed and not addresses else None
+    return Host(name, roles, tuple(addresses), tuple(cnames), error, "; ".join(details), lookup_errors=tuple(failed))
 
 
 @probe("hosts.inventory", fact=HostInventory)

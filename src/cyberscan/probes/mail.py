@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import Interrupted, OutOfScope, ProbeError, ProbeTimeout, TargetUnreachable, Truncated
+from ..errors import Interrupted, ProbeError, ProbeTimeout, ProtocolError, TargetUnreachable, Truncated
 from ..facts.dns import DnsAnswer
 from ..facts.mail import (
     DkimFact,
@@ -35,7 +35,7 @@ from ..plugin import probe
 from ..runtime import ProbeContext
 from .dnsbase import lookup, txt_strings
 from .http import fetch_once
-from .tls import classify_oserror, verifying_context
+from .tls import classify_oserror
 
 # ------------------------------------------------------------------------------------------ TXT
 
@@ -49,6 +49,8 @@ def _txt(ctx: ProbeContext, name: str, probe_id: str) -> TxtFact:
 
 MAX_WALK_LOOKUPS = 40  # stop following includes well beyond the limit of 10, to stay polite
 MAX_DEPTH = 12
+MAX_TEMP_ERRORS = 3  # lookups that failed: the result is unknown already, stop asking (a hostile tree
+# of names that never answer would otherwise cost MAX_WALK_LOOKUPS timeouts)
 
 
 @dataclass
@@ -72,7 +74,9 @@ class _Walk:
         except Interrupted:
             raise
         except ProbeError as exc:
-            self.temp.append(f"{name} {rdtype}: {exc}")
+            self.temp.append(f"{name} {rdtype}: {exc.reason.value}: {exc}")
+            if len(self.temp) >= MAX_TEMP_ERRORS:
+                self.truncated = True
             return None
 
     def visit(self, domain: str, via: str, depth: int, parent: str, stack: tuple[str, ...]) -> None:
@@ -94,6 +98,8 @@ class _Walk:
         if not record.valid:
             return
         for term in record.lookup_terms:
+            if self.truncated:
+                return
             self.lookups += 1
             if self.lookups > MAX_WALK_LOOKUPS or depth >= MAX_DEPTH:
                 self.truncated = True
@@ -259,22 +265,50 @@ def https_port(ctx: ProbeContext) -> int:
     return port if 0 < port < 65536 else 443
 
 
+def policy_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """What a sending mail server uses to fetch a policy: the default verifying context (system
+    store plus ``--ca-bundle``), the host name checked (RFC 8461 3.3)."""
+    context = ssl.create_default_context()
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    context.check_hostname = True
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
+# the peer went away during the handshake: says nothing about its certificate
+_TLS_CONNECTION_TROUBLE = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+
+
+def _failure(reason: ErrorReason, detail: str, host: str) -> ProbeError:
+    exc: ProbeError
+    if reason is ErrorReason.TIMEOUT:
+        exc = ProbeTimeout(detail, probe="http.mta_sts", target=host)
+    elif reason is ErrorReason.PROTOCOL:
+        exc = ProtocolError(detail, probe="http.mta_sts", target=host)
+    else:
+        exc = TargetUnreachable(detail, probe="http.mta_sts", target=host)
+        exc.reason = reason  # UNREACHABLE or REFUSED
+    return exc
+
+
 def fetch_policy(ctx: ProbeContext, host: str, address: str, url: str) -> StsPolicyFetch:
     """GET the policy from one address with a verified certificate for ``host`` (RFC 8461 3.3).
 
-    Raises ProbeError subclasses when there is no answer in time or it is too large to judge."""
+    Raises ProbeError subclasses when there is no answer in time, the connection failed, or the
+    answer was cut off at the size cap (a cut-off policy is never judged)."""
     ep = ctx.endpoint(address, host, "policy")
-    context = verifying_context(ctx.options.ca_bundle)
-    context.check_hostname = True
     try:
         exchange = fetch_once(ep, https_port(ctx), host, "/.well-known/mta-sts.txt", tls=True,
-                              max_bytes=MAX_POLICY_BYTES, context=context)
+                              max_bytes=MAX_POLICY_BYTES, context=policy_context(ctx.options.ca_bundle))
     except ssl.SSLError as exc:
+        detail = f"{url} ({address}): {type(exc).__name__}: {exc}"[:300]
+        if isinstance(exc, _TLS_CONNECTION_TROUBLE):
+            raise _failure(ErrorReason.PROTOCOL, detail, host) from exc
         return StsPolicyFetch(url, True, address, problem="tls", detail=f"{type(exc).__name__}: {exc}"[:300])
     except (OSError, http.client.HTTPException, ValueError) as exc:
         reason = classify_oserror(exc) if isinstance(exc, OSError) else ErrorReason.PROTOCOL
-        error = ProbeTimeout if reason is ErrorReason.TIMEOUT else TargetUnreachable
-        raise error(f"{url} ({address}): {type(exc).__name__}: {exc}"[:300], probe="http.mta_sts", target=host) from exc
+        raise _failure(reason, f"{url} ({address}): {type(exc).__name__}: {exc}"[:300], host) from exc
     status, content_type = exchange.status, exchange.content_type
     if 300 <= status < 400:
         return StsPolicyFetch(url, True, address, status, content_type, problem="redirect",
@@ -283,6 +317,8 @@ def fetch_policy(ctx: ProbeContext, host: str, address: str, url: str) -> StsPol
         return StsPolicyFetch(url, True, address, status, content_type, problem="http-status")
     if exchange.truncated:
         raise Truncated(f"{url} ({address}): > {MAX_POLICY_BYTES} bytes", probe="http.mta_sts", target=host)
+    if "\ufffd" in exchange.body:  # bytes that are not text in the declared charset (UTF-8 by default)
+        return StsPolicyFetch(url, True, address, status, content_type, problem="not-utf8")
     return StsPolicyFetch(url, True, address, status, content_type, body=exchange.body)
 
 
@@ -305,7 +341,9 @@ def probe_mta_sts_policy(ctx: ProbeContext, domain: str) -> StsPolicyFetch:
     for address in addresses:
         try:
             return fetch_policy(ctx, host, address, url)
-        except (ProbeTimeout, TargetUnreachable, OutOfScope) as exc:
-            last = exc  # try the next address
+        except (Interrupted, Truncated):
+            raise
+        except ProbeError as exc:  # no answer from this address: try the next one
+            last = exc
     assert last is not None
     raise last
