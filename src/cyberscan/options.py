@@ -20,6 +20,8 @@ MIN_TIMEOUT = 0.1
 MAX_TIMEOUT = 120.0
 
 # the overall deadline of one endpoint, in multiples of the timeout (documented in docs/architecture.md)
+MAX_MX_HOSTS = 10  # mail servers examined per domain (lowest preference first); more is noted, not scanned
+MAX_NS_HOSTS = 13  # nameservers examined per domain (the root zone has 13)
 BUDGETS: Mapping[str, float] = {
     "web": 6,  # plain-HTTP first hop, HTTPS home page with redirects, security.txt of one address
     "tls": 8,  # ordinary and verifying handshake plus the raw ClientHello walk of one address
@@ -28,6 +30,7 @@ BUDGETS: Mapping[str, float] = {
     "ns": 1,  # one SOA query to one nameserver address
     "axfr": 2,  # one zone-transfer attempt
     "dns": 3,  # one lookup, all configured nameservers in turn (at most 3 of them)
+    "spf": 10,  # the whole SPF walk: includes and redirects, however the records are built
 }
 
 

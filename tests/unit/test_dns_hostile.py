@@ -296,3 +296,23 @@ def test_control_codes_from_dns_never_reach_the_terminal() -> None:
     assert [r.message for r in assessment.results] == ["syntax"]
     out = render("terminal", Report(assessment, "en"), registry)
     assert "\x1b" not in out
+
+
+# ------------------------------------------------------------------------------------------ huge record sets
+
+
+def test_a_domain_with_thousands_of_mx_and_many_ns_records_stays_bounded_and_says_so() -> None:
+    mx = "\n".join(f"@ MX {i} mx{i}.huge.test." for i in range(2000))
+    ns = "\n".join(f"@ NS ns{i}.huge.test." for i in range(60))
+    hosts = "\n".join(f"mx{i} A 192.0.2.{1 + i % 250}" for i in range(2000))
+    zones = CountingZones()
+    zones.add_text("huge.test", zone_text("huge.test", f"{mx}\n{ns}\n{hosts}\n"))
+    result, took = timed(scan_zones, zones, "huge.test", ["mail.mx", "dns.ns", "mail.starttls"], timeout=0.3)
+    assert took < BOUND
+    inventory = fact(result, "hosts.inventory")
+    assert len(inventory.with_role("mx")) == 10 and inventory.capped == 1990
+    assert len(fact(result, "dns.mx_hosts").targets) == 10
+    assert len(fact(result, "dns.ns").names) == 13
+    keys = {n.key for n in result.notices}
+    assert {"limits.mx-capped", "limits.ns-capped"} <= keys
+    assert zones.asked("A", ".huge.test") < 100  # not 2,000 address lookups

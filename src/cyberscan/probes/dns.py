@@ -37,6 +37,7 @@ from ..facts.dns import (
     NsServer,
 )
 from ..models import ErrorReason
+from ..options import MAX_MX_HOSTS, MAX_NS_HOSTS
 from ..plugin import probe
 from ..runtime import ProbeContext
 from .dnsbase import lookup, reason_of
@@ -79,7 +80,7 @@ def _mx_target(ctx: ProbeContext, name: str) -> MxTarget:
 @probe("dns.mx_hosts", fact=MxTargetsFact)
 def probe_mx_hosts(ctx: ProbeContext, domain: str) -> MxTargetsFact:
     mx: MxFact = ctx.fact("dns.mx")
-    names = sorted({h.exchange.lower() for h in mx.hosts if h.exchange})
+    names = sorted(list(dict.fromkeys(h.exchange.lower() for h in mx.hosts if h.exchange))[:MAX_MX_HOSTS])
     return MxTargetsFact(tuple(ctx.map(lambda n: _mx_target(ctx, n), names)))
 
 
@@ -171,6 +172,9 @@ def _ns_server(ctx: ProbeContext, name: str, domain: str, port: int) -> NsServer
 def probe_ns(ctx: ProbeContext, domain: str) -> NsFact:
     answer = lookup(ctx, domain, "NS", probe="dns.ns")
     names = sorted({r.rstrip(".").lower() for r in answer.records})
+    if len(names) > MAX_NS_HOSTS:
+        ctx.notice("limits.ns-capped", count=len(names), kept=MAX_NS_HOSTS)
+        names = names[:MAX_NS_HOSTS]
     port = dns_port(ctx)
     servers = ctx.map(lambda n: _ns_server(ctx, n, domain, port), names)
     return NsFact(domain, tuple(names), tuple(servers), port)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..errors import ProbeError
 from ..facts.dns import Host, HostInventory, MxFact
 from ..models import ErrorReason
+from ..options import MAX_MX_HOSTS
 from ..plugin import probe
 from ..runtime import ProbeContext
 from .dnsbase import lookup, reason_of
@@ -49,10 +50,14 @@ def probe_inventory(ctx: ProbeContext, domain: str) -> HostInventory:
     add(f"www.{domain}", "www")
     mx_outcome = ctx.outcome("dns.mx")
     mx_error = None
+    capped = 0
     if isinstance(mx_outcome.fact, MxFact):
-        for mx in mx_outcome.fact.hosts:
-            if mx.exchange:
-                add(mx.exchange, "mx")
+        exchanges = list(dict.fromkeys(mx.exchange.lower() for mx in mx_outcome.fact.hosts if mx.exchange))
+        capped = max(0, len(exchanges) - MAX_MX_HOSTS)
+        if capped:
+            ctx.notice("limits.mx-capped", count=len(exchanges), kept=MAX_MX_HOSTS)
+        for exchange in exchanges[:MAX_MX_HOSTS]:  # lowest preference first: the ones mail goes to
+            add(exchange, "mx")
     else:
         mx_error = mx_outcome.error or ErrorReason.PROTOCOL
     add(f"mta-sts.{domain}", "mta-sts")
@@ -61,7 +66,7 @@ def probe_inventory(ctx: ProbeContext, domain: str) -> HostInventory:
     hosts = ctx.map(lambda item: resolve_host(ctx, item[0], tuple(item[1])), list(roles.items()))
     # mta-sts only counts when it exists
     kept = tuple(h for h in hosts if h.roles != ("mta-sts",) or h.addresses or h.error)
-    return HostInventory(domain, kept, mx_error)
+    return HostInventory(domain, kept, mx_error, capped)
 
 
 def web_targets(inventory: HostInventory) -> tuple[list[tuple[str, str, tuple[str, ...]]], list[str],

@@ -32,7 +32,7 @@ from ..parsers.mtasts import is_sts_candidate
 from ..parsers.orgdomain import org_domain
 from ..parsers.spf import is_spf, parse_spf
 from ..plugin import probe
-from ..runtime import ProbeContext
+from ..runtime import Deadline, ProbeContext
 from .dnsbase import lookup, txt_strings
 from .http import fetch_once
 from .tls import classify_oserror
@@ -63,12 +63,16 @@ class _Walk:
     mx_over: list[str] = field(default_factory=list)
     temp: list[str] = field(default_factory=list)
     truncated: bool = False
+    deadline: Deadline | None = None
 
     def void(self, name: str) -> None:
         self.voids += 1
         self.void_names.append(name)
 
     def query(self, name: str, rdtype: str) -> DnsAnswer | None:
+        if self.deadline is not None and self.deadline.expired:
+            self.truncated = True  # the whole walk has a deadline too, however the records are built
+            return None
         try:
             return lookup(self.ctx, name, rdtype, probe="dns.spf")
         except Interrupted:
@@ -136,7 +140,7 @@ class _Walk:
 @probe("dns.spf", fact=SpfFact)
 def probe_spf(ctx: ProbeContext, domain: str) -> SpfFact:
     root = lookup(ctx, domain, "TXT", probe="dns.spf")  # errors here make the check ERROR
-    walk = _Walk(ctx)
+    walk = _Walk(ctx, deadline=ctx.deadline("spf"))
     walk.visit(domain.lower(), "root", 0, "", ())
     return SpfFact(
         domain=domain,
