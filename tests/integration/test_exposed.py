@@ -163,7 +163,7 @@ def test_with_nmap(daemons: dict[str, str], dns_server: LocalDnsServer, tmp_path
     assert fact["method"] == "nmap"
     by_address = {a["address"]: a for a in fact["addresses"]}
     assert set(by_address) == {HOST, EMPTY}
-    assert by_address[EMPTY]["open"] == [] and by_address[EMPTY]["error"] == ""
+    assert by_address[EMPTY]["open"] == [] and by_address[EMPTY]["error"] is None
     assert {p["port"] for p in by_address[HOST]["open"]} == {21, 22, 23, 502, 1723, 3389, 5000, 5900, 6379}
     assert set(report["addresses_probed"]) >= {HOST, EMPTY}
 
@@ -171,7 +171,8 @@ def test_with_nmap(daemons: dict[str, str], dns_server: LocalDnsServer, tmp_path
         result = _one(net, check_id)
         assert (result["status"], result["message"]) == (status, key), (check_id, result)
         if status in ("fail", "warn"):
-            assert result["host"] == HOST
+            assert result["subject"]["address"] == HOST and result["subject"]["port"] is not None
+            assert result["subject"]["names"] == ["museum.test"]
         return result
 
     assert "Microsoft Terminal Services" in check("net.exposed.rdp", "fail", "open")["params"]["services"][0]

@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
-from cyberscan.engine import Facts, judge
+from cyberscan.engine import judge
 from cyberscan.evaluators.net import hosting_provider
+from cyberscan.facts import Facts
+from cyberscan.facts.ports import BUDGET, AddressScan, OpenPort, PortScan
 from cyberscan.i18n import message
-from cyberscan.models import ProbeOutcome, Result, Status
-from cyberscan.probes.ports import AddressScan, OpenPort, PortScan
+from cyberscan.models import ErrorReason, ProbeOutcome, Result, Status
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CAT = catalogue_mod.builtin()
@@ -68,10 +69,11 @@ def _judge(check_id: str, fact: PortScan, *, data: dict[str, Any] | None = None)
     facts = Facts("museum.test", {"net.ports": ProbeOutcome("net.ports", "museum.test", fact=fact)}, now=NOW, data={"hosting": HOSTING, "eol": EOL} if data is None else data)
     results = judge(check, facts, REG)
     for result in results:  # every message exists in both languages and every placeholder is filled
-        assert result.message in check.messages, result.message
+        templates = check.messages.get(result.message) or CAT.extras["messages"].get(result.message)
+        assert templates is not None, result.message
         for lang in ("nl", "en"):
             text = message(CAT, check, result, lang)
-            fields = {f for _, f, _, _ in string.Formatter().parse(check.messages[result.message][lang]) if f}
+            fields = {f for _, f, _, _ in string.Formatter().parse(templates[lang]) if f}
             assert fields <= set(result.params), (result.message, fields - set(result.params))
             assert "{" not in text
     return results
@@ -91,7 +93,12 @@ WEB = OpenPort(443, service="http", product="nginx", version="1.28.0", tunnel="s
 
 def test_open_rdp_fails_with_the_address_names_and_product() -> None:
     (result,) = _judge("net.exposed.rdp", _fact(_addr("192.0.2.10", RDP), _addr("192.0.2.11")))
-    assert (result.status, result.message, result.host) == (Status.FAIL, "open", "192.0.2.10")
+    assert (result.status, result.message) == (Status.FAIL, "open")
+    subject = result.subject
+    assert (subject.domain, subject.host, subject.address, subject.port, subject.service) == (
+        "museum.test", None, "192.0.2.10", 3389, "rdp")
+    assert subject.names == ("museum.test", "www.museum.test")
+    assert result.key == "net.exposed.rdp|museum.test||192.0.2.10|3389|rdp"
     assert result.params["services"] == ["RDP (3389/tcp: Microsoft Terminal Services)"]
     assert result.params["names"] == ["museum.test", "www.museum.test"]
     assert result.evidence["open"] == [{"port": 3389, "proto": "tcp", "service": "ms-wbt-server", "product": "Microsoft Terminal Services"}]
@@ -144,17 +151,35 @@ def test_exposed_services(check_id: str, fact: PortScan, expected: list[tuple[St
     assert _summary(_judge(check_id, fact)) == expected
 
 
+def test_several_exposed_ports_on_one_address_are_separate_findings() -> None:
+    ports = (RDP, OpenPort(445, service="microsoft-ds"), OpenPort(5900, service="vnc"))
+    results = _judge("net.exposed.rdp", _fact(_addr("192.0.2.10", *ports), _addr("192.0.2.11", RDP)))
+    assert [(r.status, r.subject.address, r.subject.port) for r in results] == [
+        (Status.FAIL, "192.0.2.10", 3389), (Status.FAIL, "192.0.2.11", 3389)]
+    admin = _judge("net.exposed.admin", _fact(_addr("192.0.2.10", SSH_PW, OpenPort(10000, service="http", product="MiniServ"),
+                                                    OpenPort(161, proto="udp", service="snmp"))))
+    assert [(r.status, r.message, r.subject.port, r.subject.service) for r in admin] == [
+        (Status.FAIL, "ssh-password", 22, "ssh"), (Status.FAIL, "open", 10000, "webmin"), (Status.FAIL, "open", 161, "snmp")]
+    assert len({r.key for r in admin}) == 3
+    assert [r.params["services"] for r in admin][1] == ["Webmin (10000/tcp: MiniServ)"]
+    assert [r.evidence["open"][0]["port"] for r in admin] == [22, 10000, 161]
+
+
 def test_an_address_that_was_not_scanned_is_an_error_never_a_pass() -> None:
-    fact = _fact(_addr("192.0.2.10", error="timeout", detail="nmap's --host-timeout ran out", scanned_tcp=()), _addr("192.0.2.11"))
-    results = _judge("net.exposed.rdp", fact)
+    timeout = _addr("192.0.2.10", error=ErrorReason.TIMEOUT, detail="nmap: --host-timeout", scanned_tcp=())
+    results = _judge("net.exposed.rdp", _fact(timeout, _addr("192.0.2.11")))
     assert _summary(results) == [(Status.ERROR, "scan-timeout")]
-    assert results[0].error_reason is not None and results[0].error_reason.value == "timeout"
-    budget = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error="budget", scanned_tcp=())))
+    assert results[0].error_reason is ErrorReason.TIMEOUT
+    assert (results[0].subject.address, results[0].subject.port) == ("192.0.2.10", None)
+    budget = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error=ErrorReason.TIMEOUT, detail=BUDGET, scanned_tcp=())))
     assert _summary(budget) == [(Status.ERROR, "scan-budget")]
-    failed = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error="failed", scanned_tcp=())))
+    failed = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error=ErrorReason.UNREACHABLE, detail="nmap: x", scanned_tcp=())))
     assert _summary(failed) == [(Status.ERROR, "scan-failed")]
+    assert failed[0].error_reason is ErrorReason.UNREACHABLE
+    stopped = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error=ErrorReason.INTERRUPTED, scanned_tcp=())))
+    assert _summary(stopped) == [(Status.ERROR, "endpoint.interrupted")]
     # an error on one address does not hide an exposure on another
-    mixed = _judge("net.exposed.rdp", _fact(_addr("192.0.2.10", error="timeout", scanned_tcp=()), _addr("192.0.2.11", RDP)))
+    mixed = _judge("net.exposed.rdp", _fact(timeout, _addr("192.0.2.11", RDP)))
     assert _summary(mixed) == [(Status.ERROR, "scan-timeout"), (Status.FAIL, "open")]
 
 
@@ -206,7 +231,10 @@ def test_software_outdated_without_eol_data_judges_nothing() -> None:
         (_fact(_addr("192.0.2.10", WEB, ptr=("web3.your-server.de",))), [(Status.INFO, "hosted")]),
         (_fact(_addr("192.0.2.10", WEB, REDIS, ptr=("web3.your-server.de",))), [(Status.WARN, "hosted-exposed")]),
         (_fact(_addr("192.0.2.10", REDIS, ptr=("www.museum.test",))), [(Status.INFO, "not-hosted")]),
-        (_fact(_addr("192.0.2.10", error="timeout", ptr=("x.transip.net",), scanned_tcp=())), [(Status.ERROR, "scan-timeout")]),
+        (_fact(_addr("192.0.2.10", error=ErrorReason.TIMEOUT, ptr=("x.transip.net",), scanned_tcp=())), [(Status.ERROR, "scan-timeout")]),
+        # an address not scanned may still be a shared server: not "not hosted", unknown
+        (_fact(_addr("192.0.2.10", REDIS), _addr("192.0.2.11", error=ErrorReason.UNREACHABLE, scanned_tcp=())),
+         [(Status.ERROR, "scan-failed")]),
         (_fact(), [(Status.INFO, "no-addresses")]),
     ],
 )
@@ -224,6 +252,7 @@ def test_supplier(fact: PortScan, expected: list[tuple[Status, str]]) -> None:
         (("static.12.34.clients.your-server.de",), "Hetzner"),
         (("shared5.example-hosting.test",), "example-hosting.test"),
         (("vps-123.cheap.test",), "cheap.test"),
+        (("vps12.webhost.co.uk",), "webhost.co.uk"),  # with the public suffix list
         (("mail.museum.test",), None),  # the organisation's own name
         (("vps.museum.test",), None),
         (("dsl-84-1-2-3.isp.test",), None),
@@ -231,7 +260,7 @@ def test_supplier(fact: PortScan, expected: list[tuple[Status, str]]) -> None:
     ],
 )
 def test_hosting_provider(ptr: tuple[str, ...], expected: str | None) -> None:
-    assert hosting_provider(ptr, "museum.test", HOSTING) == expected
+    assert hosting_provider(ptr, "museum.test", HOSTING, ["co.uk"]) == expected
 
 
 def test_hosting_provider_with_real_data_file() -> None:
@@ -312,7 +341,8 @@ _addresses = st.builds(
     scanned_tcp=st.sampled_from([(), TCP, (22, 3389)]),
     scanned_udp=st.sampled_from([(), UDP]),
     open=st.lists(_ports, max_size=4).map(tuple),
-    error=st.sampled_from(["", "", "timeout", "budget", "failed"]),
+    error=st.sampled_from([None, None, ErrorReason.TIMEOUT, ErrorReason.UNREACHABLE, ErrorReason.INTERRUPTED]),
+    detail=st.sampled_from(["", BUDGET]),
 )
 _facts = st.builds(
     PortScan,

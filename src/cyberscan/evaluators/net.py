@@ -2,8 +2,9 @@
 
 Every check reads the one ``net.ports`` fact and judges only its own ``ports`` params, and only the
 ports the fact says were scanned (a stored scan judged under a newer catalogue never passes a port
-nobody looked at). One verdict per address with something exposed, so the report names the
-address and the host names it serves.
+nobody looked at). One verdict per exposed (address, port): its subject is the address, the port,
+the service (the catalogue's label for the port) and the host names that point to the address, so
+each exposure has its own finding key and history.
 
 Addresses of a hosting provider (recognised by their reverse DNS name, ``checks/data/hosting.yaml``,
 or by a TLS certificate that names many other organisations' domains: a shared server) are a supplier matter: the finding is a WARN that tells what to ask the supplier, and
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..facts import Facts
-from ..facts.ports import AddressScan, OpenPort, PortScan
+from ..facts.ports import BUDGET, AddressScan, OpenPort, PortScan
 from ..models import ErrorReason, Status, Subject, Verdict
 from ..parsers.eol import EolVerdict, judge_version, product_data
 from ..parsers.orgdomain import org_domain
@@ -83,8 +84,13 @@ def _evidence_port(op: OpenPort) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- hosting providers
 
 
-def hosting_provider(ptr: Sequence[str], domain: str, data: Mapping[str, Any] | None) -> str | None:
-    """The hosting provider whose server this is, recognised by the address's reverse DNS name."""
+def hosting_provider(
+    ptr: Sequence[str], domain: str, data: Mapping[str, Any] | None, suffixes: Sequence[str] = ()
+) -> str | None:
+    """The hosting provider whose server this is, recognised by the address's reverse DNS name.
+
+    A name that only looks like a hosting server (``vps12.host.co.uk``) is named by its
+    organisation's domain (``host.co.uk``, with the public suffixes when given)."""
     if not data or not ptr:
         return None
     for name in ptr:
@@ -101,7 +107,7 @@ def hosting_provider(ptr: Sequence[str], domain: str, data: Mapping[str, Any] | 
         for pattern in data.get("generic_ptr_patterns") or ():
             try:
                 if re.search(str(pattern), name):
-                    return ".".join(name.split(".")[-2:])
+                    return org_domain(name, suffixes)
             except re.error:
                 continue
     return None
@@ -110,6 +116,12 @@ def hosting_provider(ptr: Sequence[str], domain: str, data: Mapping[str, Any] | 
 def _hosting(facts: Facts) -> Mapping[str, Any] | None:
     value = facts.data.get("hosting")
     return value if isinstance(value, Mapping) else None
+
+
+def _suffixes(facts: Facts) -> list[str]:
+    data = facts.data.get("public_suffixes")
+    raw = data.get("suffixes") if isinstance(data, Mapping) else None
+    return [str(x) for x in raw] if isinstance(raw, Sequence) and not isinstance(raw, str) else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +140,9 @@ def shared_domains(scan: AddressScan, domain: str, suffixes: Sequence[str] = ())
 def supplier_of(scan: AddressScan, domain: str, facts: Facts) -> Supplier | None:
     """Whose server this is: a hosting provider (reverse DNS) or a server shared by many domains."""
     hosting = _hosting(facts)
-    provider = hosting_provider(scan.ptr, domain, hosting)
-    suffixes_data = facts.data.get("public_suffixes")
-    suffixes = suffixes_data.get("suffixes") or () if isinstance(suffixes_data, Mapping) else ()
-    others = shared_domains(scan, domain, [str(x) for x in suffixes])
+    suffixes = _suffixes(facts)
+    provider = hosting_provider(scan.ptr, domain, hosting, suffixes)
+    others = shared_domains(scan, domain, suffixes)
     try:
         threshold = int((hosting or {}).get("shared_min_domains", 3))
     except (TypeError, ValueError):
@@ -152,8 +163,14 @@ def _supplier_params(sup: Supplier) -> dict[str, Any]:
 
 
 def _error(scan: AddressScan) -> Verdict:
+    """ERROR for an address that was not (completely) scanned: nothing about it is judged."""
     reason = scan.error or ErrorReason.PROTOCOL
-    key = {ErrorReason.TIMEOUT: "scan-timeout", ErrorReason.INTERRUPTED: "endpoint.interrupted"}.get(reason, "scan-failed")
+    if reason is ErrorReason.TIMEOUT:
+        key = "scan-budget" if scan.detail == BUDGET else "scan-timeout"
+    elif reason is ErrorReason.INTERRUPTED:
+        key = "endpoint.interrupted"
+    else:
+        key = "scan-failed"
     return Verdict(
         Status.ERROR,
         key,
@@ -218,7 +235,7 @@ def exposed(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             if sup is not None:
                 ev["supplier"] = {"provider": sup.provider, "other_domains": list(sup.other_domains)}
             key, level = (kind, Status.WARN) if kind == "ssh-auth-unknown" else (kind + suffix, status)
-            subject = scan.subject(op.port, op.service or rule.label)
+            subject = scan.subject(op.port, rule.label)
             verdicts.append(Verdict(level, key, {**base, "services": [describe(rule, op)]}, ev, subject))
     verdicts.extend(_udp_skipped(fact, wanted))
     if any(v.status in (Status.FAIL, Status.WARN, Status.ERROR) for v in verdicts):
@@ -269,7 +286,7 @@ def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
                 "version": op.version,
             }
             ev = {"address": scan.address, "open": [_evidence_port(op)]}
-            at = scan.subject(op.port, op.service or rule.label)
+            at = scan.subject(op.port, rule.label)
             if rule.kind == "obsolete":
                 verdicts.append(Verdict(Status.FAIL, "obsolete", params_v, ev, at))
                 continue
@@ -386,7 +403,7 @@ def software_outdated(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
                     key,
                     {"address": scan.address, "names": list(scan.names), "service": label, **_eol_params(judged, eol_data)},
                     {"address": scan.address, "open": [_evidence_port(op)], "judgement": _eol_evidence(judged, eol_data)},
-                    scan.subject(op.port, op.service or None),
+                    scan.subject(op.port, judged.product),
                 )
             )
     if verdicts:
@@ -408,9 +425,8 @@ def supplier(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     expected = {p for p in (port_spec(e) for e in params.get("expected_ports") or ()) if p is not None}
     verdicts: list[Verdict] = []
     for scan in fact.addresses:
-        if not scan.ok:
-            if hosting_provider(scan.ptr, fact.domain, _hosting(facts)):
-                verdicts.append(_error(scan))
+        if not scan.ok:  # neither its services nor its certificate (a shared server?) are known
+            verdicts.append(_error(scan))
             continue
         sup = supplier_of(scan, fact.domain, facts)
         if sup is None:

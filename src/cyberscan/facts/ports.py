@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 from ..models import ErrorReason, Subject
 from . import migrates
 
+BUDGET = "budget"  # AddressScan.detail when the port scan's time budget ran out before the address was done
+
 
 @dataclass(frozen=True, slots=True)
 class OpenPort:
@@ -37,7 +39,9 @@ class AddressScan:
     scanned_tcp: tuple[int, ...] = ()
     scanned_udp: tuple[int, ...] = ()
     open: tuple[OpenPort, ...] = ()
-    error: ErrorReason | None = None  # TIMEOUT: nmap's host timeout or the budget ran out; UNREACHABLE: failed
+    # TIMEOUT: nmap's --host-timeout, or (detail BUDGET) the port scan's time budget ran out;
+    # UNREACHABLE: nmap could not be run or gave nothing; INTERRUPTED: the scan was stopped
+    error: ErrorReason | None = None
     detail: str = ""
 
     @property
@@ -75,4 +79,6 @@ def _ports_v1(data: dict[str, Any]) -> dict[str, Any]:
     for scan in data.get("addresses") or []:
         old = scan.get("error") or ""
         scan["error"] = {"": None, "timeout": "timeout", "budget": "timeout"}.get(old, ErrorReason.UNREACHABLE.value)
+        if old == "budget":
+            scan["detail"] = BUDGET  # version 1 told the budget apart by its error value
     return data
