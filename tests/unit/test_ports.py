@@ -11,10 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cyberscan.facts.ports import BUDGET
+from cyberscan.models import ErrorReason
 from cyberscan.parsers.banner import BannerInfo, parse_banner
-from cyberscan.probes.ports import ScanSettings, facts_from_xml, port_spec, wanted_ports
+from cyberscan.parsers.ports import port_spec
+from cyberscan.probes.ports import wanted_ports
 from cyberscan.probes.portscan_fallback import connect_scan
-from cyberscan.probes.portscan_nmap import nmap_arguments
+from cyberscan.probes.portscan_nmap import facts_from_xml, nmap_arguments, nmap_command, scan_address
+from cyberscan.probes.portscan_settings import ScanSettings
 from tests.integration.exposed_listeners import NAS, RDP, TELNET, VNC, Behaviour, Listeners
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nmap"
@@ -78,7 +82,9 @@ def test_nmap_command_is_polite_and_exact(
         assert flag in args
     for flag in must_not:
         assert flag not in args
-    assert address not in arguments  # python-nmap adds exactly one host itself
+    assert address not in arguments
+    command = nmap_command("/usr/bin/nmap", address, ports, arguments)
+    assert command[:5] == ["/usr/bin/nmap", "-oX", "-", address, "-p"] and command.count(address) == 1
 
 
 def test_recorded_nmap_output_becomes_address_facts() -> None:
@@ -98,8 +104,8 @@ def test_recorded_nmap_output_becomes_address_facts() -> None:
 def test_recorded_timeout_and_missing_host_are_errors_not_closed_ports() -> None:
     xml = (FIXTURES / "host-timeout.xml").read_text()
     timed_out, missing = facts_from_xml(xml, {"127.0.40.1": ("a.test",), "127.0.40.2": ("b.test",)}, (22,), ())
-    assert timed_out.error == "timeout" and not timed_out.scanned(22)
-    assert missing.error == "failed"
+    assert timed_out.error is ErrorReason.TIMEOUT and not timed_out.scanned(22)
+    assert missing.error is ErrorReason.UNREACHABLE and not missing.scanned(22)
 
 
 def test_ports_not_asked_for_are_ignored() -> None:
@@ -167,7 +173,7 @@ def test_connect_scan_finds_open_ports_reads_banners_and_contacts_nothing_else(r
             banner_timeout=0.5,
         )
     first, second = results["127.0.41.1"], results["127.0.41.2"]
-    assert first.error == "" and first.scanned == (23, 2121, 3389, 5000, 5900, 5901)
+    assert first.error is None and first.scanned == (23, 2121, 3389, 5000, 5900, 5901)
     found = {p.port: p for p in first.open}
     assert set(found) == {23, 2121, 3389, 5000, 5900}
     assert (found[5900].service, found[5900].version) == ("vnc", "3.8")
@@ -187,19 +193,18 @@ def test_connect_scan_respects_its_budget() -> None:
         results = connect_scan(
             {"127.0.41.3": (4000, 4001, 4002, 4003)}, connect_timeout=1, banner_timeout=5, per_address=1, budget=0.5
         )
-    assert results["127.0.41.3"].error == "budget"
+    assert (results["127.0.41.3"].error, results["127.0.41.3"].detail) == (ErrorReason.TIMEOUT, BUDGET)
     assert results["127.0.41.3"].open == ()
 
 
 def test_nmap_is_not_started_when_the_budget_is_spent(tmp_path: Path) -> None:
-    from cyberscan.probes.portscan_nmap import scan_address
-
     never = tmp_path / "nmap-that-must-not-run"  # does not exist: starting it would fail differently
     result = scan_address(
         str(never), "192.0.2.10", ("museum.test",), (3389,), (), settings=ScanSettings(), deadline=time.monotonic() - 1, privileged=False
     )
-    assert (result.error, result.scanned(3389)) == ("budget", False)
+    assert (result.error, result.detail, result.scanned(3389)) == (ErrorReason.TIMEOUT, BUDGET, False)
     missing = scan_address(
         str(never), "192.0.2.10", ("museum.test",), (3389,), (), settings=ScanSettings(), deadline=time.monotonic() + 60, privileged=False
     )
-    assert missing.error == "failed" and "cannot be started" in missing.detail
+    assert missing.error is ErrorReason.UNREACHABLE and missing.detail.startswith("nmap: cannot start")
+    assert "PATH" not in missing.detail
