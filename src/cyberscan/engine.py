@@ -199,6 +199,8 @@ def scan(
     )
     needed = sorted({(p, t) for t in targets for c in running for p in c.needs})
     complete = _collect(run, needed, options.workers, progress)
+    # a probe that saw the cancel and ended in time still has no fact: the scan is not complete
+    complete = complete and not any(o.error is ErrorReason.INTERRUPTED for o in run.all_outcomes())
     run.reaper.stop()
 
     def outcome(probe: str, target: str) -> ProbeOutcome | None:
