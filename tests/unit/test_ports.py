@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import socket
+import stat
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ from cyberscan.parsers.banner import BannerInfo, parse_banner
 from cyberscan.parsers.ports import port_spec
 from cyberscan.probes.ports import wanted_ports
 from cyberscan.probes.portscan_fallback import connect_scan
-from cyberscan.probes.portscan_nmap import facts_from_xml, nmap_arguments, nmap_command, scan_address
+from cyberscan.probes.portscan_nmap import facts_from_xml, nmap_arguments, nmap_command, run_nmap, scan_address
 from cyberscan.probes.portscan_settings import ScanSettings
 from tests.integration.exposed_listeners import NAS, RDP, TELNET, VNC, Behaviour, Listeners
 
@@ -208,3 +211,72 @@ def test_nmap_is_not_started_when_the_budget_is_spent(tmp_path: Path) -> None:
     )
     assert missing.error is ErrorReason.UNREACHABLE and missing.detail.startswith("nmap: cannot start")
     assert "PATH" not in missing.detail
+
+
+# ----------------------------------------------------------------------------- stopping nmap
+
+HANGING = """#!{python}
+import os, signal, sys, time
+with open({pidfile!r}, "w") as fh:
+    fh.write(str(os.getpid()))
+if {stubborn}:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # only SIGKILL ends it
+sys.stdout.write("<?xml version=\\"1.0\\"?><nmaprun>")
+sys.stdout.flush()
+time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def _hanging_nmap(tmp_path: Path, *, stubborn: bool) -> tuple[Path, Path]:
+    pidfile = tmp_path / "pid"
+    script = tmp_path / "nmap"
+    script.write_text(HANGING.format(python=sys.executable, pidfile=str(pidfile), stubborn=stubborn))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script, pidfile
+
+
+def _wait_for_file(path: Path, seconds: float = 10) -> None:
+    end = time.monotonic() + seconds
+    while not (path.exists() and path.read_text()):
+        assert time.monotonic() < end, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("stubborn", [False, True])
+def test_a_cancelled_nmap_is_ended_and_reaped(tmp_path: Path, stubborn: bool) -> None:
+    script, pidfile = _hanging_nmap(tmp_path, stubborn=stubborn)
+    cancel = threading.Event()
+    timer = threading.Thread(target=lambda: (_wait_for_file(pidfile), cancel.set()))
+    timer.start()
+    started = time.monotonic()
+    done = run_nmap([str(script)], limit=60, cancel=cancel)
+    timer.join()
+    assert done.stopped == "cancelled"
+    assert time.monotonic() - started < 10  # far below the 60 s limit and nmap's own 120 s sleep
+    assert not _alive(int(pidfile.read_text()))
+    assert done.stdout.startswith(b"<?xml")  # what it wrote before it was stopped is kept, not judged
+
+
+def test_nmap_past_its_time_limit_is_ended(tmp_path: Path) -> None:
+    script, pidfile = _hanging_nmap(tmp_path, stubborn=False)
+    done = run_nmap([str(script)], limit=0.5)
+    assert done.stopped == "time-limit"
+    assert not _alive(int(pidfile.read_text()))
+
+
+def test_nmap_is_not_started_once_the_scan_is_cancelled(tmp_path: Path) -> None:
+    script, pidfile = _hanging_nmap(tmp_path, stubborn=False)
+    cancel = threading.Event()
+    cancel.set()
+    before = scan_address(str(script), "127.0.41.9", ("a.test",), (22,), (), settings=ScanSettings(),
+                          deadline=time.monotonic() + 60, privileged=False, cancel=cancel)
+    assert (before.error, before.scanned(22)) == (ErrorReason.INTERRUPTED, False)
+    assert not pidfile.exists()  # already cancelled: nmap is not even started

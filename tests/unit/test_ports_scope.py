@@ -12,6 +12,8 @@ import json
 import socket
 import stat
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +67,18 @@ print('<?xml version="1.0"?><nmaprun scanner="nmap" args="nmap" version="7.93"><
 """
 
 
+# nmap that never finishes (a slow target): records its process id, then waits
+HANGING_NMAP = """#!{python}
+import os, sys, time
+if sys.argv[1:] == ["-V"]:
+    print("Nmap version 7.93 ( https://nmap.org )")
+    sys.exit(0)
+with open(os.path.join({piddir!r}, str(os.getpid())), "w") as fh:
+    fh.write(" ".join(sys.argv[1:]))
+time.sleep(120)
+"""
+
+
 PROVIDER = """
 $TTL 300
 @   SOA ns.mailprovider.test. hostmaster.mailprovider.test. 1 3600 600 86400 300
@@ -92,7 +106,7 @@ def fake_nmap(tmp_path: Path) -> tuple[Path, Path]:
     return script, log
 
 
-def _run(dns_server: LocalDnsServer, *, settings: dict[str, Any], **options: Any) -> Scan:
+def _run(dns_server: LocalDnsServer, *, settings: dict[str, Any], cancel: threading.Event | None = None, **options: Any) -> Scan:
     cat = catalogue_mod.builtin()
     base = catalogue_mod.profile(cat, "default")
     # the net checks only: other areas' probes would contact these addresses too, for their own checks
@@ -103,7 +117,7 @@ def _run(dns_server: LocalDnsServer, *, settings: dict[str, Any], **options: Any
         extra_hosts=("shop.museum.test",),
         **options,
     )
-    return scan(["museum.test"], catalogue=cat, profile=profile, registry=registry_mod.load(), options=opts)
+    return scan(["museum.test"], catalogue=cat, profile=profile, registry=registry_mod.load(), options=opts, cancel=cancel)
 
 
 def _calls(log: Path) -> list[list[str]]:
@@ -225,3 +239,50 @@ def test_a_stored_port_scan_is_judged_again_the_same_way(dns_server: LocalDnsSer
 
     assert sorted(map(key, _net(again)["net.exposed.rdp"])) == sorted(map(key, _net(result)["net.exposed.rdp"]))
     assert sorted(key(r) for rs in _net(again).values() for r in rs) == sorted(key(r) for rs in _net(result).values() for r in rs)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_cancelling_the_scan_ends_nmap_and_leaves_the_net_checks_in_error(dns_server: LocalDnsServer, tmp_path: Path) -> None:
+    piddir = tmp_path / "pids"
+    piddir.mkdir()
+    script = tmp_path / "nmap"
+    script.write_text(HANGING_NMAP.format(python=sys.executable, piddir=str(piddir)))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    cancel = threading.Event()
+    box: dict[str, Scan] = {}
+    worker = threading.Thread(
+        target=lambda: box.update(
+            result=_run(dns_server, settings={"nmap_binary": str(script)}, ports=True, authorised=True, allow_private=True,
+                        cancel=cancel)
+        ),
+        daemon=True,
+    )
+    worker.start()
+    end = time.monotonic() + 20
+    while len(list(piddir.iterdir())) < 4:  # one nmap per address, all four running
+        assert time.monotonic() < end and worker.is_alive(), "nmap was never started"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    stopped = time.monotonic()
+    cancel.set()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert time.monotonic() - stopped < 3  # nmap would have run for two minutes
+    result = box["result"]
+    assert not result.complete
+    net = _net(result)
+    assert len(net) >= 11
+    for check_id, results in net.items():
+        assert [(r.status, r.error_reason) for r in results] == [(Status.ERROR, ErrorReason.INTERRUPTED)], check_id
+    pids = [int(p.name) for p in piddir.iterdir()]
+    end = time.monotonic() + 2
+    while any(_alive(pid) for pid in pids) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if _alive(pid)], "nmap left running after the scan was cancelled"
