@@ -200,6 +200,17 @@ def test_connect_scan_respects_its_budget() -> None:
     assert results["127.0.41.3"].open == ()
 
 
+def test_a_cancelled_connect_scan_stops_at_once() -> None:
+    cancel = threading.Event()
+    with Listeners("127.0.41.4", {4100 + i: Behaviour() for i in range(4)}):  # accept, never speak
+        threading.Timer(0.3, cancel.set).start()
+        started = time.monotonic()
+        results = connect_scan({"127.0.41.4": (4100, 4101, 4102, 4103)}, connect_timeout=1, banner_timeout=20,
+                               per_address=1, budget=60, cancel=cancel)
+    assert time.monotonic() - started < 10  # the banner reader alone would wait 4 x 40 s
+    assert (results["127.0.41.4"].error, results["127.0.41.4"].open) == (ErrorReason.INTERRUPTED, ())
+
+
 def test_nmap_is_not_started_when_the_budget_is_spent(tmp_path: Path) -> None:
     never = tmp_path / "nmap-that-must-not-run"  # does not exist: starting it would fail differently
     result = scan_address(
