@@ -19,6 +19,9 @@ class OpenPort:
     proto: str = "tcp"
     state: str = "open"
     service: str = ""  # nmap's service name (ssh, ms-wbt-server, redis ...) or guessed from the banner
+    # product and upstream version cleaned by parsers.banner.software(): "OpenSSH" "9.2p1", never
+    # "9.2p1 Debian 2+deb12u10"; the distribution that built it ("Debian") and its package revision apart.
+    # Facts stored before these were cleaned hold nmap's raw text; evaluators clean it again (idempotent).
     product: str = ""
     version: str = ""
     extrainfo: str = ""
@@ -27,7 +30,10 @@ class OpenPort:
     banner: str = ""  # built-in scan: what the service said first
     auth_methods: tuple[str, ...] = ()  # SSH: the login methods the server offers
     cert_names: tuple[str, ...] = ()  # TLS: the DNS names in the certificate (many: a shared server)
+    title: str = ""  # web: the home page's title (names VPN portals such as Ivanti Connect Secure)
     confident: bool = True  # False when the service name is only a guess from the port number
+    distribution: str = ""  # Debian | Ubuntu | Red Hat ... when the version or nmap's extra information names it
+    build: str = ""  # the distribution's package revision: 2+deb12u10, 3ubuntu0.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,3 +88,4 @@ def _ports_v1(data: dict[str, Any]) -> dict[str, Any]:
         if old == "budget":
             scan["detail"] = BUDGET  # version 1 told the budget apart by its error value
     return data
+

@@ -62,6 +62,8 @@ async def probe_port(address: str, port: int, *, connect_timeout: float, banner_
         service=info.service,
         product=info.product,
         version=info.version,
+        distribution=info.distribution,
+        build=info.build,
         banner=info.text or printable(data),
         confident=bool(info.service),
     )

@@ -5,7 +5,8 @@ asks the system's resolver about anything), ``-Pn`` (the address is known to exi
 around), ``-sV`` (service and version), polite timing, ``--host-timeout``, exactly one address and
 exactly the catalogue's ports. SSH ports get the ``ssh-auth-methods`` script, which asks the
 server which login methods it offers without trying any password; TLS ports get ``ssl-cert``,
-which reads the certificate (its names show whether the server is shared by many domains).
+which reads the certificate (its names show whether the server is shared by many domains); VPN
+portal ports get ``http-title``, which reads the title of the home page (one more GET /).
 
 nmap runs as a child process that this module watches (python-nmap's ``PortScanner.scan`` blocks
 until nmap ends, so a cancelled scan could not stop it): every tenth of a second it checks the
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 
 from ..facts.ports import BUDGET, AddressScan, OpenPort
 from ..models import ErrorReason
+from ..parsers.banner import software
 from ..parsers.nmap import NmapHost, parse_nmap_xml
 from .portscan_settings import ScanSettings
 
@@ -35,6 +37,10 @@ log = logging.getLogger(__name__)
 SSH_PORTS = frozenset({22, 2222})
 # TLS ports whose certificate is read (ssl-cert): many unrelated names on it mean a shared server
 TLS_PORTS = frozenset({443, 8443, 465, 993, 995})
+# VPN portal ports whose home page title is read (http-title, one GET /): some portals (Ivanti Connect
+# Secure) have no service fingerprint and say what they are only there. With -n nmap follows a
+# redirect only to the same address and port
+TITLE_PORTS = frozenset({443, 8443, 4433, 10443})
 POLL = 0.1  # seconds between looks at the cancel event while nmap runs
 GRACE = 0.5  # seconds nmap gets to end after SIGTERM before it is killed
 KILL_AFTER = 30  # seconds past --host-timeout before a hung nmap is killed
@@ -64,6 +70,8 @@ def nmap_arguments(
         scripts.append("ssh-auth-methods")
     if TLS_PORTS & set(tcp):
         scripts.append("ssl-cert")
+    if TITLE_PORTS & set(tcp):
+        scripts.append("http-title")
     if scripts:
         args += ["--script", ",".join(scripts)]
     if ":" in address:
@@ -226,19 +234,23 @@ def address_from_nmap(
         if p.port not in wanted:
             continue
         if p.state == "open":  # UDP "open|filtered" means no answer at all: not evidence of a service
+            soft = software(p.product, p.version, p.extrainfo)
             found.append(
                 OpenPort(
                     port=p.port,
                     proto=p.proto,
                     state=p.state,
                     service=p.service,
-                    product=p.product,
-                    version=p.version,
+                    product=soft.product,
+                    version=soft.version,
+                    distribution=soft.distribution,
+                    build=soft.build,
                     extrainfo=p.extrainfo,
                     tunnel=p.tunnel,
                     cpe=p.cpe,
                     auth_methods=p.auth_methods,
                     cert_names=p.cert_names,
+                    title=p.title,
                     confident=p.method == "probed",
                 )
             )
