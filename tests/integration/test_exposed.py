@@ -211,6 +211,13 @@ def test_with_nmap(daemons: dict[str, str], dns_server: LocalDnsServer, tmp_path
     outdated = [r for r in net["net.software.outdated"] if r["status"] != "error"]
     assert outdated and all(r["status"] in ("pass", "warn", "fail", "info") for r in outdated)
     assert any("OpenSSH" in json.dumps(r["params"]) for r in outdated)
+    # Debian's sshd says "OpenSSH_9.2p1 Debian-2+deb12uN": judged as OpenSSH 9.2p1, built by Debian
+    ssh = next(p for p in by_address[HOST]["open"] if p["port"] == 22)
+    assert (ssh["product"], ssh["distribution"]) == ("OpenSSH", "Debian") and re.fullmatch(r"\d+\.\d+p\d+", ssh["version"])
+    assert ssh["build"].startswith("2+deb12u")
+    for result in outdated:
+        if result["subject"]["port"] == 22 and "cycle" in result["params"]:
+            assert re.fullmatch(r"\d+\.\d+", result["params"]["cycle"]), result["params"]
 
 
 def test_without_nmap_the_connect_scan_takes_over(
@@ -227,6 +234,8 @@ def test_without_nmap_the_connect_scan_takes_over(
     by_address = {a["address"]: a for a in fact["addresses"]}
     assert {p["port"] for p in by_address[HOST]["open"]} == {21, 22, 23, 502, 1723, 3389, 5000, 5900, 6379}
     assert by_address[EMPTY]["open"] == []
+    ssh = next(p for p in by_address[HOST]["open"] if p["port"] == 22)
+    assert (ssh["product"], ssh["distribution"]) == ("OpenSSH", "Debian") and re.fullmatch(r"\d+\.\d+p\d+", ssh["version"])
     assert "ports.reduced-detection" in {n["key"] for n in report["notices"]}
     assert _one(net, "net.exposed.rdp")["status"] == "fail"
     assert _one(net, "net.exposed.smb")["status"] == "pass"

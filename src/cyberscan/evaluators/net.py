@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..facts import Facts
 from ..facts.ports import BUDGET, AddressScan, OpenPort, PortScan
 from ..models import ErrorReason, Status, Subject, Verdict
+from ..parsers.banner import cycle_of, software
 from ..parsers.eol import EolVerdict, judge_version, product_data
 from ..parsers.orgdomain import org_domain
 from ..parsers.ports import port_spec
@@ -37,7 +38,19 @@ class PortRule:
     proto: str
     label: str
     kind: str = ""  # "" | ssh | obsolete | gateway
-    match: re.Pattern[str] | None = None  # when set, the port counts only if the service matches
+    match: re.Pattern[str] | None = None  # when set, the port counts only if the service matches ...
+    title_match: re.Pattern[str] | None = None  # ... or its home page's title matches this
+
+
+def _pattern(value: Any, what: str) -> re.Pattern[str] | None:
+    """A catalogue regular expression; a broken one is an error (the check is not judged), never
+    "match everything" or "match nothing"."""
+    if not value:
+        return None
+    try:
+        return re.compile(str(value), re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"{what}: invalid regular expression {value!r} ({exc})") from None
 
 
 def rules(params: Mapping[str, Any]) -> list[PortRule]:
@@ -47,13 +60,25 @@ def rules(params: Mapping[str, Any]) -> list[PortRule]:
         if spec is None:
             continue
         raw = entry if isinstance(entry, Mapping) else {}
-        pattern = raw.get("match")
-        try:
-            compiled = re.compile(str(pattern), re.IGNORECASE) if pattern else None
-        except re.error:
-            compiled = None
-        out.append(PortRule(spec[0], spec[1], str(raw.get("label", spec[0])), str(raw.get("kind", "")), compiled))
+        label = str(raw.get("label", spec[0]))
+        out.append(PortRule(spec[0], spec[1], label, str(raw.get("kind", "")), _pattern(raw.get("match"), label),
+                            _pattern(raw.get("title_match"), label)))
     return out
+
+
+def clean(op: OpenPort) -> OpenPort:
+    """The port with its product and version cleaned (facts stored before the probe did it hold nmap's
+    raw ``9.2p1 Debian 2+deb12u10`` or MariaDB as ``MySQL 5.5.5-10.11.19-MariaDB``)."""
+    soft = software(op.product, op.version, op.extrainfo)
+    if (soft.product, soft.version) == (op.product, op.version) and (op.distribution or not soft.distribution):
+        return op
+    return replace(op, product=soft.product, version=soft.version, distribution=op.distribution or soft.distribution,
+                   build=op.build or soft.build)
+
+
+def find(scan: AddressScan, port: int, proto: str) -> OpenPort | None:
+    op = scan.find(port, proto)
+    return None if op is None else clean(op)
 
 
 def service_text(op: OpenPort) -> str:
@@ -61,18 +86,24 @@ def service_text(op: OpenPort) -> str:
 
 
 def matches(rule: PortRule, op: OpenPort) -> bool:
-    return rule.match is None or bool(rule.match.search(service_text(op)))
+    """Whether the service on the port is the rule's kind. A home page's title is web content anyone
+    can write, so it only counts through the rule's own strict ``title_match``."""
+    if rule.match is None and rule.title_match is None:
+        return True
+    if rule.match is not None and rule.match.search(service_text(op)):
+        return True
+    return bool(rule.title_match is not None and op.title and rule.title_match.search(op.title))
 
 
 def describe(rule: PortRule, op: OpenPort) -> str:
     """``RDP (3389/tcp: Microsoft Terminal Services)``: language-neutral, for message params."""
-    seen = " ".join(x for x in (op.product, op.version) if x)
+    seen = " ".join(x for x in (op.product, op.version, f"({op.distribution})" if op.distribution else "") if x)
     return f"{rule.label} ({op.port}/{op.proto}{': ' + seen if seen else ''})"
 
 
 def _evidence_port(op: OpenPort) -> dict[str, Any]:
     data: dict[str, Any] = {"port": op.port, "proto": op.proto}
-    for key in ("service", "product", "version", "extrainfo", "tunnel", "banner"):
+    for key in ("service", "product", "version", "distribution", "build", "extrainfo", "tunnel", "banner"):
         value = getattr(op, key)
         if value:
             data[key] = value
@@ -207,7 +238,7 @@ def exposed(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             if not scan.scanned(rule.port, rule.proto):
                 continue
             looked = True
-            op = scan.find(rule.port, rule.proto)
+            op = find(scan, rule.port, rule.proto)
             if op is None or not matches(rule, op):
                 continue
             if rule.kind == "ssh":
@@ -264,6 +295,7 @@ def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     """VPN and remote-desktop gateways: reachable is normal; product and version are reported and judged."""
     fact: PortScan = facts.fact(PROBE)
     wanted = rules(params)
+    products = params.get("products") or ()
     eol_data = facts.data.get("eol")
     verdicts: list[Verdict] = []
     looked = False
@@ -275,22 +307,24 @@ def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             if not scan.scanned(rule.port, rule.proto):
                 continue
             looked = True
-            op = scan.find(rule.port, rule.proto)
+            op = find(scan, rule.port, rule.proto)
             if op is None or not matches(rule, op):
                 continue
+            key, name = identify(op, products)
+            shown = op if op.product else replace(op, product=name)  # a portal known only by its title
             params_v = {
                 "address": scan.address,
                 "names": list(scan.names),
-                "service": describe(rule, op),
-                "product": op.product or rule.label,
+                "service": describe(rule, shown),
+                "product": shown.product or rule.label,
                 "version": op.version,
             }
-            ev = {"address": scan.address, "open": [_evidence_port(op)]}
+            ev = {"address": scan.address, "open": [_evidence_port(op)], "product_key": key}
             at = scan.subject(op.port, rule.label)
             if rule.kind == "obsolete":
                 verdicts.append(Verdict(Status.FAIL, "obsolete", params_v, ev, at))
                 continue
-            judged = judge_service(eol_data, op, facts, params.get("products") or ())
+            judged = judge_service(eol_data, op, facts, products)
             if judged is not None and judged.status == "end-of-life":
                 verdicts.append(Verdict(Status.FAIL, "end-of-life", {**params_v, **_eol_params(judged, eol_data)}, ev, at))
             elif judged is not None and judged.status == "outdated":
@@ -313,31 +347,48 @@ def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 # ----------------------------------------------------------------------------- outdated software
 
 
-def eol_product(op: OpenPort, products: Sequence[Any] = ()) -> str:
-    """The ``eol.yaml`` product key for what nmap or the banner named (``OpenSSH`` -> ``openssh``).
-
-    ``products`` (check params) maps nmap product names to keys by regular expression; otherwise the
-    CPE's product part, then the product name itself, are used.
-    """
+def _product_entries(products: Sequence[Any]) -> list[tuple[str, re.Pattern[str] | None, re.Pattern[str] | None]]:
+    out = []
     for entry in products:
-        if not isinstance(entry, Mapping) or not entry.get("match") or not entry.get("product"):
+        if not isinstance(entry, Mapping) or not entry.get("product") or not (entry.get("match") or entry.get("title")):
             continue
-        try:
-            if re.search(str(entry["match"]), op.product, re.IGNORECASE):
-                return str(entry["product"])
-        except re.error:
-            continue
+        key = str(entry["product"])
+        out.append((key, _pattern(entry.get("match"), key), _pattern(entry.get("title"), key)))
+    return out
+
+
+def identify(op: OpenPort, products: Sequence[Any] = ()) -> tuple[str, str]:
+    """(``eol.yaml`` product key, what named it) for the service on a port: ``("openssh", "OpenSSH")``.
+
+    ``products`` (check params) map names to keys by regular expression, first match wins: ``match``
+    is tried on nmap's (or the banner's) product name and extra information, ``title`` on the home
+    page's title (for portals nmap has no fingerprint for). Otherwise the CPE's product part, then
+    the product name itself."""
+    named = " ".join(x for x in (op.product, op.extrainfo) if x)
+    for key, match, title in _product_entries(products):
+        if match is not None and named and match.search(named):
+            return key, op.product
+        found = title.search(op.title) if title is not None and op.title else None
+        if found:
+            return key, found.group(0)
     for cpe in op.cpe:
         parts = cpe.split(":")
         if len(parts) >= 4 and parts[1] == "/a" and parts[3]:
-            return parts[3]
-    return op.product.lower()
+            return parts[3], op.product
+    return op.product.lower(), op.product
+
+
+def eol_product(op: OpenPort, products: Sequence[Any] = ()) -> str:
+    """The ``eol.yaml`` product key for what nmap or the banner named (``OpenSSH`` -> ``openssh``)."""
+    return identify(clean(op), products)[0]
 
 
 def judge_service(eol_data: Any, op: OpenPort, facts: Facts, products: Sequence[Any] = ()) -> EolVerdict | None:
     """The end-of-life judgement of a service's product and version; None when none is possible."""
+    op = clean(op)
     if not op.product or not op.version or not isinstance(eol_data, Mapping):
         return None
+    # the upstream version only; a distribution's build (op.distribution, op.build) is in the evidence
     verdict = judge_version(eol_data, eol_product(op, products), op.version, facts.now.date())
     return None if verdict.status == "unknown" else verdict
 
@@ -348,7 +399,7 @@ def _eol_params(judged: EolVerdict, eol_data: Any = None) -> dict[str, Any]:
         entry = product_data(eol_data if isinstance(eol_data, Mapping) else None, judged.product)
         recommended = str(entry.get("min_recommended") or "") if entry else ""
     out: dict[str, Any] = {
-        "cycle": judged.cycle or judged.version,
+        "cycle": judged.cycle or cycle_of(judged.version) or judged.version,  # "9.2", never "9.2p1 Debian ..."
         "latest": judged.latest,
         "recommended": recommended or "?",
         "product_title": judged.title,
@@ -385,10 +436,11 @@ def software_outdated(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         if not scan.ok:
             verdicts.append(_error(scan))
             continue
-        for op in scan.open:
+        for op in map(clean, scan.open):
             if not op.product:
                 continue
-            label = f"{op.product} {op.version}".strip() + f" ({scan.address} {op.port}/{op.proto})"
+            seen = " ".join(x for x in (op.product, op.version, f"({op.distribution})" if op.distribution else "") if x)
+            label = f"{seen} ({scan.address} {op.port}/{op.proto})"
             judged = judge_service(eol_data, op, facts, products)
             if judged is None:
                 unjudged.append(label)
