@@ -498,6 +498,7 @@ def test_edge_devices_are_judged_and_named() -> None:
     assert netscaler.evidence["product_key"] == "citrix-netscaler"
     ivanti = next(r for r in results if r.subject.port == 8443 and r.subject.address == "127.0.41.22")
     assert ivanti.params["service"] == "SSL-VPN (8443/tcp: Ivanti Connect Secure)"
+    assert ivanti.evidence["open"][0]["title"] == "Ivanti Connect Secure"  # why it was recognised
     assert all(r.subject.service == "ssl-vpn" for r in results)
 
 

@@ -103,7 +103,7 @@ def describe(rule: PortRule, op: OpenPort) -> str:
 
 def _evidence_port(op: OpenPort) -> dict[str, Any]:
     data: dict[str, Any] = {"port": op.port, "proto": op.proto}
-    for key in ("service", "product", "version", "distribution", "build", "extrainfo", "tunnel", "banner"):
+    for key in ("service", "product", "version", "distribution", "build", "extrainfo", "tunnel", "banner", "title"):
         value = getattr(op, key)
         if value:
             data[key] = value
