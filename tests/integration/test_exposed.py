@@ -3,17 +3,20 @@ fixtures, plus small listeners for RDP, VNC, Telnet, Modbus, a NAS page and PPTP
 zone (served in-process) points the apex at 127.0.40.1 and www at 127.0.40.2, where nothing listens.
 
 Each scan runs through the command line as a user would: with nmap, and with nmap missing from
-PATH (the built-in connect scan takes over).
+PATH (the built-in connect scan takes over). A third domain points at listeners that accept and
+never answer, so nmap's version detection takes minutes: cancelling that scan must end nmap.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +25,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import cyberscan
+from cyberscan import catalogue as catalogue_mod
+from cyberscan.assessment import Assessment
 from cyberscan.cli import main
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
+from cyberscan.models import ErrorReason, Status
+from cyberscan.options import Nameserver, ScanOptions
 from tests.conftest import require_binary
 from tests.integration.exposed_listeners import MODBUS, NAS, RDP, TELNET, VNC, Behaviour, Listeners
 
@@ -38,6 +46,14 @@ $TTL 300
 ns   A   127.0.0.1
 @    A   {HOST}
 www  A   {EMPTY}
+"""
+SLOW = "127.0.40.3"
+SLOW_ZONE = f"""
+$TTL 300
+@    SOA ns.slow.test. hostmaster.slow.test. 1 3600 600 86400 300
+@    NS  ns
+ns   A   127.0.0.1
+@    A   {SLOW}
 """
 # PPTP: answers nmap's probes with a short, meaningless reply (so version detection ends quickly)
 PPTP = Behaviour(reply=b"\x00\x00", close_after_reply=True)
@@ -120,6 +136,7 @@ def daemons(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
 def dns_server() -> Iterator[LocalDnsServer]:
     zones = ZoneSet()
     zones.add_text("museum.test.", ZONE)
+    zones.add_text("slow.test.", SLOW_ZONE)
     with LocalDnsServer(zones) as server:
         yield server
 
@@ -163,7 +180,7 @@ def test_with_nmap(daemons: dict[str, str], dns_server: LocalDnsServer, tmp_path
     assert fact["method"] == "nmap"
     by_address = {a["address"]: a for a in fact["addresses"]}
     assert set(by_address) == {HOST, EMPTY}
-    assert by_address[EMPTY]["open"] == [] and by_address[EMPTY]["error"] == ""
+    assert by_address[EMPTY]["open"] == [] and by_address[EMPTY]["error"] is None
     assert {p["port"] for p in by_address[HOST]["open"]} == {21, 22, 23, 502, 1723, 3389, 5000, 5900, 6379}
     assert set(report["addresses_probed"]) >= {HOST, EMPTY}
 
@@ -171,7 +188,8 @@ def test_with_nmap(daemons: dict[str, str], dns_server: LocalDnsServer, tmp_path
         result = _one(net, check_id)
         assert (result["status"], result["message"]) == (status, key), (check_id, result)
         if status in ("fail", "warn"):
-            assert result["host"] == HOST
+            assert result["subject"]["address"] == HOST and result["subject"]["port"] is not None
+            assert result["subject"]["names"] == ["museum.test"]
         return result
 
     assert "Microsoft Terminal Services" in check("net.exposed.rdp", "fail", "open")["params"]["services"][0]
@@ -193,6 +211,13 @@ def test_with_nmap(daemons: dict[str, str], dns_server: LocalDnsServer, tmp_path
     outdated = [r for r in net["net.software.outdated"] if r["status"] != "error"]
     assert outdated and all(r["status"] in ("pass", "warn", "fail", "info") for r in outdated)
     assert any("OpenSSH" in json.dumps(r["params"]) for r in outdated)
+    # Debian's sshd says "OpenSSH_9.2p1 Debian-2+deb12uN": judged as OpenSSH 9.2p1, built by Debian
+    ssh = next(p for p in by_address[HOST]["open"] if p["port"] == 22)
+    assert (ssh["product"], ssh["distribution"]) == ("OpenSSH", "Debian") and re.fullmatch(r"\d+\.\d+p\d+", ssh["version"])
+    assert ssh["build"].startswith("2+deb12u")
+    for result in outdated:
+        if result["subject"]["port"] == 22 and "cycle" in result["params"]:
+            assert re.fullmatch(r"\d+\.\d+", result["params"]["cycle"]), result["params"]
 
 
 def test_without_nmap_the_connect_scan_takes_over(
@@ -209,6 +234,8 @@ def test_without_nmap_the_connect_scan_takes_over(
     by_address = {a["address"]: a for a in fact["addresses"]}
     assert {p["port"] for p in by_address[HOST]["open"]} == {21, 22, 23, 502, 1723, 3389, 5000, 5900, 6379}
     assert by_address[EMPTY]["open"] == []
+    ssh = next(p for p in by_address[HOST]["open"] if p["port"] == 22)
+    assert (ssh["product"], ssh["distribution"]) == ("OpenSSH", "Debian") and re.fullmatch(r"\d+\.\d+p\d+", ssh["version"])
     assert "ports.reduced-detection" in {n["key"] for n in report["notices"]}
     assert _one(net, "net.exposed.rdp")["status"] == "fail"
     assert _one(net, "net.exposed.smb")["status"] == "pass"
@@ -219,3 +246,58 @@ def test_without_nmap_the_connect_scan_takes_over(
     assert _one(net, "net.exposed.admin")["message"] == "ssh-auth-unknown"  # no nmap script: unknown, not "fine"
     ics = net["net.exposed.ics_bms"]
     assert [(r["status"], r["message"]) for r in ics] == [("fail", "open"), ("skipped", "udp-no-nmap")]
+
+
+def _nmap_processes(address: str) -> list[int]:
+    """Process ids of running nmap programs whose command line names ``address``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # ended meanwhile
+        if args and os.path.basename(args[0]) == b"nmap" and address.encode() in args:
+            found.append(int(entry.name))
+    return found
+
+
+def test_cancelling_a_slow_scan_ends_nmap(dns_server: LocalDnsServer) -> None:
+    require_binary("nmap")
+    cat = catalogue_mod.builtin()
+    base = catalogue_mod.profile(cat, "default")
+    # every version probe, each waiting for an answer that never comes: minutes of work for nmap
+    profile = dataclasses.replace(base, include_tags=("net",), include=(),
+                                  settings={**base.settings, "portscan": {"version_intensity": 9}})
+    options = ScanOptions(timeout=3, nameservers=(Nameserver(dns_server.address, dns_server.port),), allow_private=True,
+                          ports=True, authorised=True)
+    cancel = threading.Event()
+    box: dict[str, Assessment] = {}
+    silent = {port: Behaviour() for port in (21, 22, 23, 3389, 5900, 6379, 8080)}  # accept, never speak
+    with Listeners(SLOW, silent):
+        worker = threading.Thread(
+            target=lambda: box.update(result=cyberscan.assess(["slow.test"], profile=profile, options=options,
+                                                              catalogue=cat, cancel=cancel)),
+            daemon=True,
+        )
+        worker.start()
+        end = time.monotonic() + 30
+        while not _nmap_processes(SLOW):
+            assert time.monotonic() < end and worker.is_alive(), "nmap was never started"
+            time.sleep(0.05)
+        time.sleep(1)  # nmap is busy with the silent services
+        stopped = time.monotonic()
+        cancel.set()
+        worker.join(10)
+        took = time.monotonic() - stopped
+        assert not worker.is_alive() and took < 3, took
+        end = time.monotonic() + 1
+        while _nmap_processes(SLOW) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert _nmap_processes(SLOW) == [], "nmap still runs after the scan was cancelled"
+    result = box["result"]
+    assert not result.complete
+    net = [r for r in result.results if r.check_id.startswith("net.")]
+    assert len(net) >= 11
+    assert {(r.status, r.error_reason) for r in net} == {(Status.ERROR, ErrorReason.INTERRUPTED)}

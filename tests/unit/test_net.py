@@ -6,8 +6,10 @@ port lists and message keys of the catalogue to account.
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,11 +18,14 @@ from hypothesis import strategies as st
 
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
-from cyberscan.engine import Facts, judge
-from cyberscan.evaluators.net import hosting_provider
+from cyberscan.engine import judge
+from cyberscan.evaluators.net import eol_product, hosting_provider, identify
+from cyberscan.facts import Facts
+from cyberscan.facts.ports import BUDGET, AddressScan, OpenPort, PortScan
 from cyberscan.i18n import message
-from cyberscan.models import ProbeOutcome, Result, Status
-from cyberscan.probes.ports import AddressScan, OpenPort, PortScan
+from cyberscan.models import ErrorReason, ProbeOutcome, Result, Status
+from cyberscan.parsers.banner import parse_banner
+from cyberscan.probes.portscan_nmap import facts_from_xml
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 CAT = catalogue_mod.builtin()
@@ -68,10 +73,11 @@ def _judge(check_id: str, fact: PortScan, *, data: dict[str, Any] | None = None)
     facts = Facts("museum.test", {"net.ports": ProbeOutcome("net.ports", "museum.test", fact=fact)}, now=NOW, data={"hosting": HOSTING, "eol": EOL} if data is None else data)
     results = judge(check, facts, REG)
     for result in results:  # every message exists in both languages and every placeholder is filled
-        assert result.message in check.messages, result.message
+        templates = check.messages.get(result.message) or CAT.extras["messages"].get(result.message)
+        assert templates is not None, result.message
         for lang in ("nl", "en"):
             text = message(CAT, check, result, lang)
-            fields = {f for _, f, _, _ in string.Formatter().parse(check.messages[result.message][lang]) if f}
+            fields = {f for _, f, _, _ in string.Formatter().parse(templates[lang]) if f}
             assert fields <= set(result.params), (result.message, fields - set(result.params))
             assert "{" not in text
     return results
@@ -91,7 +97,12 @@ WEB = OpenPort(443, service="http", product="nginx", version="1.28.0", tunnel="s
 
 def test_open_rdp_fails_with_the_address_names_and_product() -> None:
     (result,) = _judge("net.exposed.rdp", _fact(_addr("192.0.2.10", RDP), _addr("192.0.2.11")))
-    assert (result.status, result.message, result.host) == (Status.FAIL, "open", "192.0.2.10")
+    assert (result.status, result.message) == (Status.FAIL, "open")
+    subject = result.subject
+    assert (subject.domain, subject.host, subject.address, subject.port, subject.service) == (
+        "museum.test", None, "192.0.2.10", 3389, "rdp")
+    assert subject.names == ("museum.test", "www.museum.test")
+    assert result.key == "net.exposed.rdp|museum.test||192.0.2.10|3389|rdp"
     assert result.params["services"] == ["RDP (3389/tcp: Microsoft Terminal Services)"]
     assert result.params["names"] == ["museum.test", "www.museum.test"]
     assert result.evidence["open"] == [{"port": 3389, "proto": "tcp", "service": "ms-wbt-server", "product": "Microsoft Terminal Services"}]
@@ -144,17 +155,35 @@ def test_exposed_services(check_id: str, fact: PortScan, expected: list[tuple[St
     assert _summary(_judge(check_id, fact)) == expected
 
 
+def test_several_exposed_ports_on_one_address_are_separate_findings() -> None:
+    ports = (RDP, OpenPort(445, service="microsoft-ds"), OpenPort(5900, service="vnc"))
+    results = _judge("net.exposed.rdp", _fact(_addr("192.0.2.10", *ports), _addr("192.0.2.11", RDP)))
+    assert [(r.status, r.subject.address, r.subject.port) for r in results] == [
+        (Status.FAIL, "192.0.2.10", 3389), (Status.FAIL, "192.0.2.11", 3389)]
+    admin = _judge("net.exposed.admin", _fact(_addr("192.0.2.10", SSH_PW, OpenPort(10000, service="http", product="MiniServ"),
+                                                    OpenPort(161, proto="udp", service="snmp"))))
+    assert [(r.status, r.message, r.subject.port, r.subject.service) for r in admin] == [
+        (Status.FAIL, "ssh-password", 22, "ssh"), (Status.FAIL, "open", 10000, "webmin"), (Status.FAIL, "open", 161, "snmp")]
+    assert len({r.key for r in admin}) == 3
+    assert [r.params["services"] for r in admin][1] == ["Webmin (10000/tcp: MiniServ)"]
+    assert [r.evidence["open"][0]["port"] for r in admin] == [22, 10000, 161]
+
+
 def test_an_address_that_was_not_scanned_is_an_error_never_a_pass() -> None:
-    fact = _fact(_addr("192.0.2.10", error="timeout", detail="nmap's --host-timeout ran out", scanned_tcp=()), _addr("192.0.2.11"))
-    results = _judge("net.exposed.rdp", fact)
+    timeout = _addr("192.0.2.10", error=ErrorReason.TIMEOUT, detail="nmap: --host-timeout", scanned_tcp=())
+    results = _judge("net.exposed.rdp", _fact(timeout, _addr("192.0.2.11")))
     assert _summary(results) == [(Status.ERROR, "scan-timeout")]
-    assert results[0].error_reason is not None and results[0].error_reason.value == "timeout"
-    budget = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error="budget", scanned_tcp=())))
+    assert results[0].error_reason is ErrorReason.TIMEOUT
+    assert (results[0].subject.address, results[0].subject.port) == ("192.0.2.10", None)
+    budget = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error=ErrorReason.TIMEOUT, detail=BUDGET, scanned_tcp=())))
     assert _summary(budget) == [(Status.ERROR, "scan-budget")]
-    failed = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error="failed", scanned_tcp=())))
+    failed = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error=ErrorReason.UNREACHABLE, detail="nmap: x", scanned_tcp=())))
     assert _summary(failed) == [(Status.ERROR, "scan-failed")]
+    assert failed[0].error_reason is ErrorReason.UNREACHABLE
+    stopped = _judge("net.exposed.db", _fact(_addr("192.0.2.10", error=ErrorReason.INTERRUPTED, scanned_tcp=())))
+    assert _summary(stopped) == [(Status.ERROR, "endpoint.interrupted")]
     # an error on one address does not hide an exposure on another
-    mixed = _judge("net.exposed.rdp", _fact(_addr("192.0.2.10", error="timeout", scanned_tcp=()), _addr("192.0.2.11", RDP)))
+    mixed = _judge("net.exposed.rdp", _fact(timeout, _addr("192.0.2.11", RDP)))
     assert _summary(mixed) == [(Status.ERROR, "scan-timeout"), (Status.FAIL, "open")]
 
 
@@ -206,7 +235,10 @@ def test_software_outdated_without_eol_data_judges_nothing() -> None:
         (_fact(_addr("192.0.2.10", WEB, ptr=("web3.your-server.de",))), [(Status.INFO, "hosted")]),
         (_fact(_addr("192.0.2.10", WEB, REDIS, ptr=("web3.your-server.de",))), [(Status.WARN, "hosted-exposed")]),
         (_fact(_addr("192.0.2.10", REDIS, ptr=("www.museum.test",))), [(Status.INFO, "not-hosted")]),
-        (_fact(_addr("192.0.2.10", error="timeout", ptr=("x.transip.net",), scanned_tcp=())), [(Status.ERROR, "scan-timeout")]),
+        (_fact(_addr("192.0.2.10", error=ErrorReason.TIMEOUT, ptr=("x.transip.net",), scanned_tcp=())), [(Status.ERROR, "scan-timeout")]),
+        # an address not scanned may still be a shared server: not "not hosted", unknown
+        (_fact(_addr("192.0.2.10", REDIS), _addr("192.0.2.11", error=ErrorReason.UNREACHABLE, scanned_tcp=())),
+         [(Status.ERROR, "scan-failed")]),
         (_fact(), [(Status.INFO, "no-addresses")]),
     ],
 )
@@ -224,6 +256,7 @@ def test_supplier(fact: PortScan, expected: list[tuple[Status, str]]) -> None:
         (("static.12.34.clients.your-server.de",), "Hetzner"),
         (("shared5.example-hosting.test",), "example-hosting.test"),
         (("vps-123.cheap.test",), "cheap.test"),
+        (("vps12.webhost.co.uk",), "webhost.co.uk"),  # with the public suffix list
         (("mail.museum.test",), None),  # the organisation's own name
         (("vps.museum.test",), None),
         (("dsl-84-1-2-3.isp.test",), None),
@@ -231,7 +264,7 @@ def test_supplier(fact: PortScan, expected: list[tuple[Status, str]]) -> None:
     ],
 )
 def test_hosting_provider(ptr: tuple[str, ...], expected: str | None) -> None:
-    assert hosting_provider(ptr, "museum.test", HOSTING) == expected
+    assert hosting_provider(ptr, "museum.test", HOSTING, ["co.uk"]) == expected
 
 
 def test_hosting_provider_with_real_data_file() -> None:
@@ -299,9 +332,11 @@ _ports = st.builds(
     proto=st.sampled_from(["tcp", "udp"]),
     service=st.sampled_from(["", "ssh", "http", "vnc", "redis"]),
     product=st.sampled_from(["", "OpenSSH", "MySQL", "nginx", "Fortinet SSL VPN", "QNAP QTS", "Redis key-value store"]),
-    version=st.sampled_from(["", "5.7.44", "9.2p1", "1.28.0", "x"]),
+    version=st.sampled_from(["", "5.7.44", "9.2p1", "1.28.0", "x", "9.2p1 Debian 2+deb12u10", "5.5.5-10.11.19-MariaDB-0+deb12u1"]),
     auth_methods=st.sampled_from([(), ("publickey",), ("password",)]),
     cert_names=st.sampled_from([(), ("museum.test",), ("a.test", "b.test", "c.test", "museum.test")]),
+    title=st.sampled_from(["", "Ivanti Connect Secure", "Museum"]),
+    extrainfo=st.sampled_from(["", "(Debian)", "protocol 2.0"]),
 )
 _addresses = st.builds(
     AddressScan,
@@ -312,7 +347,8 @@ _addresses = st.builds(
     scanned_tcp=st.sampled_from([(), TCP, (22, 3389)]),
     scanned_udp=st.sampled_from([(), UDP]),
     open=st.lists(_ports, max_size=4).map(tuple),
-    error=st.sampled_from(["", "", "timeout", "budget", "failed"]),
+    error=st.sampled_from([None, None, ErrorReason.TIMEOUT, ErrorReason.UNREACHABLE, ErrorReason.INTERRUPTED]),
+    detail=st.sampled_from(["", BUDGET]),
 )
 _facts = st.builds(
     PortScan,
@@ -332,3 +368,178 @@ def test_net_evaluators_are_total_and_use_only_catalogue_messages(fact: PortScan
         assert all(r.status is not Status.ERROR or r.error_reason is not None for r in results)
         if any(not a.ok for a in fact.addresses):  # an address not examined never lets a check pass
             assert Status.PASS not in {r.status for r in results}, check_id
+
+
+# ----------------------------------------------------------------------------- clean versions
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nmap"
+EOL_MORE = {
+    "products": {
+        **EOL["products"],
+        "mysql": {"title": "MySQL", "cycles": [{"cycle": "5.5", "eol": "2018-12-31"}, {"cycle": "8.0", "eol": "2026-04-30"}]},
+        "mariadb": {"title": "MariaDB", "cycles": [{"cycle": "10.6", "eol": "2026-07-06"}, {"cycle": "10.11", "eol": "2028-02-16"}]},
+        "apache": {"title": "Apache HTTP Server", "cycles": [{"cycle": "2.4", "eol": None, "latest": "2.4.65"}]},
+        "iis": {"title": "Microsoft IIS", "cycles": [{"cycle": "10.0", "eol": None}]},
+    }
+}
+
+
+def _recorded(name: str, address: str, tcp: tuple[int, ...]) -> PortScan:
+    (scan,) = facts_from_xml((FIXTURES / name).read_text(), {address: ("museum.test",)}, tcp, ())
+    return PortScan("museum.test", "nmap", (scan,), tcp)
+
+
+def test_mariadb_is_judged_as_mariadb_not_as_the_mysql_it_pretends_to_be() -> None:
+    fact = _recorded("banners.xml", "127.0.41.20", (3306,))
+    (result,) = _judge("net.software.outdated", fact, data={"eol": EOL_MORE})
+    assert (result.status, result.message) == (Status.PASS, "current")  # MariaDB 10.11, not MySQL 5.5 (end of life)
+    assert result.params["services"] == ["MariaDB 10.11.19 (Debian) (127.0.41.20 3306/tcp)"]
+    # a fact stored before the probe cleaned versions holds nmap's raw text: judged the same way
+    raw = OpenPort(3306, service="mysql", product="MySQL", version="5.5.5-10.11.19-MariaDB-0+deb12u1",
+                   cpe=("cpe:/a:mariadb:mariadb:5.5.5-10.11.19-mariadb-0%2Bdeb12u1",))
+    (old,) = _judge("net.software.outdated", _fact(_addr("127.0.41.20", raw)), data={"eol": EOL_MORE})
+    assert (old.status, old.message) == (Status.PASS, "current")
+    assert "MariaDB 10.11.19 (Debian)" in old.params["services"][0]
+
+
+def test_recorded_banners_are_judged_by_their_upstream_versions() -> None:
+    fact = _recorded("banners.xml", "127.0.41.20", (80, 2200, 2201, 2202, 3306, 8080, 8081))
+    results = _judge("net.software.outdated", fact, data={"eol": EOL_MORE})
+    by_port = {r.subject.port: r for r in results}
+    # OpenSSH below the recommended 9.8: the cycle is the product's own (9.2), never "9.2p1 Debian 2+deb12u10"
+    debian = by_port[2200]
+    assert (debian.status, debian.message, debian.params["cycle"]) == (Status.WARN, "outdated", "9.2")
+    assert debian.params["service"] == "OpenSSH 9.2p1 (Debian) (127.0.41.20 2200/tcp)"
+    judgement = debian.evidence["judgement"]
+    assert (judgement["product"], judgement["version"], judgement["cycle"]) == ("openssh", "9.2p1", "9.2")
+    assert debian.evidence["open"][0]["distribution"] == "Debian" and debian.evidence["open"][0]["build"] == "2+deb12u10"
+    assert (by_port[2201].params["cycle"], by_port[2202].params["cycle"]) == ("8.9", "8.7")
+    assert by_port[2200].subject.service == "openssh"
+    apache = by_port[80]
+    assert (apache.status, apache.message, apache.params["cycle"]) == (Status.WARN, "outdated", "2.4")  # 2.4.65 exists
+    assert apache.params["service"] == "Apache httpd 2.4.57 (Debian) (127.0.41.20 80/tcp)"
+    assert (by_port[8081].status, by_port[8081].message) == (Status.FAIL, "end-of-life")  # nginx 1.22
+    assert sorted(by_port) == [80, 2200, 2201, 2202, 8081]  # MariaDB 10.11 and IIS 10.0 are supported
+
+
+def test_banner_products_map_to_the_same_end_of_life_keys_as_nmaps() -> None:
+    products = CAT.checks["net.software.outdated"].params["products"]
+    cases = {
+        b"HTTP/1.1 200 OK\r\nServer: Apache/2.4.57 (Debian)\r\n\r\n": "apache",
+        b"HTTP/1.1 200 OK\r\nServer: Microsoft-IIS/10.0\r\n\r\n": "iis",
+        b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\r\n": "nginx",
+        b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10\r\n": "openssh",
+        b"n\x00\x00\x00\n5.5.5-10.11.19-MariaDB-0+deb12u1\x00": "mariadb",
+    }
+    for banner, key in cases.items():
+        info = parse_banner(banner)
+        op = OpenPort(1, service=info.service, product=info.product, version=info.version)
+        assert eol_product(op, products) == key, banner
+        assert key in CAT.extras["eol"]["products"]
+
+
+# ----------------------------------------------------------------------------- edge devices
+
+EDGE_KEYS = {"fortios", "ivanti-connect-secure", "citrix-netscaler", "sonicwall-sonicos", "pulse-connect-secure"}
+EOL_EDGE = {
+    "products": {
+        "fortios": {"title": "Fortinet FortiOS", "cycles": [{"cycle": "6.4", "eol": "2025-03-31"}, {"cycle": "7.4", "eol": None}]},
+        "citrix-netscaler": {"title": "NetScaler ADC and Gateway",
+                             "cycles": [{"cycle": "13.0", "eol": "2023-12-15"}, {"cycle": "14.1", "eol": None}]},
+        "ivanti-connect-secure": {"title": "Ivanti Connect Secure", "cycles": [{"cycle": "22.7", "eol": None}]},
+        "pulse-connect-secure": {"title": "Pulse Connect Secure", "cycles": [{"cycle": "9.1", "eol": "2024-12-31"}]},
+        "sonicwall-sonicos": {"title": "SonicWall SonicOS", "cycles": [{"cycle": "7.0", "eol": None}]},
+    }
+}
+
+
+def test_the_edge_device_products_are_the_end_of_life_keys() -> None:
+    products = CAT.checks["net.exposed.remote_access"].params["products"]
+    assert {p["product"] for p in products} == EDGE_KEYS
+
+
+@pytest.mark.parametrize(
+    ("name", "address", "port", "key", "named"),
+    [
+        ("edge-devices.xml", "127.0.41.21", 443, "fortios", "Fortinet SSL VPN"),
+        ("edge-devices.xml", "127.0.41.21", 4433, "citrix-netscaler", "Citrix NetScaler httpd"),
+        ("edge-devices.xml", "127.0.41.21", 8443, "citrix-netscaler", "Citrix NetScaler SSL VPN"),
+        ("edge-devices.xml", "127.0.41.21", 10443, "pulse-connect-secure", "Pulse Secure VPN gateway http config"),
+        ("edge-devices-2.xml", "127.0.41.22", 443, "sonicwall-sonicos", "SonicWALL SSL-VPN http proxy"),
+        ("edge-devices-2.xml", "127.0.41.22", 8443, "ivanti-connect-secure", "Ivanti Connect Secure"),  # by its title
+    ],
+)
+def test_recorded_edge_devices_map_to_their_product_keys(name: str, address: str, port: int, key: str, named: str) -> None:
+    products = CAT.checks["net.exposed.remote_access"].params["products"]
+    (scan,) = facts_from_xml((FIXTURES / name).read_text(), {address: ("museum.test",)}, (443, 4433, 8443, 10443), ())
+    op = scan.find(port)
+    assert op is not None
+    assert identify(op, products) == (key, named)
+
+
+def test_edge_devices_are_judged_and_named() -> None:
+    first = _recorded("edge-devices.xml", "127.0.41.21", (443, 4433, 8443, 10443))
+    second = _recorded("edge-devices-2.xml", "127.0.41.22", (443, 8443))
+    results = _judge("net.exposed.remote_access", PortScan("museum.test", "nmap", first.addresses + second.addresses,
+                                                             (443, 4433, 8443, 10443)), data={"eol": EOL_EDGE})
+    seen = {(r.subject.address, r.subject.port): (r.status, r.message, r.params["product"]) for r in results}
+    assert seen == {
+        ("127.0.41.21", 443): (Status.INFO, "gateway-no-version", "Fortinet SSL VPN"),
+        # NetScaler 13.0 reached its end of life on 2023-12-15 (CitrixBleed and later flaws stay open)
+        ("127.0.41.21", 4433): (Status.FAIL, "end-of-life", "Citrix NetScaler httpd"),
+        ("127.0.41.21", 8443): (Status.INFO, "gateway-no-version", "Citrix NetScaler SSL VPN"),
+        ("127.0.41.21", 10443): (Status.INFO, "gateway-no-version", "Pulse Secure VPN gateway http config"),
+        ("127.0.41.22", 443): (Status.INFO, "gateway-no-version", "SonicWALL SSL-VPN http proxy"),
+        ("127.0.41.22", 8443): (Status.INFO, "gateway-no-version", "Ivanti Connect Secure"),
+    }
+    netscaler = next(r for r in results if r.subject.port == 4433)
+    assert (netscaler.params["cycle"], netscaler.params["eol_date"]) == ("13.0", "2023-12-15")
+    assert netscaler.evidence["product_key"] == "citrix-netscaler"
+    ivanti = next(r for r in results if r.subject.port == 8443 and r.subject.address == "127.0.41.22")
+    assert ivanti.params["service"] == "SSL-VPN (8443/tcp: Ivanti Connect Secure)"
+    assert ivanti.evidence["open"][0]["title"] == "Ivanti Connect Secure"  # why it was recognised
+    assert all(r.subject.service == "ssl-vpn" for r in results)
+
+
+@pytest.mark.parametrize(
+    ("op", "expected"),
+    [
+        (OpenPort(443, service="https", product="FortiGate SSL VPN", version="7.2.4"), ("fortios", Status.INFO, "gateway")),
+        (OpenPort(443, service="https", product="Fortinet FortiGate SSL VPN", version="6.4.9"),
+         ("fortios", Status.FAIL, "end-of-life")),
+        (OpenPort(443, service="https", product="Ivanti Connect Secure", version="22.7R2.4"),
+         ("ivanti-connect-secure", Status.INFO, "gateway")),
+        (OpenPort(443, service="https", product="Pulse Connect Secure", version="9.1R18"),
+         ("pulse-connect-secure", Status.FAIL, "end-of-life")),
+        # an Ivanti release that nmap still fingerprints as Pulse: the title says which it is
+        (OpenPort(443, service="https", product="Pulse Secure VPN gateway http config", title="Ivanti Connect Secure"),
+         ("ivanti-connect-secure", Status.INFO, "gateway-no-version")),
+        (OpenPort(443, service="http", product="Boa httpd", extrainfo="SonicWALL SSL-VPN 2.0 http proxy"),
+         ("sonicwall-sonicos", Status.INFO, "gateway-no-version")),
+        (OpenPort(443, service="https", tunnel="ssl", title="NetScaler Gateway"), ("citrix-netscaler", Status.INFO, "gateway-no-version")),
+    ],
+)
+def test_edge_device_versions(op: OpenPort, expected: tuple[str, Status, str]) -> None:
+    products = CAT.checks["net.exposed.remote_access"].params["products"]
+    (result,) = _judge("net.exposed.remote_access", _fact(_addr("192.0.2.10", op)), data={"eol": EOL_EDGE})
+    assert (identify(op, products)[0], result.status, result.message) == expected
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["Checkpoint Charlie museum", "Fortinet-sponsored exhibition", "Welcome - SSL VPN instructions for staff",
+     "Our Ivanti Connect Secure guide"],  # titles are anyone's text: only an exact product name at the start counts
+)
+def test_a_website_whose_title_mentions_a_vendor_is_not_a_vpn_gateway(title: str) -> None:
+    op = OpenPort(443, service="http", product="nginx", version="1.28.0", tunnel="ssl", title=title)
+    assert _summary(_judge("net.exposed.remote_access", _fact(_addr("192.0.2.10", op)), data={"eol": EOL_EDGE})) == [
+        (Status.PASS, "none-found")]
+
+
+def test_a_broken_match_pattern_in_a_profile_is_an_error_never_a_pass() -> None:
+    check = dataclasses.replace(CAT.checks["net.exposed.nas"], params={"ports": [{"port": 8080, "match": "qnap(", "label": "NAS"}]})
+    facts = Facts("museum.test", {"net.ports": ProbeOutcome("net.ports", "museum.test", fact=_fact(_addr("192.0.2.10", WEB)))},
+                  now=NOW, data={})
+    (result,) = judge(check, facts, REG)
+    assert (result.status, result.error_reason) == (Status.ERROR, ErrorReason.BUG)

@@ -160,3 +160,25 @@ def test_certificate_names_of_a_shared_server() -> None:
         "football-club.test", "dentist.test", "*.photos.test",
     )  # fmt: skip
     assert ports[22].cert_names == ()
+
+
+def test_recorded_banners_keep_what_nmap_said() -> None:
+    ports = {p.port: p for p in _load("banners.xml").hosts[0].ports}
+    # the parser keeps nmap's text; cleaning it is parsers.banner.software()'s job
+    assert (ports[3306].product, ports[3306].version) == ("MySQL", "5.5.5-10.11.19-MariaDB-0+deb12u1")
+    assert "cpe:/a:mariadb:mariadb:5.5.5-10.11.19-mariadb-0%2Bdeb12u1" in ports[3306].cpe
+    assert (ports[2201].version, ports[2201].extrainfo) == ("8.9p1 Ubuntu 3ubuntu0.10", "Ubuntu Linux; protocol 2.0")
+    assert (ports[80].product, ports[80].extrainfo) == ("Apache httpd", "(Debian)")
+
+
+def test_home_page_titles_of_vpn_portals() -> None:
+    first = {p.port: p for p in _load("edge-devices.xml").hosts[0].ports}
+    assert {n: (p.product, p.version, p.title) for n, p in first.items()} == {
+        443: ("Fortinet SSL VPN", "", ""),  # "Site doesn't have a title" is nmap's sentence, not a title
+        4433: ("Citrix NetScaler httpd", "13.0", ""),
+        8443: ("Citrix NetScaler SSL VPN", "", ""),  # a redirect nmap did not follow
+        10443: ("Pulse Secure VPN gateway http config", "", "Bad Request"),
+    }
+    second = {p.port: p for p in _load("edge-devices-2.xml").hosts[0].ports}
+    assert (second[443].service, second[443].product) == ("http-proxy", "SonicWALL SSL-VPN http proxy")
+    assert (second[8443].product, second[8443].title) == ("", "Ivanti Connect Secure")  # no fingerprint, only the title

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cyberscan.cli import main
+from cyberscan.commands.scan import confirm_authorised
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 
 ZONE = """
@@ -70,7 +71,5 @@ class _Terminal(io.StringIO):
 
 @pytest.mark.parametrize(("answer", "expected"), [("y\n", True), ("n\n", False), ("\n", False)])
 def test_the_one_time_question_on_a_terminal(monkeypatch: pytest.MonkeyPatch, answer: str, expected: bool) -> None:
-    from cyberscan import cli
-
     monkeypatch.setattr(sys, "stdin", _Terminal(answer))
-    assert cli._confirm_authorised(["museum.test"], "en") is expected
+    assert confirm_authorised(["museum.test"], "en") is expected

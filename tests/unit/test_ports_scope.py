@@ -1,7 +1,7 @@
 """The port scan contacts exactly the domain's own admitted addresses, and only when asked and allowed.
 
 A stand-in nmap program (a small script) records every command line it is given and answers with
-nmap-style XML, so the real probe code, python-nmap included, decides what to scan. The built-in
+nmap-style XML, so the real probe code decides what to scan. The built-in
 connect scan is checked with a recorder under asyncio's socket calls.
 """
 
@@ -12,6 +12,8 @@ import json
 import socket
 import stat
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +22,12 @@ import pytest
 
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
-from cyberscan.engine import Nameserver, ScanOptions, scan
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
-from cyberscan.models import ScanResult, Status
+from cyberscan.engine import rejudge, scan
+from cyberscan.models import ErrorReason, Scan, Status
+from cyberscan.options import Nameserver, ScanOptions
 from cyberscan.probes.ports import wanted_ports
+from cyberscan.serialize import scan_from_dict, scan_to_dict
 
 ZONE = """
 $TTL 300
@@ -63,6 +67,18 @@ print('<?xml version="1.0"?><nmaprun scanner="nmap" args="nmap" version="7.93"><
 """
 
 
+# nmap that never finishes (a slow target): records its process id, then waits
+HANGING_NMAP = """#!{python}
+import os, sys, time
+if sys.argv[1:] == ["-V"]:
+    print("Nmap version 7.93 ( https://nmap.org )")
+    sys.exit(0)
+with open(os.path.join({piddir!r}, str(os.getpid())), "w") as fh:
+    fh.write(" ".join(sys.argv[1:]))
+time.sleep(120)
+"""
+
+
 PROVIDER = """
 $TTL 300
 @   SOA ns.mailprovider.test. hostmaster.mailprovider.test. 1 3600 600 86400 300
@@ -90,7 +106,7 @@ def fake_nmap(tmp_path: Path) -> tuple[Path, Path]:
     return script, log
 
 
-def _run(dns_server: LocalDnsServer, *, settings: dict[str, Any], **options: Any) -> ScanResult:
+def _run(dns_server: LocalDnsServer, *, settings: dict[str, Any], cancel: threading.Event | None = None, **options: Any) -> Scan:
     cat = catalogue_mod.builtin()
     base = catalogue_mod.profile(cat, "default")
     # the net checks only: other areas' probes would contact these addresses too, for their own checks
@@ -101,14 +117,14 @@ def _run(dns_server: LocalDnsServer, *, settings: dict[str, Any], **options: Any
         extra_hosts=("shop.museum.test",),
         **options,
     )
-    return scan(["museum.test"], catalogue=cat, profile=profile, registry=registry_mod.load(), options=opts)
+    return scan(["museum.test"], catalogue=cat, profile=profile, registry=registry_mod.load(), options=opts, cancel=cancel)
 
 
 def _calls(log: Path) -> list[list[str]]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def _net(result: ScanResult) -> dict[str, list[Any]]:
+def _net(result: Scan) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for r in result.results:
         if r.check_id.startswith("net."):
@@ -142,7 +158,8 @@ def test_nmap_gets_exactly_the_admitted_addresses_and_the_catalogues_ports(
     net = _net(result)
     (rdp,) = net["net.exposed.rdp"]
     assert rdp.status is not Status.ERROR, rdp.params
-    assert (rdp.status, rdp.message, rdp.host) == (Status.FAIL, "open", "127.0.42.2")
+    assert (rdp.status, rdp.message, rdp.subject.address, rdp.subject.port) == (Status.FAIL, "open", "127.0.42.2", 3389)
+    assert rdp.subject.names == ("www.museum.test",)
     (smb,) = net["net.exposed.smb"]
     assert smb.status is Status.PASS and sorted(smb.params["addresses"]) == sorted(hosts)
 
@@ -154,7 +171,7 @@ def test_without_allow_private_nothing_is_contacted(dns_server: LocalDnsServer, 
     assert result.addresses_probed == {}
     for check_id, results in _net(result).items():
         assert [r.status for r in results] == [Status.SKIPPED], check_id
-        assert results[0].error_reason is not None and results[0].error_reason.value == "out-of-scope"
+        assert results[0].error_reason is ErrorReason.OUT_OF_SCOPE
 
 
 @pytest.mark.parametrize(
@@ -208,9 +225,6 @@ def test_external_mx_hosts_only_when_the_profile_says_so(dns_server: LocalDnsSer
 
 
 def test_a_stored_port_scan_is_judged_again_the_same_way(dns_server: LocalDnsServer, fake_nmap: tuple[Path, Path]) -> None:
-    from cyberscan.engine import rejudge
-    from cyberscan.serialize import scan_from_dict, scan_to_dict
-
     script, _ = fake_nmap
     result = _run(dns_server, settings={"nmap_binary": str(script)}, ports=True, authorised=True, allow_private=True)
     stored = scan_from_dict(json.loads(json.dumps(scan_to_dict(result))), registry_mod.load())
@@ -220,8 +234,55 @@ def test_a_stored_port_scan_is_judged_again_the_same_way(dns_server: LocalDnsSer
     profile = dataclasses.replace(catalogue_mod.profile(cat, "default"), include_tags=("net",), include=())
     again = rejudge(stored, catalogue=cat, profile=profile, registry=registry_mod.load())
 
-    def key(r: Any) -> tuple[str, str, str, str | None]:
-        return (r.check_id, r.status.value, r.message, r.host)
+    def key(r: Any) -> tuple[str, str, str]:
+        return (r.key, r.status.value, r.message)
 
     assert sorted(map(key, _net(again)["net.exposed.rdp"])) == sorted(map(key, _net(result)["net.exposed.rdp"]))
     assert sorted(key(r) for rs in _net(again).values() for r in rs) == sorted(key(r) for rs in _net(result).values() for r in rs)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_cancelling_the_scan_ends_nmap_and_leaves_the_net_checks_in_error(dns_server: LocalDnsServer, tmp_path: Path) -> None:
+    piddir = tmp_path / "pids"
+    piddir.mkdir()
+    script = tmp_path / "nmap"
+    script.write_text(HANGING_NMAP.format(python=sys.executable, piddir=str(piddir)))
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    cancel = threading.Event()
+    box: dict[str, Scan] = {}
+    worker = threading.Thread(
+        target=lambda: box.update(
+            result=_run(dns_server, settings={"nmap_binary": str(script)}, ports=True, authorised=True, allow_private=True,
+                        cancel=cancel)
+        ),
+        daemon=True,
+    )
+    worker.start()
+    end = time.monotonic() + 20
+    while len(list(piddir.iterdir())) < 4:  # one nmap per address, all four running
+        assert time.monotonic() < end and worker.is_alive(), "nmap was never started"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    stopped = time.monotonic()
+    cancel.set()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert time.monotonic() - stopped < 3  # nmap would have run for two minutes
+    result = box["result"]
+    assert not result.complete
+    net = _net(result)
+    assert len(net) >= 11
+    for check_id, results in net.items():
+        assert [(r.status, r.error_reason) for r in results] == [(Status.ERROR, ErrorReason.INTERRUPTED)], check_id
+    pids = [int(p.name) for p in piddir.iterdir()]
+    end = time.monotonic() + 2
+    while any(_alive(pid) for pid in pids) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if _alive(pid)], "nmap left running after the scan was cancelled"

@@ -2,8 +2,9 @@
 
 Every check reads the one ``net.ports`` fact and judges only its own ``ports`` params, and only the
 ports the fact says were scanned (a stored scan judged under a newer catalogue never passes a port
-nobody looked at). One verdict per address with something exposed, so the report names the
-address and the host names it serves.
+nobody looked at). One verdict per exposed (address, port): its subject is the address, the port,
+the service (the catalogue's label for the port) and the host names that point to the address, so
+each exposure has its own finding key and history.
 
 Addresses of a hosting provider (recognised by their reverse DNS name, ``checks/data/hosting.yaml``,
 or by a TLS certificate that names many other organisations' domains: a shared server) are a supplier matter: the finding is a WARN that tells what to ask the supplier, and
@@ -14,12 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..facts import Facts
-from ..facts.ports import AddressScan, OpenPort, PortScan
+from ..facts.ports import BUDGET, AddressScan, OpenPort, PortScan
 from ..models import ErrorReason, Status, Subject, Verdict
+from ..parsers.banner import cycle_of, software
 from ..parsers.eol import EolVerdict, judge_version, product_data
 from ..parsers.orgdomain import org_domain
 from ..parsers.ports import port_spec
@@ -36,7 +38,19 @@ class PortRule:
     proto: str
     label: str
     kind: str = ""  # "" | ssh | obsolete | gateway
-    match: re.Pattern[str] | None = None  # when set, the port counts only if the service matches
+    match: re.Pattern[str] | None = None  # when set, the port counts only if the service matches ...
+    title_match: re.Pattern[str] | None = None  # ... or its home page's title matches this
+
+
+def _pattern(value: Any, what: str) -> re.Pattern[str] | None:
+    """A catalogue regular expression; a broken one is an error (the check is not judged), never
+    "match everything" or "match nothing"."""
+    if not value:
+        return None
+    try:
+        return re.compile(str(value), re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(f"{what}: invalid regular expression {value!r} ({exc})") from None
 
 
 def rules(params: Mapping[str, Any]) -> list[PortRule]:
@@ -46,13 +60,25 @@ def rules(params: Mapping[str, Any]) -> list[PortRule]:
         if spec is None:
             continue
         raw = entry if isinstance(entry, Mapping) else {}
-        pattern = raw.get("match")
-        try:
-            compiled = re.compile(str(pattern), re.IGNORECASE) if pattern else None
-        except re.error:
-            compiled = None
-        out.append(PortRule(spec[0], spec[1], str(raw.get("label", spec[0])), str(raw.get("kind", "")), compiled))
+        label = str(raw.get("label", spec[0]))
+        out.append(PortRule(spec[0], spec[1], label, str(raw.get("kind", "")), _pattern(raw.get("match"), label),
+                            _pattern(raw.get("title_match"), label)))
     return out
+
+
+def clean(op: OpenPort) -> OpenPort:
+    """The port with its product and version cleaned (facts stored before the probe did it hold nmap's
+    raw ``9.2p1 Debian 2+deb12u10`` or MariaDB as ``MySQL 5.5.5-10.11.19-MariaDB``)."""
+    soft = software(op.product, op.version, op.extrainfo)
+    if (soft.product, soft.version) == (op.product, op.version) and (op.distribution or not soft.distribution):
+        return op
+    return replace(op, product=soft.product, version=soft.version, distribution=op.distribution or soft.distribution,
+                   build=op.build or soft.build)
+
+
+def find(scan: AddressScan, port: int, proto: str) -> OpenPort | None:
+    op = scan.find(port, proto)
+    return None if op is None else clean(op)
 
 
 def service_text(op: OpenPort) -> str:
@@ -60,18 +86,24 @@ def service_text(op: OpenPort) -> str:
 
 
 def matches(rule: PortRule, op: OpenPort) -> bool:
-    return rule.match is None or bool(rule.match.search(service_text(op)))
+    """Whether the service on the port is the rule's kind. A home page's title is web content anyone
+    can write, so it only counts through the rule's own strict ``title_match``."""
+    if rule.match is None and rule.title_match is None:
+        return True
+    if rule.match is not None and rule.match.search(service_text(op)):
+        return True
+    return bool(rule.title_match is not None and op.title and rule.title_match.search(op.title))
 
 
 def describe(rule: PortRule, op: OpenPort) -> str:
     """``RDP (3389/tcp: Microsoft Terminal Services)``: language-neutral, for message params."""
-    seen = " ".join(x for x in (op.product, op.version) if x)
+    seen = " ".join(x for x in (op.product, op.version, f"({op.distribution})" if op.distribution else "") if x)
     return f"{rule.label} ({op.port}/{op.proto}{': ' + seen if seen else ''})"
 
 
 def _evidence_port(op: OpenPort) -> dict[str, Any]:
     data: dict[str, Any] = {"port": op.port, "proto": op.proto}
-    for key in ("service", "product", "version", "extrainfo", "tunnel", "banner"):
+    for key in ("service", "product", "version", "distribution", "build", "extrainfo", "tunnel", "banner", "title"):
         value = getattr(op, key)
         if value:
             data[key] = value
@@ -83,8 +115,13 @@ def _evidence_port(op: OpenPort) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- hosting providers
 
 
-def hosting_provider(ptr: Sequence[str], domain: str, data: Mapping[str, Any] | None) -> str | None:
-    """The hosting provider whose server this is, recognised by the address's reverse DNS name."""
+def hosting_provider(
+    ptr: Sequence[str], domain: str, data: Mapping[str, Any] | None, suffixes: Sequence[str] = ()
+) -> str | None:
+    """The hosting provider whose server this is, recognised by the address's reverse DNS name.
+
+    A name that only looks like a hosting server (``vps12.host.co.uk``) is named by its
+    organisation's domain (``host.co.uk``, with the public suffixes when given)."""
     if not data or not ptr:
         return None
     for name in ptr:
@@ -101,7 +138,7 @@ def hosting_provider(ptr: Sequence[str], domain: str, data: Mapping[str, Any] | 
         for pattern in data.get("generic_ptr_patterns") or ():
             try:
                 if re.search(str(pattern), name):
-                    return ".".join(name.split(".")[-2:])
+                    return org_domain(name, suffixes)
             except re.error:
                 continue
     return None
@@ -110,6 +147,12 @@ def hosting_provider(ptr: Sequence[str], domain: str, data: Mapping[str, Any] | 
 def _hosting(facts: Facts) -> Mapping[str, Any] | None:
     value = facts.data.get("hosting")
     return value if isinstance(value, Mapping) else None
+
+
+def _suffixes(facts: Facts) -> list[str]:
+    data = facts.data.get("public_suffixes")
+    raw = data.get("suffixes") if isinstance(data, Mapping) else None
+    return [str(x) for x in raw] if isinstance(raw, Sequence) and not isinstance(raw, str) else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,10 +171,9 @@ def shared_domains(scan: AddressScan, domain: str, suffixes: Sequence[str] = ())
 def supplier_of(scan: AddressScan, domain: str, facts: Facts) -> Supplier | None:
     """Whose server this is: a hosting provider (reverse DNS) or a server shared by many domains."""
     hosting = _hosting(facts)
-    provider = hosting_provider(scan.ptr, domain, hosting)
-    suffixes_data = facts.data.get("public_suffixes")
-    suffixes = suffixes_data.get("suffixes") or () if isinstance(suffixes_data, Mapping) else ()
-    others = shared_domains(scan, domain, [str(x) for x in suffixes])
+    suffixes = _suffixes(facts)
+    provider = hosting_provider(scan.ptr, domain, hosting, suffixes)
+    others = shared_domains(scan, domain, suffixes)
     try:
         threshold = int((hosting or {}).get("shared_min_domains", 3))
     except (TypeError, ValueError):
@@ -152,8 +194,14 @@ def _supplier_params(sup: Supplier) -> dict[str, Any]:
 
 
 def _error(scan: AddressScan) -> Verdict:
+    """ERROR for an address that was not (completely) scanned: nothing about it is judged."""
     reason = scan.error or ErrorReason.PROTOCOL
-    key = {ErrorReason.TIMEOUT: "scan-timeout", ErrorReason.INTERRUPTED: "endpoint.interrupted"}.get(reason, "scan-failed")
+    if reason is ErrorReason.TIMEOUT:
+        key = "scan-budget" if scan.detail == BUDGET else "scan-timeout"
+    elif reason is ErrorReason.INTERRUPTED:
+        key = "endpoint.interrupted"
+    else:
+        key = "scan-failed"
     return Verdict(
         Status.ERROR,
         key,
@@ -190,7 +238,7 @@ def exposed(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             if not scan.scanned(rule.port, rule.proto):
                 continue
             looked = True
-            op = scan.find(rule.port, rule.proto)
+            op = find(scan, rule.port, rule.proto)
             if op is None or not matches(rule, op):
                 continue
             if rule.kind == "ssh":
@@ -218,7 +266,7 @@ def exposed(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             if sup is not None:
                 ev["supplier"] = {"provider": sup.provider, "other_domains": list(sup.other_domains)}
             key, level = (kind, Status.WARN) if kind == "ssh-auth-unknown" else (kind + suffix, status)
-            subject = scan.subject(op.port, op.service or rule.label)
+            subject = scan.subject(op.port, rule.label)
             verdicts.append(Verdict(level, key, {**base, "services": [describe(rule, op)]}, ev, subject))
     verdicts.extend(_udp_skipped(fact, wanted))
     if any(v.status in (Status.FAIL, Status.WARN, Status.ERROR) for v in verdicts):
@@ -247,6 +295,7 @@ def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     """VPN and remote-desktop gateways: reachable is normal; product and version are reported and judged."""
     fact: PortScan = facts.fact(PROBE)
     wanted = rules(params)
+    products = params.get("products") or ()
     eol_data = facts.data.get("eol")
     verdicts: list[Verdict] = []
     looked = False
@@ -258,22 +307,24 @@ def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             if not scan.scanned(rule.port, rule.proto):
                 continue
             looked = True
-            op = scan.find(rule.port, rule.proto)
+            op = find(scan, rule.port, rule.proto)
             if op is None or not matches(rule, op):
                 continue
+            key, name = identify(op, products)
+            shown = op if op.product else replace(op, product=name)  # a portal known only by its title
             params_v = {
                 "address": scan.address,
                 "names": list(scan.names),
-                "service": describe(rule, op),
-                "product": op.product or rule.label,
+                "service": describe(rule, shown),
+                "product": shown.product or rule.label,
                 "version": op.version,
             }
-            ev = {"address": scan.address, "open": [_evidence_port(op)]}
-            at = scan.subject(op.port, op.service or rule.label)
+            ev = {"address": scan.address, "open": [_evidence_port(op)], "product_key": key}
+            at = scan.subject(op.port, rule.label)
             if rule.kind == "obsolete":
                 verdicts.append(Verdict(Status.FAIL, "obsolete", params_v, ev, at))
                 continue
-            judged = judge_service(eol_data, op, facts, params.get("products") or ())
+            judged = judge_service(eol_data, op, facts, products)
             if judged is not None and judged.status == "end-of-life":
                 verdicts.append(Verdict(Status.FAIL, "end-of-life", {**params_v, **_eol_params(judged, eol_data)}, ev, at))
             elif judged is not None and judged.status == "outdated":
@@ -296,31 +347,48 @@ def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 # ----------------------------------------------------------------------------- outdated software
 
 
-def eol_product(op: OpenPort, products: Sequence[Any] = ()) -> str:
-    """The ``eol.yaml`` product key for what nmap or the banner named (``OpenSSH`` -> ``openssh``).
-
-    ``products`` (check params) maps nmap product names to keys by regular expression; otherwise the
-    CPE's product part, then the product name itself, are used.
-    """
+def _product_entries(products: Sequence[Any]) -> list[tuple[str, re.Pattern[str] | None, re.Pattern[str] | None]]:
+    out = []
     for entry in products:
-        if not isinstance(entry, Mapping) or not entry.get("match") or not entry.get("product"):
+        if not isinstance(entry, Mapping) or not entry.get("product") or not (entry.get("match") or entry.get("title")):
             continue
-        try:
-            if re.search(str(entry["match"]), op.product, re.IGNORECASE):
-                return str(entry["product"])
-        except re.error:
-            continue
+        key = str(entry["product"])
+        out.append((key, _pattern(entry.get("match"), key), _pattern(entry.get("title"), key)))
+    return out
+
+
+def identify(op: OpenPort, products: Sequence[Any] = ()) -> tuple[str, str]:
+    """(``eol.yaml`` product key, what named it) for the service on a port: ``("openssh", "OpenSSH")``.
+
+    ``products`` (check params) map names to keys by regular expression, first match wins: ``match``
+    is tried on nmap's (or the banner's) product name and extra information, ``title`` on the home
+    page's title (for portals nmap has no fingerprint for). Otherwise the CPE's product part, then
+    the product name itself."""
+    named = " ".join(x for x in (op.product, op.extrainfo) if x)
+    for key, match, title in _product_entries(products):
+        if match is not None and named and match.search(named):
+            return key, op.product
+        found = title.search(op.title) if title is not None and op.title else None
+        if found:
+            return key, found.group(0)
     for cpe in op.cpe:
         parts = cpe.split(":")
         if len(parts) >= 4 and parts[1] == "/a" and parts[3]:
-            return parts[3]
-    return op.product.lower()
+            return parts[3], op.product
+    return op.product.lower(), op.product
+
+
+def eol_product(op: OpenPort, products: Sequence[Any] = ()) -> str:
+    """The ``eol.yaml`` product key for what nmap or the banner named (``OpenSSH`` -> ``openssh``)."""
+    return identify(clean(op), products)[0]
 
 
 def judge_service(eol_data: Any, op: OpenPort, facts: Facts, products: Sequence[Any] = ()) -> EolVerdict | None:
     """The end-of-life judgement of a service's product and version; None when none is possible."""
+    op = clean(op)
     if not op.product or not op.version or not isinstance(eol_data, Mapping):
         return None
+    # the upstream version only; a distribution's build (op.distribution, op.build) is in the evidence
     verdict = judge_version(eol_data, eol_product(op, products), op.version, facts.now.date())
     return None if verdict.status == "unknown" else verdict
 
@@ -331,7 +399,7 @@ def _eol_params(judged: EolVerdict, eol_data: Any = None) -> dict[str, Any]:
         entry = product_data(eol_data if isinstance(eol_data, Mapping) else None, judged.product)
         recommended = str(entry.get("min_recommended") or "") if entry else ""
     out: dict[str, Any] = {
-        "cycle": judged.cycle or judged.version,
+        "cycle": judged.cycle or cycle_of(judged.version) or judged.version,  # "9.2", never "9.2p1 Debian ..."
         "latest": judged.latest,
         "recommended": recommended or "?",
         "product_title": judged.title,
@@ -368,10 +436,11 @@ def software_outdated(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         if not scan.ok:
             verdicts.append(_error(scan))
             continue
-        for op in scan.open:
+        for op in map(clean, scan.open):
             if not op.product:
                 continue
-            label = f"{op.product} {op.version}".strip() + f" ({scan.address} {op.port}/{op.proto})"
+            seen = " ".join(x for x in (op.product, op.version, f"({op.distribution})" if op.distribution else "") if x)
+            label = f"{seen} ({scan.address} {op.port}/{op.proto})"
             judged = judge_service(eol_data, op, facts, products)
             if judged is None:
                 unjudged.append(label)
@@ -386,7 +455,7 @@ def software_outdated(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
                     key,
                     {"address": scan.address, "names": list(scan.names), "service": label, **_eol_params(judged, eol_data)},
                     {"address": scan.address, "open": [_evidence_port(op)], "judgement": _eol_evidence(judged, eol_data)},
-                    scan.subject(op.port, op.service or None),
+                    scan.subject(op.port, judged.product),
                 )
             )
     if verdicts:
@@ -408,9 +477,8 @@ def supplier(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     expected = {p for p in (port_spec(e) for e in params.get("expected_ports") or ()) if p is not None}
     verdicts: list[Verdict] = []
     for scan in fact.addresses:
-        if not scan.ok:
-            if hosting_provider(scan.ptr, fact.domain, _hosting(facts)):
-                verdicts.append(_error(scan))
+        if not scan.ok:  # neither its services nor its certificate (a shared server?) are known
+            verdicts.append(_error(scan))
             continue
         sup = supplier_of(scan, fact.domain, facts)
         if sup is None:

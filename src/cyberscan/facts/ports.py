@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 from ..models import ErrorReason, Subject
 from . import migrates
 
+BUDGET = "budget"  # AddressScan.detail when the port scan's time budget ran out before the address was done
+
 
 @dataclass(frozen=True, slots=True)
 class OpenPort:
@@ -17,6 +19,9 @@ class OpenPort:
     proto: str = "tcp"
     state: str = "open"
     service: str = ""  # nmap's service name (ssh, ms-wbt-server, redis ...) or guessed from the banner
+    # product and upstream version cleaned by parsers.banner.software(): "OpenSSH" "9.2p1", never
+    # "9.2p1 Debian 2+deb12u10"; the distribution that built it ("Debian") and its package revision apart.
+    # Facts stored before these were cleaned hold nmap's raw text; evaluators clean it again (idempotent).
     product: str = ""
     version: str = ""
     extrainfo: str = ""
@@ -25,7 +30,10 @@ class OpenPort:
     banner: str = ""  # built-in scan: what the service said first
     auth_methods: tuple[str, ...] = ()  # SSH: the login methods the server offers
     cert_names: tuple[str, ...] = ()  # TLS: the DNS names in the certificate (many: a shared server)
+    title: str = ""  # web: the home page's title (names VPN portals such as Ivanti Connect Secure)
     confident: bool = True  # False when the service name is only a guess from the port number
+    distribution: str = ""  # Debian | Ubuntu | Red Hat ... when the version or nmap's extra information names it
+    build: str = ""  # the distribution's package revision: 2+deb12u10, 3ubuntu0.10
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +45,9 @@ class AddressScan:
     scanned_tcp: tuple[int, ...] = ()
     scanned_udp: tuple[int, ...] = ()
     open: tuple[OpenPort, ...] = ()
-    error: ErrorReason | None = None  # TIMEOUT: nmap's host timeout or the budget ran out; UNREACHABLE: failed
+    # TIMEOUT: nmap's --host-timeout, or (detail BUDGET) the port scan's time budget ran out;
+    # UNREACHABLE: nmap could not be run or gave nothing; INTERRUPTED: the scan was stopped
+    error: ErrorReason | None = None
     detail: str = ""
 
     @property
@@ -75,4 +85,7 @@ def _ports_v1(data: dict[str, Any]) -> dict[str, Any]:
     for scan in data.get("addresses") or []:
         old = scan.get("error") or ""
         scan["error"] = {"": None, "timeout": "timeout", "budget": "timeout"}.get(old, ErrorReason.UNREACHABLE.value)
+        if old == "budget":
+            scan["detail"] = BUDGET  # version 1 told the budget apart by its error value
     return data
+

@@ -3,7 +3,8 @@
 Only what cyberscan judges is kept: per host its address, whether nmap gave up on it
 (``timedout="true"`` after ``--host-timeout``), and per port the state and the service nmap
 recognised (name, product, version, extra info, TLS tunnel, CPEs) plus script output
-(``ssh-auth-methods`` tells whether an SSH server accepts passwords).
+(``ssh-auth-methods`` tells whether an SSH server accepts passwords, ``ssl-cert`` the certificate's
+names, ``http-title`` the home page's title).
 
 The XML comes from the nmap binary on this computer, not from the network; it is still parsed
 defensively: anything unexpected gives an empty or partial result with ``error`` set.
@@ -31,6 +32,7 @@ class NmapPort:
     scripts: tuple[tuple[str, str], ...] = ()  # (script id, output)
     auth_methods: tuple[str, ...] = ()  # from the ssh-auth-methods script
     cert_names: tuple[str, ...] = ()  # from the ssl-cert script: the certificate's DNS names
+    title: str = ""  # from the http-title script: the home page's title (names VPN portals nmap cannot)
 
     @property
     def is_open(self) -> bool:
@@ -75,9 +77,13 @@ def _port(el: ET.Element) -> NmapPort | None:
     scripts: list[tuple[str, str]] = []
     auth: list[str] = []
     cert_names: list[str] = []
+    title = ""
     for script in el.findall("script"):
         sid = script.get("id") or ""
         scripts.append((sid, script.get("output") or ""))
+        if sid == "http-title":
+            found = next((e.text for e in script.findall("elem") if e.get("key") == "title" and e.text), "")
+            title = " ".join((found or "").split())[:200]
         if sid == "ssl-cert":
             cert_names.extend(n for n in _cert_names(script.get("output") or "") if n not in cert_names)
         if sid == "ssh-auth-methods":
@@ -100,6 +106,7 @@ def _port(el: ET.Element) -> NmapPort | None:
         scripts=tuple(scripts),
         auth_methods=tuple(auth),
         cert_names=tuple(cert_names),
+        title=title,
     )
 
 

@@ -11,8 +11,8 @@ Which ports: the union of the ``ports`` params of the selected checks that need 
 overrides a check's ports changes both what is scanned and what is judged; the fact records what
 was scanned, so a stored scan judged under newer rules never passes a port that was not looked at.
 
-How: nmap through python-nmap (``-sV``, polite timing, ``--host-timeout``, one run per address,
-several addresses at once, a time budget per domain). Without the nmap binary a built-in TCP
+How: nmap (``-sV``, polite timing, ``--host-timeout``, one run per address, several addresses at
+once, a time budget per domain), ended within about a second when the scan is cancelled. Without the nmap binary a built-in TCP
 connect scan with banner reading takes over (:mod:`.portscan_fallback`) and the scan says that
 detection was reduced. UDP ports (BACnet, KNX) need nmap run as root; otherwise they are not
 scanned and the checks that wanted them say so.
@@ -159,6 +159,7 @@ def probe_ports(ctx: ProbeContext, domain: str) -> PortScan:
                     deadline=deadline,
                     privileged=root,
                     ptr=ptrs[address],
+                    cancel=ctx.cancel_event,
                 )
 
         scans = ctx.map(one, list(targets), workers=settings.parallel)

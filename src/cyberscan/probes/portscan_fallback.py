@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ..facts.ports import OpenPort
+from ..facts.ports import BUDGET, OpenPort
 from ..models import ErrorReason
 from ..parsers.banner import parse_banner, printable
 
@@ -62,6 +62,8 @@ async def probe_port(address: str, port: int, *, connect_timeout: float, banner_
         service=info.service,
         product=info.product,
         version=info.version,
+        distribution=info.distribution,
+        build=info.build,
         banner=info.text or printable(data),
         confident=bool(info.service),
     )
@@ -126,9 +128,10 @@ async def _scan_all(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            stopped = cancel is not None and cancel.is_set()
-            out[address] = ConnectResult(error=ErrorReason.INTERRUPTED if stopped else ErrorReason.TIMEOUT,
-                                         detail="budget")
+            if cancel is not None and cancel.is_set():
+                out[address] = ConnectResult(error=ErrorReason.INTERRUPTED, detail="cancelled")
+            else:
+                out[address] = ConnectResult(error=ErrorReason.TIMEOUT, detail=BUDGET)
     return out
 
 
