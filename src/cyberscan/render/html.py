@@ -9,15 +9,15 @@ import jinja2
 
 from ..plugin import renderer
 from . import Report
-from .view import build_view, compact
+from .view import STATUS_SYMBOL, build_view, clean, compact, neutralise
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
 
 
 def md_escape(value: object) -> str:
-    """Text safe to put in Markdown: markup characters escaped, line breaks flattened."""
-    flat = " ".join(str(value).split())
-    return _MD_SPECIAL.sub(r"\\\1", flat)
+    """Text safe to put in Markdown: control characters neutralised, markup characters escaped, line
+    breaks flattened."""
+    return _MD_SPECIAL.sub(r"\\\1", clean(value))
 
 
 @functools.cache
@@ -33,10 +33,11 @@ def environment() -> jinja2.Environment:
     )
     env.filters["md"] = md_escape
     env.globals["compact"] = compact
+    env.globals["symbols"] = STATUS_SYMBOL
     return env
 
 
 @renderer("html", suffix="html")
 def render_html(report: Report) -> str:
     view = build_view(report)
-    return environment().get_template("report.html").render(v=view, t=view.t)
+    return neutralise(environment().get_template("report.html").render(v=view, t=view.t), keep="\n")
