@@ -706,14 +706,16 @@ def evidence_rows(
             return
         if isinstance(value, list | tuple):
             if all(not isinstance(v, Mapping | list | tuple) for v in value):
-                shown = ", ".join(_scalar(v, t) for v in value if not _empty(v))
+                shown = ", ".join(x for v in value if not _empty(v) and (x := _scalar(v, t)))
                 if shown:
-                    rows.append((label, shown))
+                    rows.append((label or "–", shown))
                 return
             for i, v in enumerate(value, start=1):
                 add(f"{label} {i}" if len(value) > 1 else label, v, depth + 1)
             return
-        rows.append((label, _scalar(value, t)))
+        shown = _scalar(value, t)
+        if shown:
+            rows.append((label or "–", shown))
 
     for key, value in evidence.items():
         if key == "also" and also is not None and isinstance(value, list | tuple):
