@@ -17,7 +17,7 @@ from cyberscan import registry as registry_mod
 from cyberscan.assessment import assess, reassess
 from cyberscan.catalogue import Catalogue, text
 from cyberscan.demo import demo_museum
-from cyberscan.models import AcceptedRisk, ErrorReason, Result, Scan, Severity, Status, Subject
+from cyberscan.models import AcceptedRisk, ErrorReason, Result, Scan, Status, Subject
 from cyberscan.questionnaire import parse_answers, questionnaire
 from cyberscan.render import render
 from cyberscan.render.view import build_view, neutralise, vocabulary
