@@ -456,6 +456,7 @@ class View:
     trend: TrendView | None = None
     accepted: tuple[Finding, ...] = ()
     demo: bool = False
+    expand: bool = False  # details unfolded (for print and PDF)
 
     @property
     def attention(self) -> tuple[Finding, ...]:
@@ -1268,6 +1269,7 @@ class _Builder:
             trend=self.trend(den),
             accepted=tuple(f for _, f in findings if f.status == ACCEPTED),
             demo=bool(self.report.extra.get("demo", False)),
+            expand=bool(self.report.extra.get("expand", False)),
         )
 
 
@@ -1282,3 +1284,9 @@ def _when(iso: str) -> str:
 
 def build_view(report: Report) -> View:
     return _Builder(report).build()
+
+
+def describe(report: Report, results: Sequence[Result]) -> tuple[Mapping[str, str], list[Finding]]:
+    """The interface texts and the findings for ``results`` of ``report``, as every report shows them."""
+    builder = _Builder(report)
+    return builder.t, [builder.finding(i, r) for i, r in enumerate(results, start=1)]
