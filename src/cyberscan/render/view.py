@@ -685,6 +685,8 @@ def _label(key: str, t: Mapping[str, str]) -> str:
     known = t.get(f"ev_{key}")
     if known:
         return known
+    if any(c in key for c in ".:/@"):  # a name (host, address, URL) used as a key: shown as it is
+        return clean(key)
     spaced = clean(str(key).replace("_", " "))
     return spaced[:1].upper() + spaced[1:]
 
