@@ -102,7 +102,7 @@ def _numbers(registry: registry_mod.Registry, scan: Scan, cat: Catalogue, lang: 
     html = render("html", report, registry)
     out["html-glance"] = {s: int(n) for s, n in re.findall(r'<li class="s-[a-z]+" data-status="([a-z]+)" data-count="(\d+)">', html)}
     out["html-table"] = {s: int(n) for s, n in re.findall(
-        r'<tr data-status="([a-z]+)"><th scope="row" class="s-[a-z]+">[^<]+</th><td class="num">(\d+)</td>', html)}  # fmt: skip
+        r'<tr data-status="([a-z]+)"><th scope="row" class="s-[a-z]+">.*?</th><td class="num">(\d+)</td>', html)}  # fmt: skip
     out["html-lists"] = {s: int(n) for s, n in re.findall(r'class="status-list" id="list-[a-z]+" aria-labelledby="[^"]+" data-status="([a-z]+)" data-count="(\d+)"', html)}
     data = json.loads(render("json", report, registry))
     out["json"] = data["summary"]["counts"]

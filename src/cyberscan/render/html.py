@@ -6,6 +6,7 @@ import functools
 import re
 
 import jinja2
+import markupsafe
 
 from ..plugin import renderer
 from . import Report
@@ -20,6 +21,12 @@ def md_escape(value: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", clean(value))
 
 
+def words(value: object) -> markupsafe.Markup:
+    """Header text whose words never break inside (not even at a hyphen); lines break between words."""
+    parts = str(value).split()
+    return markupsafe.Markup(" ").join(markupsafe.Markup('<span class="w">{}</span>').format(w) for w in parts)
+
+
 @functools.cache
 def environment() -> jinja2.Environment:
     """One template environment: HTML autoescaped, undefined names an error."""
@@ -32,6 +39,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = md_escape
+    env.filters["words"] = words
     env.globals["compact"] = compact
     env.globals["symbols"] = STATUS_SYMBOL
     return env
