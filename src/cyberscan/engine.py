@@ -179,8 +179,10 @@ def scan(
 ) -> Scan:
     """Scan ``targets`` (already normalised domain names) under ``profile``.
 
-    Returns early, with ``complete=False``, when ``cancel`` is set."""
-    started = now or datetime.now(UTC)
+    Returns early, with ``complete=False``, when ``cancel`` is set. The scan is judged at its start
+    time to the second, the same instant a stored scan is judged again at (``rejudge``), so a
+    certificate's days left are the same number in every report of it."""
+    started = (now or datetime.now(UTC)).replace(microsecond=0)
     checks = catalogue.select(profile)
     if not checks:
         raise CatalogueError("catalogue.no-checks", profile=profile.id)

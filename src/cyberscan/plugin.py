@@ -62,11 +62,11 @@ def evaluator(name: str, *, handles_errors: bool = False) -> Callable[[F], F]:
     return mark
 
 
-def renderer(name: str, *, suffix: str) -> Callable[[F], F]:
-    """Mark ``fn(report: ReportContext) -> str`` as the output format ``name``."""
+def renderer(name: str, *, suffix: str, binary: bool = False) -> Callable[[F], F]:
+    """Mark ``fn(report: Report) -> str`` as the output format ``name`` (``-> bytes`` with ``binary=True``)."""
 
     def mark(fn: F) -> F:
-        setattr(fn, ATTR, PluginSpec("renderer", name, suffix=suffix))
+        setattr(fn, ATTR, PluginSpec("renderer", name, suffix=suffix, binary=binary))
         return fn
 
     return mark

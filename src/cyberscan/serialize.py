@@ -26,7 +26,7 @@ from .models import AcceptedRisk, ErrorReason, Notice, ProbeOutcome, Result, Sca
 from .registry import Registry
 
 SCHEMA_VERSION = "2.0"
-READABLE_SCHEMAS = ("1.0", "2.0")
+READABLE_SCHEMAS = ("1.0", "2.0", "2.1")  # 2.1: the JSON report adds a summary (render/json_report.py)
 
 _conv = cattrs.preconf.json.make_converter()
 _conv.register_unstructure_hook(datetime, lambda d: d.isoformat())

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cyberscan.assessment import build
 from cyberscan.catalogue import Catalogue
-from cyberscan.models import Scan
+from cyberscan.models import AcceptedRisk, Scan
 from cyberscan.questionnaire import Answers
 from cyberscan.render import Report
 
@@ -18,5 +18,6 @@ def report_of(
     lang: str = "nl",
     extra: Mapping[str, Any] | None = None,
     answers: Answers | None = None,
+    accepted: Sequence[AcceptedRisk] = (),
 ) -> Report:
-    return Report(build(scan, catalogue=catalogue, answers=answers), lang, dict(extra or {}))
+    return Report(build(scan, catalogue=catalogue, answers=answers, accepted=accepted), lang, dict(extra or {}))

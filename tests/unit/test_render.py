@@ -245,7 +245,10 @@ def test_html_finding_explains_what_why_and_what_to_do(html_nl: str) -> None:
     tree = _parse(html_nl)
     card = next(a["id"] for t, a, s in tree.elements if t == "article" and "s-fail" in (a.get("class") or ""))
     body = tree.within(str(card))
-    assert "Gezien: " + HOSTILE in body
+    # the headline says what was observed; the check's title (its compliant state) is only its name
+    headline = tree.within(f"{card}-title")
+    assert headline == "Gezien: " + HOSTILE + "."
+    assert "Titel test.settings in orde" not in headline and "Controle: Titel test.settings in orde" in body
     assert "Risico voor het museum (test.settings)." in body
     assert "Vraag de hoster om test.settings aan te passen." in body
     assert "www.museum.test" in body
@@ -260,10 +263,9 @@ def test_html_one_card_per_check_with_every_host(html_nl: str) -> None:
     fails = [a for a in articles if "s-fail" in (a.get("class") or "")]
     assert len(fails) == 1 and not [a for a in articles if "s-warn" in (a.get("class") or "")]
     body = tree.within(str(fails[0]["id"]))
-    assert "Gezien: oud." in body and "www.museum.test" in body
+    # each place with its own status word: the warning on shop is not hidden under the failure
+    assert "Niet in orde www.museum.test : Gezien: " in body and "Let op shop.museum.test : Gezien: oud." in body
     assert body.count("Risico voor het museum (test.settings).") == 1
-    md_like = [h for _, h in tree.headings if "Titel test.settings" in h]
-    assert len(md_like) == 1
 
 
 def test_html_error_is_shown_as_not_assessed_never_as_fail(html_nl: str) -> None:
@@ -276,11 +278,12 @@ def test_html_error_is_shown_as_not_assessed_never_as_fail(html_nl: str) -> None
     assert "1 van de 5 uitkomsten (20%) konden niet worden beoordeeld" in tree.within("summary")
 
 
-def test_html_notices_come_first_and_addresses_are_listed(html_nl: str) -> None:
+def test_html_notices_follow_the_first_screen_and_addresses_are_listed(html_nl: str) -> None:
     tree = _parse(html_nl)
     order = [a.get("id") for t, a, _ in tree.elements if t == "section"]
-    assert order.index("summary") > 0 and order[0] is None  # the notices block precedes the summary
-    assert tree.all_text.index("10.0.0.5 (intranet.museum.test, " + HOSTILE) < tree.all_text.index("Totaalscore")
+    assert order[0] == "glance" and order[1] is None  # the notices block comes right after the first screen
+    text_ = tree.all_text
+    assert text_.index("Paraatheidsscore") < text_.index("10.0.0.5 (intranet.museum.test, " + HOSTILE) < text_.index("Samenvatting")
     assert "192.0.2.10" in tree.within("addresses") and "www.museum.test" in tree.within("addresses")
 
 
@@ -337,23 +340,33 @@ def test_terminal_worst_first_and_plain_unless_colour_asked(
     assert "\x1b[" not in plain
     lines = plain.splitlines()
     assert lines[0] == "Cyberscan-rapport: museum.test"
-    assert any(line.startswith("Paraatheid (DEN-checklist, van buitenaf): ") for line in lines[:4])
-    assert plain.index("FOUT") < plain.index("ONBEKEND") < plain.index("OK ")
+    assert any(line.startswith("Paraatheidsscore: ") for line in lines[:4])
+    listing = plain.split("Alle bevindingen per uitkomst", 1)[1]
+    assert listing.index("Niet in orde") < listing.index("Let op") < listing.index("Niet beoordeeld") < listing.index("In orde")
     assert "→ Vraag de hoster om test.settings aan te passen." in plain
-    assert plain.index("! 10.0.0.5") < plain.index("FOUT")
+    assert plain.index("! 10.0.0.5") < plain.index("Eerst aanpakken")
+    # the same status words as the HTML report: no second vocabulary
+    for word in ("FOUT", "ONBEKEND", "OK "):
+        assert word not in plain
     coloured = render("terminal", report_of(scan, catalogue, "nl", extra={"color": True}), registry)
     assert "\x1b[" in coloured
     english = render("terminal", report_of(scan, catalogue, "en"), registry)
-    assert "FAIL" in english and "FOUT" not in english
+    assert "Not in order" in english and "Niet in orde" not in english
 
 
 def test_view_counts_and_overall_score(scan: Scan, catalogue: Catalogue) -> None:
     view = build_view(report_of(scan, catalogue, "en"))
     assert {c.status: c.count for c in view.counts} == {"fail": 1, "warn": 1, "error": 1, "info": 1, "pass": 1}
-    assert [f.status for f in view.findings][:2] == ["fail", "error"]
+    assert sum(c.count for c in view.counts) == view.total == 5
+    assert [f.status for f in view.findings][:3] == ["fail", "warn", "error"]
     den = view.readiness.framework("den-checklist")
     assert den is not None and view.overall == f"{round(den.score * 100)}%"  # type: ignore[operator]
     assert view.unassessed_count == 1
+    # the status lists add up to the counts, entry by entry
+    for sl in view.status_lists:
+        assert sum(e.count for e in sl.entries) == sl.count == view.count_map[sl.status]
+    # where the score comes from: cyberscan, not DEN
+    assert "not by DEN" in view.score_source and "not by DEN" in view.score_short
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -388,8 +401,27 @@ JSONISH = st.recursive(
 @given(st.dictionaries(st.text(max_size=10), JSONISH, max_size=6))
 def test_evidence_rows_never_raise(evidence: dict[str, Any]) -> None:
     rows = evidence_rows(evidence)
-    assert len(rows) == len(evidence)
-    assert all(isinstance(k, str) and isinstance(v, str) for k, v in rows)
+    assert all(isinstance(k, str) and isinstance(v, str) and v for k, v in rows)
+    assert len(rows) <= 41
+
+
+def test_evidence_is_a_readable_table_without_empty_rows_or_raw_json() -> None:
+    t = view_mod.strings("nl")
+    rows = dict(evidence_rows({
+        "not_after": "2026-12-23", "found_at": None, "records": [], "errors": {}, "verify_message": "",
+        "certificate": {"issuer": "CN=Demo CA", "subject": None, "key": "EC 256"},
+        "attempts": [{"ns": "ns1.museum.test", "transferred": False, "error": None},
+                     {"ns": "ns2.museum.test", "transferred": True}],
+        "names": ["a.test", "b.test"], "weird_key": 3,
+    }, t))  # fmt: skip
+    assert rows["Geldig tot"] == "2026-12-23"  # translated key
+    assert rows["Certificaat · Uitgegeven door"] == "CN=Demo CA" and rows["Certificaat · Sleutel"] == "EC 256"
+    assert rows["Pogingen 1 · Naamserver"] == "ns1.museum.test" and rows["Pogingen 1 · Overgedragen"] == "nee"
+    assert rows["Pogingen 2 · Overgedragen"] == "ja"
+    assert rows["Namen"] == "a.test, b.test" and rows["Weird key"] == "3"
+    assert not any(v in ("None", "null", "", "[]", "{}") for v in rows.values())
+    assert not any(k.startswith(("Gevonden bij", "Records", "Fouten", "Verificatiemelding")) for k in rows)
+    assert not any("{" in v for v in rows.values())
 
 
 @given(st.text())
@@ -407,8 +439,9 @@ def test_json_report_is_valid_json_with_results(scan: Scan, catalogue: Catalogue
 
 def test_html_starts_with_prioritised_actions_linked_to_their_findings(html_nl: str) -> None:
     tree = _parse(html_nl)
-    first = tree.within("summary").split("Eerst aanpakken", 1)[1]
-    assert "Titel test.settings in orde" in first
+    first = tree.within("glance").split("Eerst aanpakken", 1)[1]
+    assert "Gezien: " + HOSTILE in first  # what was observed
+    assert "Controle: Titel test.settings in orde" in first  # and which check
     assert "Vraag de hoster om test.settings aan te passen." in first
     card = next(a["id"] for t, a, _ in tree.elements if t == "article" and "s-fail" in (a.get("class") or ""))
     assert {"href": f"#{card}"} in tree.tags("a")

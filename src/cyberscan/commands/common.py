@@ -146,11 +146,14 @@ def write_reports(report: Report, planned: Sequence[Planned], registry: registry
     terminal). Returns the files written; a write that fails exits 4 after saying which."""
     written: list[Path] = []
     for item in planned:
-        if item.path is None:
-            coloured = report.with_extra(color=True) if item.fmt == "terminal" else report
-            click.echo(render(item.fmt, coloured, registry), nl=False)  # click strips colour when not a terminal
-            continue
-        content = render(item.fmt, report, registry)
+        try:
+            if item.path is None:
+                coloured = report.with_extra(color=True) if item.fmt == "terminal" else report
+                click.echo(render(item.fmt, coloured, registry), nl=False)  # click strips colour when not a terminal
+                continue
+            content = render(item.fmt, report, registry)
+        except UsageError as exc:  # a format this computer cannot make (pdf without a browser)
+            fail_with(exc, EXIT_USAGE, report.lang)
         try:
             write_atomic(item.path, content)
         except (OSError, UsageError) as exc:

@@ -12,6 +12,7 @@ from ..assessment import reassess
 from ..errors import ConfigError, CyberscanError
 from ..registry import Registry
 from ..render import Report
+from ..render.supplier import supplier_messages
 from ..serialize import scan_from_dict
 from .common import (
     EXIT_IO,
@@ -30,6 +31,7 @@ from .common import (
     write_reports,
 )
 from .help import h
+from .output import check_writable, write_atomic
 
 MAX_REPORT_BYTES = 256 * 1024 * 1024
 
@@ -60,6 +62,7 @@ def load_scan(path: Path, registry: Registry, lang: str) -> Any:
 @click.option("--output", "-o", help=h("opt.output"))
 @click.option("--lang", type=LANGS, default=None, help=h("opt.lang"))
 @click.option("--profile", "profile_name", default=None, help=h("opt.report-profile"))
+@click.option("--supplier", "for_suppliers", is_flag=True, help=h("opt.supplier"))
 def command(
     results_file: Path,
     answers_file: Path | None,
@@ -68,6 +71,7 @@ def command(
     output: str | None,
     lang: str | None,
     profile_name: str | None,
+    for_suppliers: bool,
 ) -> None:
     language = lang_of(lang)
     cat, registry = load_catalogue(lang=language)
@@ -80,10 +84,30 @@ def command(
     answers = read_answers(answers_file, cat, lang=language) if answers_file is not None else None
     risks = read_risks(risks_file, lang=language) if risks_file is not None else ()
     stem = f"cyberscan-{stored.targets[0]}" if len(stored.targets) == 1 else "cyberscan-report"
-    planned = plan_reports(formats, output, registry, stem=stem, lang=language)
+    planned = [] if for_suppliers else plan_reports(formats, output, registry, stem=stem, lang=language)
     try:
         assessment = reassess(stored, profile=profile, answers=answers, accepted=risks, catalogue=cat, registry=registry)
     except ConfigError as exc:
         fail_with(exc, EXIT_USAGE, language)
+    if for_suppliers:
+        write_supplier_messages(Report(assessment, language), Path(output or "."), language)
+        return
     for path in write_reports(Report(assessment, language), planned, registry):
         echo("scan.saved", language, path=str(path))
+
+
+def write_supplier_messages(report: Report, folder: Path, lang: str) -> None:
+    """One message per recognised supplier in ``folder`` (render/supplier.py); says so when there is none."""
+    messages = supplier_messages(report)
+    if not messages:
+        echo("supplier.none", lang)
+        return
+    for message in messages:
+        path = folder / message.filename
+        try:
+            check_writable(path)
+            write_atomic(path, message.text)
+        except (OSError, CyberscanError) as exc:
+            detail = exc.message(lang) if isinstance(exc, CyberscanError) else (exc.strerror or str(exc))
+            fail("file.unwritable", EXIT_IO, lang, path=str(path), detail=detail)
+        echo("supplier.saved", lang, name=message.name, path=str(path))

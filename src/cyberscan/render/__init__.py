@@ -31,12 +31,14 @@ class Report:
         return Report(self.assessment, self.lang, {**self.extra, **values})
 
 
-def render(fmt: str, report: Report, registry: Registry) -> str:
-    """Write ``report`` in format ``fmt``; the registry's extra report tables come along (``sections``)."""
+def render(fmt: str, report: Report, registry: Registry) -> str | bytes:
+    """Write ``report`` in format ``fmt`` (bytes for a binary format such as ``pdf``); the registry's
+    extra report tables come along (``sections``). May raise UsageError when the format cannot be
+    made on this computer (``pdf`` without a browser)."""
     reg = registry.renderers[fmt]
     if "sections" not in report.extra:
         report = report.with_extra(sections=tuple(r.func for _, r in sorted(registry.sections.items())))
-    out: str = reg.func(report)
+    out: str | bytes = reg.func(report)
     return out
 
 

@@ -6,18 +6,25 @@ import functools
 import re
 
 import jinja2
+import markupsafe
 
 from ..plugin import renderer
 from . import Report
-from .view import build_view, compact
+from .view import STATUS_SYMBOL, build_view, clean, compact, neutralise
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
 
 
 def md_escape(value: object) -> str:
-    """Text safe to put in Markdown: markup characters escaped, line breaks flattened."""
-    flat = " ".join(str(value).split())
-    return _MD_SPECIAL.sub(r"\\\1", flat)
+    """Text safe to put in Markdown: control characters neutralised, markup characters escaped, line
+    breaks flattened."""
+    return _MD_SPECIAL.sub(r"\\\1", clean(value))
+
+
+def words(value: object) -> markupsafe.Markup:
+    """Header text whose words never break inside (not even at a hyphen); lines break between words."""
+    parts = str(value).split()
+    return markupsafe.Markup(" ").join(markupsafe.Markup('<span class="w">{}</span>').format(w) for w in parts)
 
 
 @functools.cache
@@ -32,11 +39,13 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["md"] = md_escape
+    env.filters["words"] = words
     env.globals["compact"] = compact
+    env.globals["symbols"] = STATUS_SYMBOL
     return env
 
 
 @renderer("html", suffix="html")
 def render_html(report: Report) -> str:
     view = build_view(report)
-    return environment().get_template("report.html").render(v=view, t=view.t)
+    return neutralise(environment().get_template("report.html").render(v=view, t=view.t), keep="\n")

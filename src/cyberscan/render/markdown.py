@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..plugin import renderer
 from . import Report
 from .html import environment
-from .view import build_view
+from .view import build_view, neutralise
 
 
 @renderer("markdown", suffix="md")
@@ -14,4 +14,4 @@ def render_markdown(report: Report) -> str:
     out = environment().get_template("summary.md").render(v=view, t=view.t)
     while "\n\n\n" in out:
         out = out.replace("\n\n\n", "\n\n")
-    return out
+    return neutralise(out, keep="\n")  # untrusted text never carries a control character into the file
