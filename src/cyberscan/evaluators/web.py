@@ -217,7 +217,11 @@ def securitytxt_verdict(e: WebEndpoint, facts: Facts, params: Mapping[str, Any])
     final = e.securitytxt.final
     assert final is not None
     if final.truncated:  # a cut-off file is never judged
-        return not_judged(ErrorReason.TRUNCATED, final.url, e.subject)
+        return not_judged(ErrorReason.TRUNCATED, final.url, e.subject, evidence={"url": final.url})
+    encoding = (final.header("Content-Encoding") or "").strip().lower()
+    if final.status == 200 and encoding not in ("", "identity"):  # we asked for identity; it is not decoded
+        return not_judged(ErrorReason.PROTOCOL, f"Content-Encoding: {encoding}"[:100], e.subject,
+                          evidence={"url": final.url, "content_encoding": encoding[:100]})
     url = f"https://{e.name}/.well-known/security.txt"
     p: dict[str, Any] = {"url": url}
     evidence: dict[str, Any] = {"url": final.url, "status": final.status,
