@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cyberscan.eol import judge_version
 from cyberscan.evaluators.tls import hostname_matches
+from cyberscan.parsers.eol import judge_version
 from cyberscan.parsers.headers import csp_directive, generators, parse_hsts, parse_products, parse_set_cookie
 from cyberscan.parsers.securitytxt import parse_securitytxt
-from cyberscan.probes.tlsraw import parse_server_hello, rate_suite, rate_version
+from cyberscan.parsers.tlsrating import rate_suite, rate_version
+from cyberscan.probes.tlsraw import parse_server_hello
 
 SIGNED = """-----BEGIN PGP SIGNED MESSAGE-----
 Hash: SHA256
@@ -179,7 +180,7 @@ def test_judge_version_never_raises(product: str, version: str) -> None:
 
 def test_shipped_eol_data_is_well_formed_and_judges_known_cases() -> None:
     from cyberscan import catalogue
-    from cyberscan.eol import version_tuple
+    from cyberscan.parsers.eol import version_tuple
 
     data = catalogue.load().extras["eol"]
     assert isinstance(data["updated"], dt.date) and data["sources"]

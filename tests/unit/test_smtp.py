@@ -11,13 +11,13 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+import cyberscan
 from cyberscan import catalogue as catalogue_mod
-from cyberscan import registry as registry_mod
 from cyberscan.catalogue import Profile
-from cyberscan.engine import Nameserver, ScanOptions, scan
-from cyberscan.evaluators.smtp import tlsa_matches
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
+from cyberscan.evaluators.smtp import tlsa_matches
 from cyberscan.models import Status
+from cyberscan.options import Nameserver, ScanOptions
 from tests.fixtures.certs import TestPki
 from tests.fixtures.tlsservers import HostileServer
 
@@ -85,7 +85,7 @@ def run(dns_server: LocalDnsServer, pki: TestPki, port: int) -> dict[str, list[t
     profile = Profile("t", TEXT, TEXT, include=("mail.starttls", "mail.dane"), settings={"smtp_port": port})
     options = ScanOptions(timeout=2, nameservers=(Nameserver(dns_server.address, dns_server.port),),
                           ca_bundle=str(pki.ca_path), allow_private=True)
-    result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+    result = cyberscan.assess([DOMAIN], catalogue=cat, profile=profile, options=options)
     out: dict[str, list[tuple[Status, str]]] = {}
     for r in result.results:
         assert r.message in cat.checks[r.check_id].messages or r.message in cat.extras["messages"], r
@@ -161,6 +161,6 @@ def test_hostile_mail_server_gives_error(dns_server: LocalDnsServer, pki: TestPk
         profile = Profile("t", TEXT, TEXT, include=("mail.starttls",), settings={"smtp_port": hostile.port})
         options = ScanOptions(timeout=1, nameservers=(Nameserver(dns_server.address, dns_server.port),),
                               ca_bundle=str(pki.ca_path), allow_private=True)
-        result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+        result = cyberscan.assess([DOMAIN], catalogue=cat, profile=profile, options=options)
     (r,) = result.results
     assert r.status is Status.ERROR and r.error_reason is not None and r.error_reason.value == reason
