@@ -28,6 +28,7 @@ from tests.fixtures.tlsservers import HostileServer, HttpServer, HttpsServer, Le
 DOMAIN = "museum.test"
 MULTI = "twee-adressen.test"  # one name, two addresses
 DUAL = "ipv6-museum.test"  # one name, an IPv4 and an IPv6 address
+POLICY = "beleid-museum.test"  # website on 127.0.0.1, mta-sts.<domain> (policy only) on 127.0.0.2
 TEXT = {"nl": "t", "en": "t"}
 WEB_CHECKS = (
     "web.https.available", "web.https.redirect", "web.tls.version", "web.tls.ciphers", "web.tls.cert.valid",
@@ -90,6 +91,21 @@ $TTL 300
 @ IN NS ns.{DUAL}.
 @ IN A 127.0.0.1
 @ IN AAAA ::1
+ns IN A 127.0.0.1
+""",
+    )
+    zones.add_text(
+        POLICY,
+        f"""
+$TTL 300
+@ IN SOA ns.{POLICY}. admin.{POLICY}. 1 3600 600 86400 300
+@ IN NS ns.{POLICY}.
+@ IN A 127.0.0.1
+@ IN MX 10 mail.{POLICY}.
+www IN A 127.0.0.1
+mail IN A 127.0.0.1
+mta-sts IN A 127.0.0.2
+_mta-sts IN TXT "v=STSv1; id=20261101"
 ns IN A 127.0.0.1
 """,
     )
@@ -343,3 +359,41 @@ def test_ipv6_address_is_scanned_and_named(dns_server: LocalDnsServer, pki: Test
     # the IPv6 server forgot its HSTS header: only that address fails
     assert {where(r): r.status for r in results["web.hsts"]} == {
         f"{DUAL} (127.0.0.1)": Status.PASS, f"{DUAL} (::1)": Status.FAIL}
+
+
+def test_policy_host_is_judged_only_by_tls_hsts_and_https_checks(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    """A domain with everything right, whose mta-sts host serves only the policy (no security headers,
+    no security.txt): no check fails for that host, the TLS/HSTS/HTTPS checks judge it, and the website
+    checks leave it alone."""
+    sts_host = f"mta-sts.{POLICY}"
+    hsts = {"Strict-Transport-Security": "max-age=31536000"}
+    site_leaf = pki.issue(POLICY, f"www.{POLICY}", file_stem="policy-site")
+    sts_leaf = pki.issue(sts_host, file_stem="policy-sts")
+    site_routes = {
+        "/": (200, GOOD_HEADERS, b"<html><head></head><body>museum</body></html>"),
+        "/.well-known/security.txt": (200, {"Content-Type": "text/plain"}, (
+            f"Contact: mailto:security@{POLICY}\n"
+            f"Expires: {(NOW + dt.timedelta(days=180)).strftime('%Y-%m-%dT%H:%M:%SZ')}\n").encode()),
+    }
+    policy = f"version: STSv1\nmode: enforce\nmx: mail.{POLICY}\nmax_age: 604800\n".encode()
+    sts_routes = {
+        "/.well-known/mta-sts.txt": (200, {**hsts, "Content-Type": "text/plain"}, policy),
+        "*": (404, hsts, b"not found"),
+    }
+    with HttpsServer(site_leaf.chain_path, site_leaf.key_path, site_routes, minimum=ssl.TLSVersion.TLSv1_2) as https, \
+            HttpsServer(sts_leaf.chain_path, sts_leaf.key_path, sts_routes, minimum=ssl.TLSVersion.TLSv1_2,
+                        host="127.0.0.2", port=https.port), \
+            HttpServer({"*": (301, {"Location": f"https://{POLICY}/"}, b"")}) as http, \
+            HttpServer({"*": (301, {"Location": f"https://{sts_host}/"}, b"")}, host="127.0.0.2", port=http.port):
+        results = run_scan(dns_server, pki, https.port, http.port, domain=POLICY,
+                           checks=(*WEB_CHECKS, "mail.mta_sts"))
+    on_policy_host = {(cid, r.status, r.message) for cid, rs in results.items() if not cid.startswith("_")
+                      for r in rs if r.subject.host == sts_host}
+    assert not [x for x in on_policy_host if x[1] in (Status.FAIL, Status.ERROR)], on_policy_host
+    judged = {cid for cid, _, _ in on_policy_host}
+    assert judged == {"web.https.available", "web.https.redirect", "web.hsts", "web.tls.version", "web.tls.ciphers",
+                      "web.tls.cert.valid", "web.tls.cert.expiry", "web.tls.cert.key", "web.tls.cert.signature"}
+    for check in ("web.headers.basic", "web.securitytxt", "web.cookies"):  # still judged on the website
+        assert {r.subject.host for r in results[check]} == {POLICY, f"www.{POLICY}"}, check
+        assert all(r.status is Status.PASS for r in results[check]), (check, statuses(results, check))
+    assert statuses(results, "mail.mta_sts") == [(Status.PASS, "ok")]

@@ -368,3 +368,36 @@ def test_every_error_reason_has_a_shared_endpoint_message() -> None:
         assert f"endpoint.{reason.value}" in shared, reason
         assert set(shared[f"endpoint.{reason.value}"]) >= {"nl", "en"}, reason
     assert {"endpoint.no-https", "endpoint.lookup-failed", "no-web-hosts"} <= set(shared)
+
+
+# ----------------------------------------------------------------------------- host roles (mta-sts)
+
+
+def test_policy_host_is_judged_only_by_tls_and_https_checks() -> None:
+    """mta-sts.<domain> serves only the MTA-STS policy: without security headers, cookies or a
+    security.txt it gets no fail from any web check (with the catalogue's own params), while the same
+    bare answer on the website host does fail, and HTTPS/HSTS still judge the policy host."""
+    from cyberscan import catalogue
+
+    hsts = ("Strict-Transport-Security", "max-age=31536000")
+    bare = Fetch(None, "", (exchange(404, [hsts], url=f"https://mta-sts.{NAME}/"),))
+    redirect = Fetch(None, "", (exchange(301, [("Location", f"https://mta-sts.{NAME}/")], url=f"http://mta-sts.{NAME}/"),))
+    no_txt = Fetch(None, "", (exchange(404, [hsts], "not found", url=f"https://mta-sts.{NAME}/.well-known/security.txt"),))
+    policy_host = WebEndpoint(f"mta-sts.{NAME}", "192.0.2.1", redirect, bare, no_txt, (), 443, ("mta-sts",))
+    website = WebEndpoint(NAME, "192.0.2.2", redirect, bare, no_txt, (), 443, ("apex",))
+    f = Facts(NAME, {"http.site": ProbeOutcome("http.site", NAME, fact=HttpSite(NAME, (policy_host, website)))},
+              now=NOW, data={"eol": EOL})
+    cat = catalogue.load()
+    judged_on_policy_host = set()
+    for check in cat.checks.values():
+        if not check.id.startswith("web.") or "http.site" not in check.needs:
+            continue
+        fn = getattr(web, check.evaluator.split(".", 1)[1])
+        verdicts = fn(f, check.params)
+        on_policy = [x for x in verdicts if x.subject is not None and x.subject.host == f"mta-sts.{NAME}"]
+        assert all(x.status is not Status.FAIL for x in on_policy), (check.id, on_policy)
+        if on_policy:
+            judged_on_policy_host.add(check.id)
+        if check.id in ("web.headers.basic", "web.securitytxt"):  # the same answer fails on the website
+            assert [x.status for x in verdicts if x.subject and x.subject.host == NAME] == [Status.FAIL], check.id
+    assert judged_on_policy_host == {"web.https.available", "web.https.redirect", "web.hsts"}
