@@ -362,6 +362,12 @@ class Endpoint:
         cancel = threading.Event()
         return cls(address, name or address, Deadline(budget, cancel=cancel), per_read=timeout, reaper=Reaper(cancel))
 
+    def within(self, seconds: float) -> Endpoint:
+        """The same endpoint (address, slots, reaper) with a deadline ``seconds`` from now, never later
+        than this one's: for one part of its work, so that part cannot use up the time of the rest."""
+        return Endpoint(self.address, self.name, self.deadline.child(max(0.0, seconds)), per_read=self._per_read,
+                        reaper=self._reaper, slot=self._slot)
+
     @property
     def timeout(self) -> float:
         """The per-read timeout: ``--timeout``, or what is left of the deadline when that is less."""
