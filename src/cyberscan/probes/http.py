@@ -6,8 +6,9 @@ behind a name is tested. Certificates are not verified here (``tls.scan`` judges
 bounded by construction:
 
 - one overall deadline per web host address (``BUDGETS["web"]`` x ``--timeout``) for everything asked
-  of it: the HTTPS home page with its redirects, security.txt, then the plain-HTTP first hop; the
-  reaper cuts a server that drips, and a cut exchange is an error, never content;
+  of it: the HTTPS home page with its redirects, security.txt, then the plain-HTTP first hop (the
+  HTTPS part leaves it ``PLAIN_SHARE`` timeouts); the reaper cuts a server that drips, and a cut
+  exchange is an error, never content;
 - status line and header lines as ``http.client`` bounds them (64 KiB a line, 100 header lines);
 - a size cap per body (a body cut there is marked ``truncated``), and no body read at all where no
   check reads it (redirects, the plain-HTTP hop) or where it is not plain bytes: we ask for
@@ -39,6 +40,7 @@ MAX_BODY = 1024 * 1024  # the home page: enough for its <head>; a longer page is
 MAX_SECURITYTXT = 64 * 1024  # RFC 9116 files are small; a longer one is not judged
 MAX_REDIRECTS = 5
 REDIRECTS = (301, 302, 303, 307, 308)
+PLAIN_SHARE = 2  # timeouts of the web deadline kept for the plain-HTTP hop (connect + answer)
 
 
 def fetch_once(
@@ -121,7 +123,8 @@ def same_origin(url: str, *, name: str, tls: bool, port: int) -> str | None:
     """The path (and query) of ``url`` when it is on the same scheme, host and port; else None."""
     try:
         target = urlsplit(url)
-        target_port = target.port or (443 if target.scheme == "https" else 80)
+        explicit = target.port  # may be 0, which is no port and must not read as "the default"
+        target_port = explicit if explicit is not None else (443 if target.scheme == "https" else 80)
     except ValueError:
         return None
     if target.scheme != ("https" if tls else "http") or (target.hostname or "").lower() != name.lower():
@@ -193,14 +196,18 @@ def _without_body(exchange: Exchange) -> Exchange:
 
 def probe_endpoint(ctx: ProbeContext, name: str, address: str, roles: tuple[str, ...], http_port: int,
                    https_port: int) -> WebEndpoint:
-    """Everything web about one address, within one ``web`` deadline: the HTTPS home page first (most
-    checks read it), then security.txt, then the plain-HTTP first hop (headers only)."""
+    """Everything web about one address, within one ``web`` deadline: the HTTPS home page (most checks
+    read it), security.txt, then the plain-HTTP first hop (headers only). The HTTPS part leaves
+    ``PLAIN_SHARE`` timeouts of the deadline to the plain hop, so a dripping HTTPS server cannot take the
+    redirect check down with it, and a dripping plain-HTTP server is cut at the endpoint's deadline."""
     try:
         ep = ctx.endpoint(address, name, "web")
     except OutOfScope as exc:
         out = Fetch(ErrorReason.OUT_OF_SCOPE, exc.detail)
         return WebEndpoint(name, address, out, out, out, (), https_port, roles)
-    secure = fetch_chain(ep, https_port, name, "/", tls=True, follow=True, max_bytes=MAX_BODY, keep_body=True)
+    reserve = min(PLAIN_SHARE * ctx.timeout, ep.deadline.remaining / 3)
+    secure = fetch_chain(ep.within(ep.deadline.remaining - reserve), https_port, name, "/", tls=True, follow=True,
+                         max_bytes=MAX_BODY, keep_body=True)
     found: tuple[str, ...] = ()
     if secure.ok and secure.final is not None:
         found = generators(secure.final.body)
@@ -209,8 +216,8 @@ def probe_endpoint(ctx: ProbeContext, name: str, address: str, roles: tuple[str,
                         ErrorReason.OUT_OF_SCOPE, ErrorReason.INTERRUPTED) and not secure.hops:
         sectxt = Fetch(secure.error, "https: " + secure.detail)
     else:
-        sectxt = fetch_chain(ep, https_port, name, "/.well-known/security.txt", tls=True, follow=True,
-                             max_bytes=MAX_SECURITYTXT, keep_body=True)
+        sectxt = fetch_chain(ep.within(ep.deadline.remaining - reserve), https_port, name, "/.well-known/security.txt",
+                             tls=True, follow=True, max_bytes=MAX_SECURITYTXT, keep_body=True)
     plain = fetch_chain(ep, http_port, name, "/", tls=False, follow=False, max_bytes=0, keep_body=False)
     return WebEndpoint(name, address, plain, secure, sectxt, found, https_port, roles)
 
