@@ -377,10 +377,13 @@ class Endpoint:
     def connect(self, port: int) -> Iterator[socket.socket]:
         """A TCP connection to ``address:port``, cut by the reaper at the deadline or on cancel.
 
-        Raises ProbeTimeout/Interrupted when it was cut (whatever was read meanwhile), OSError when no
-        connection could be made.
+        Raises ProbeTimeout/Interrupted when it was cut (whatever was read meanwhile) or no connection
+        slot for this address came free before the deadline, OSError when no connection could be made.
         """
-        with self._slot:
+        if not self._slot.acquire(timeout=max(0.01, self.deadline.remaining)):
+            self.deadline.check(f"{self.address}:{port}")
+            raise ProbeTimeout(f"{self.address}:{port}: no free connection slot in time")
+        try:
             sock = socket.create_connection((self.address, port), timeout=self.timeout)
             watch = self._reaper.watch(sock, self.deadline)
             cut = False
@@ -400,6 +403,8 @@ class Endpoint:
                 if self.deadline.cancelled:
                     raise Interrupted(f"{self.address}:{port}")
                 raise ProbeTimeout(f"{self.address}:{port}")
+        finally:
+            self._slot.release()
 
 
 class ProbeContext:
