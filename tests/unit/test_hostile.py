@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import ssl
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -33,7 +34,7 @@ from cyberscan.models import ErrorReason, Result, Status
 from cyberscan.options import BUDGETS, Nameserver, ScanOptions
 from cyberscan.probes import http as http_probe
 from cyberscan.probes import tls as tls_probe
-from cyberscan.runtime import Endpoint
+from cyberscan.runtime import Deadline, Endpoint, Reaper
 from tests.fixtures import hostile
 from tests.fixtures.certs import NOW, Minted, TestPki
 from tests.fixtures.tlsservers import HttpServer, HttpsServer
@@ -497,3 +498,30 @@ def test_hostile_http_answers_in_a_scan(lab: Lab, home: hostile.Responder | None
             assert apex[check].status is Status.PASS, (check, apex[check])
     assert_rest_intact(result, {(c, WEB) for c in errors_})
     assert elapsed < SCAN_LIMIT
+
+
+# ----------------------------------------------------------------------------- shared connection slots
+
+
+def test_waiting_for_a_connection_slot_keeps_the_endpoints_own_deadline() -> None:
+    """Endpoints of one address share its connection slots: a slot held by a dripping server until its
+    own deadline must not keep another endpoint waiting past that endpoint's deadline."""
+    reaper = Reaper(threading.Event())
+    slot = threading.BoundedSemaphore(1)
+    with hostile.HostileHttp(hostile.drip_head(0.1), host=APEX) as srv:
+        hog = Endpoint(APEX, WEB, Deadline(3.0), per_read=TIMEOUT, reaper=reaper, slot=slot)
+        holder = threading.Thread(target=http_probe.fetch_chain, args=(hog, srv.port, WEB, "/"),
+                                  kwargs={"tls": False, "follow": False, "max_bytes": 0, "keep_body": False})
+        holder.start()
+        for _ in range(100):
+            if srv.connections:
+                break
+            time.sleep(0.02)
+        waiter = Endpoint(APEX, WEB, Deadline(TIMEOUT), per_read=TIMEOUT, reaper=reaper, slot=slot)
+        started = time.monotonic()
+        with pytest.raises(ProbeTimeout), waiter.connect(srv.port):
+            pass
+        elapsed = time.monotonic() - started
+        holder.join(5)
+    reaper.stop()
+    assert elapsed < TIMEOUT + 1.0  # not the 3 s the hog holds the only slot
