@@ -401,3 +401,28 @@ def test_policy_host_is_judged_only_by_tls_and_https_checks() -> None:
         if check.id in ("web.headers.basic", "web.securitytxt"):  # the same answer fails on the website
             assert [x.status for x in verdicts if x.subject and x.subject.host == NAME] == [Status.FAIL], check.id
     assert judged_on_policy_host == {"web.https.available", "web.https.redirect", "web.hsts"}
+
+
+DEBIAN = {**EOL, "products": {**EOL["products"], "php": {"title": "PHP", "cycles": [
+    {"cycle": "7.4", "eol": dt.date(2022, 11, 28)}, {"cycle": "8.2", "eol": dt.date(2026, 12, 31)}]}},
+    "distributions": {"debian": {"title": "Debian", "extended_free": True, "releases": [
+        {"release": "11", "security": dt.date(2024, 8, 14), "extended": dt.date(2026, 8, 31)},
+        {"release": "12", "security": dt.date(2026, 6, 10), "extended": dt.date(2028, 6, 30)}]}}}
+
+
+@pytest.mark.parametrize(
+    ("powered_by", "expected", "distribution"),
+    [
+        ("PHP/7.4.33-1+deb11u5", (Status.FAIL, "end-of-life-distribution"), "Debian 11"),  # Debian 11 LTS ended
+        ("PHP/8.2.29-1~deb12u1", (Status.INFO, "version-disclosed-distribution"), "Debian 12"),  # Debian 12 LTS
+        ("PHP/7.4.33", (Status.FAIL, "end-of-life"), None),  # upstream build: upstream support
+    ],
+)
+def test_banner_of_a_distribution_build_is_judged_by_its_release(powered_by: str, expected: tuple[Status, str],
+                                                                  distribution: str | None) -> None:
+    https = Fetch(None, "", (exchange(200, [("X-Powered-By", powered_by)]),))
+    (verdict,) = web.software_banner(facts(endpoint(https=https), data={"eol": DEBIAN}), {})
+    assert (verdict.status, verdict.message) == expected
+    assert verdict.params.get("distribution") == distribution
+    (row,) = verdict.evidence["found"]
+    assert row["cycle"] == powered_by.split("/")[1][:3]  # the branch, not the whole package version
