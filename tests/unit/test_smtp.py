@@ -7,6 +7,7 @@ import socket
 import socketserver
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -15,8 +16,11 @@ import cyberscan
 from cyberscan import catalogue as catalogue_mod
 from cyberscan.catalogue import Profile
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
-from cyberscan.evaluators.smtp import tlsa_matches
-from cyberscan.models import Status
+from cyberscan.evaluators.smtp import dane, tlsa_matches
+from cyberscan.facts import Facts
+from cyberscan.facts.smtp import MailEndpoint, StarttlsFact, TlsaFact, TlsaSet
+from cyberscan.facts.tls import TlsEndpoint
+from cyberscan.models import ErrorReason, ProbeOutcome, Status
 from cyberscan.options import Nameserver, ScanOptions
 from tests.fixtures.certs import TestPki
 from tests.fixtures.tlsservers import HostileServer
@@ -164,3 +168,30 @@ def test_hostile_mail_server_gives_error(dns_server: LocalDnsServer, pki: TestPk
         result = cyberscan.assess([DOMAIN], catalogue=cat, profile=profile, options=options)
     (r,) = result.results
     assert r.status is Status.ERROR and r.error_reason is not None and r.error_reason.value == reason
+
+
+# ----------------------------------------------------------------------------- DANE on literal facts
+
+
+def _dane(endpoint: MailEndpoint) -> list[tuple[Status, str, ErrorReason | None]]:
+    tlsa = TlsaSet(MX, f"_25._tcp.{MX}", "NOERROR", (f"3 1 1 {'ab' * 32}",), signed=True, authenticated=False)
+    facts = Facts(DOMAIN, {
+        "dns.tlsa": ProbeOutcome("dns.tlsa", DOMAIN, fact=TlsaFact(DOMAIN, (tlsa,))),
+        "smtp.starttls": ProbeOutcome("smtp.starttls", DOMAIN, fact=StarttlsFact(DOMAIN, (endpoint,), (MX,))),
+    }, now=datetime.now(UTC))
+    return [(v.status, v.message, v.reason) for v in dane(facts, {})]
+
+
+def test_dane_record_for_a_server_without_starttls_is_a_failure() -> None:
+    plain = MailEndpoint(MX, "192.0.2.25", 25, None, banner="220 mx", starttls=False)
+    assert _dane(plain) == [(Status.FAIL, "no-starttls", None)]
+
+
+@pytest.mark.parametrize(("endpoint", "reason"), [
+    (MailEndpoint(MX, "192.0.2.25", 25, ErrorReason.TIMEOUT, "no banner"), ErrorReason.TIMEOUT),
+    (MailEndpoint(MX, "192.0.2.25", 25, None, banner="220 mx", starttls=True,
+                  tls=TlsEndpoint(MX, "192.0.2.25", 25, ErrorReason.PROTOCOL, "handshake", service="smtp")),
+     ErrorReason.PROTOCOL),
+])
+def test_dane_on_an_unexaminable_server_is_an_error_with_its_reason(endpoint: MailEndpoint, reason: ErrorReason) -> None:
+    assert _dane(endpoint) == [(Status.ERROR, f"endpoint.{reason.value}", reason)]
