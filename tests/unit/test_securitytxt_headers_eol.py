@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -368,3 +369,14 @@ def test_shipped_eol_data_names_its_source_and_check_date() -> None:
     for product in ("fortios", "ivanti-connect-secure", "netscaler", "sonicos", "pulse-connect-secure", "mariadb"):
         assert product in data["products"], product
     assert {"debian", "ubuntu", "rhel"} <= set(data["distributions"])
+
+
+def test_certificate_with_a_key_type_cryptography_cannot_load_is_unknown_not_a_crash(tmp_path: Path) -> None:
+    from cyberscan.parsers.x509 import parse_certificate
+    from tests.fixtures.certs import TestPki
+
+    der = TestPki.create(tmp_path).issue("museum.test").der
+    rsa = bytes.fromhex("06092a864886f70d0101010500")  # AlgorithmIdentifier rsaEncryption, NULL
+    assert der.count(rsa) == 1
+    info = parse_certificate(der.replace(rsa, bytes.fromhex("06092a864886f70d0101630500")))  # an unknown key OID
+    assert (info.key_type, info.key_bits, info.dns_names) == ("unknown", 0, ("museum.test",))

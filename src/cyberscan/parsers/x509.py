@@ -28,8 +28,11 @@ def parse_certificate(der: bytes) -> CertInfo:
     except (x509.ExtensionNotFound, ValueError):
         dns_names = ()
     cns = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME))
-    key = cert.public_key()
     key_type, key_bits = "unknown", 0
+    try:
+        key: object = cert.public_key()
+    except Exception:  # noqa: BLE001 - a key type cryptography cannot load (UnsupportedAlgorithm): "unknown"
+        key = None
     if isinstance(key, rsa.RSAPublicKey):
         key_type, key_bits = "RSA", key.key_size
     elif isinstance(key, ec.EllipticCurvePublicKey):
@@ -69,8 +72,6 @@ def spki_der(der: bytes) -> bytes:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
 
 
 def pem_certificates(data: bytes) -> int:
