@@ -525,3 +525,11 @@ def test_waiting_for_a_connection_slot_keeps_the_endpoints_own_deadline() -> Non
         holder.join(5)
     reaper.stop()
     assert elapsed < TIMEOUT + 1.0  # not the 3 s the hog holds the only slot
+
+
+@pytest.mark.parametrize("charset", ["idna", "undefined", "no-such-codec", "rot13"])
+def test_a_nonsense_charset_is_read_as_utf8_not_an_error(charset: str) -> None:
+    body = b"Contact: mailto:security@vijandig.test\n"
+    responder = hostile.serve(200, {"Content-Type": f"text/plain; charset={charset}"}, body)
+    fetch, _, _ = fetch_bounded(responder, "/.well-known/security.txt", http_probe.MAX_SECURITYTXT)
+    assert fetch.error is None and fetch.final is not None and fetch.final.body == body.decode()

@@ -107,7 +107,7 @@ def _exchange(conn_sock: socket.socket, ep: Endpoint, name: str, port: int, path
         charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip('"') or "utf-8"
     try:
         body = raw.decode(charset, errors="replace")
-    except LookupError:
+    except (LookupError, UnicodeError):  # no such codec, or one that fails even with "replace" (idna)
         body = raw.decode("utf-8", errors="replace")
     return Exchange(
         url=f"{scheme}://{host}{path}",
