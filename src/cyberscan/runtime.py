@@ -364,6 +364,12 @@ class Endpoint:
         cancel = threading.Event()
         return cls(address, name or address, Deadline(budget, cancel=cancel), per_read=timeout, reaper=Reaper(cancel))
 
+    def within(self, seconds: float) -> Endpoint:
+        """The same endpoint (address, slots, reaper) with a deadline ``seconds`` from now, never later
+        than this one's: for one part of its work, so that part cannot use up the time of the rest."""
+        return Endpoint(self.address, self.name, self.deadline.child(max(0.0, seconds)), per_read=self._per_read,
+                        reaper=self._reaper, slot=self._slot)
+
     @property
     def timeout(self) -> float:
         """The per-read timeout: ``--timeout``, or what is left of the deadline when that is less."""
@@ -373,10 +379,13 @@ class Endpoint:
     def connect(self, port: int) -> Iterator[socket.socket]:
         """A TCP connection to ``address:port``, cut by the reaper at the deadline or on cancel.
 
-        Raises ProbeTimeout/Interrupted when it was cut (whatever was read meanwhile), OSError when no
-        connection could be made.
+        Raises ProbeTimeout/Interrupted when it was cut (whatever was read meanwhile) or no connection
+        slot for this address came free before the deadline, OSError when no connection could be made.
         """
-        with self._slot:
+        if not self._slot.acquire(timeout=max(0.01, self.deadline.remaining)):
+            self.deadline.check(f"{self.address}:{port}")
+            raise ProbeTimeout(f"{self.address}:{port}: no free connection slot in time")
+        try:
             sock = socket.create_connection((self.address, port), timeout=self.timeout)
             watch = self._reaper.watch(sock, self.deadline)
             cut = False
@@ -396,6 +405,8 @@ class Endpoint:
                 if self.deadline.cancelled:
                     raise Interrupted(f"{self.address}:{port}")
                 raise ProbeTimeout(f"{self.address}:{port}")
+        finally:
+            self._slot.release()
 
 
 class ProbeContext:

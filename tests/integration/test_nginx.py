@@ -72,18 +72,23 @@ def outcome(results: dict[str, list[dict[str, Any]]], check: str) -> set[tuple[s
     return {(r["status"], r["message"]) for r in results[check]}
 
 
+def where(result: dict[str, Any]) -> str:
+    """``host (address)`` of a JSON finding's subject, as reports show it."""
+    return f"{result['subject']['host']} ({result['subject']['address']})"
+
+
 def test_good_site_has_zero_failures(nginx: nginx_mod.Nginx, dns: LocalDnsServer, pki: TestPki, tmp_path: Path) -> None:
     results = cli_scan(DOMAINS["good"], dns, pki, tmp_path)
     web = {cid: rs for cid, rs in results.items() if cid.startswith("web.")}
     assert len(web) == 14
-    failures = [(cid, r["host"], r["message"]) for cid, rs in web.items() for r in rs if r["status"] in ("fail", "error")]
+    failures = [(cid, where(r), r["message"]) for cid, rs in web.items() for r in rs if r["status"] in ("fail", "error")]
     assert failures == []
     assert outcome(results, "web.tls.version") == {("pass", "good")}
     assert outcome(results, "web.https.redirect") == {("pass", "redirects")}
     assert outcome(results, "web.hsts") == {("pass", "ok-subdomains")}
     assert outcome(results, "web.securitytxt") == {("pass", "valid")}
     assert outcome(results, "web.tls.cert.valid") == {("pass", "valid")}
-    hosts = {r["host"] for r in results["web.tls.version"]}
+    hosts = {where(r) for r in results["web.tls.version"]}
     assert hosts == {"goed-museum.test (127.0.20.1)", "www.goed-museum.test (127.0.20.1)"}
     versions = results["web.tls.version"][0]["evidence"]["accepted"]
     assert versions == ["TLSv1.2", "TLSv1.3"]

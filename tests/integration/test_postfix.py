@@ -127,12 +127,18 @@ def outcome(results: dict[str, list[dict[str, Any]]], check: str) -> set[tuple[s
     return {(r["status"], r["message"]) for r in results[check]}
 
 
+def where(result: dict[str, Any]) -> str:
+    """``host (address)`` of a JSON finding's subject, as reports show it."""
+    return f"{result['subject']['host']} ({result['subject']['address']})"
+
+
 def test_starttls_and_dane_valid(postfix: postfix_mod.Postfix, dns_server: LocalDnsServer, pki: TestPki,
                                  tmp_path: Path) -> None:
     results = cli_scan(DOMAINS["dane"], dns_server, pki, tmp_path)
     assert outcome(results, "mail.starttls") == {("pass", "ok")}, results["mail.starttls"]
     (starttls,) = results["mail.starttls"]
-    assert starttls["host"] == f"{MX} ({postfix_mod.ADDRESS})"
+    assert where(starttls) == f"{MX} ({postfix_mod.ADDRESS})"
+    assert (starttls["subject"]["port"], starttls["subject"]["service"]) == (25, "smtp")
     assert starttls["evidence"]["versions"]["accepted"] == ["TLSv1.2", "TLSv1.3"]
     assert "postmuseum.test" in starttls["evidence"]["banner"]
     # signed zone, local server does not validate: matches, but "not validated by the resolver"

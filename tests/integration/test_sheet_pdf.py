@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+import cyberscan
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
+from cyberscan.assessment import Assessment
 from cyberscan.demo import scan_demo
 from cyberscan.questionnaire import parse_answers
 from cyberscan.render import Report, render
@@ -54,17 +56,24 @@ def _ppm(path: Path) -> tuple[int, int, bytes]:
     return width, height, data[match.end() :]
 
 
+@pytest.fixture(scope="module")
+def demo() -> Assessment:
+    return scan_demo()
+
+
 @pytest.mark.parametrize(("lang", "answers"), [("nl", FULL), ("en", FULL), ("nl", "answers: {}\n")])
-def test_sheet_prints_to_one_clean_a4_page(tmp_path: Path, lang: str, answers: str) -> None:
+def test_sheet_prints_to_one_clean_a4_page(demo: Assessment, tmp_path: Path, lang: str, answers: str) -> None:
     pdfinfo = require_binary("pdfinfo")
     pdftoppm = require_binary("pdftoppm")
-    result, _, _ = scan_demo()
     cat = catalogue_mod.builtin()
-    report = Report(result, cat, lang, answers=parse_answers(answers, cat))
+    # the demo's facts, judged again with these answers (contact details come from the answers only)
+    result = cyberscan.reassess(demo.scan, catalogue=cat, answers=parse_answers(answers, cat))
+    report = Report(result, lang)
     html = tmp_path / "sheet.html"
     html.write_text(render("incident-sheet", report, registry_mod.load()), encoding="utf-8")
     assert "<script" not in html.read_text(encoding="utf-8")  # self-contained: no scripts, no outside assets
     assert not re.search(r'(src|href)="(https?:)?//', html.read_text(encoding="utf-8"))
+    assert ("Pieter-Jan de Vries" in html.read_text(encoding="utf-8")) is (answers == FULL)  # from the answers only
 
     pdf = tmp_path / "sheet.pdf"
     _print_pdf(html, pdf, tmp_path / "chromium-profile")

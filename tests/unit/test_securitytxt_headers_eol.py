@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cyberscan.eol import judge_version
 from cyberscan.evaluators.tls import hostname_matches
+from cyberscan.parsers.eol import Build, distribution_build, identify, judge_build, judge_version
 from cyberscan.parsers.headers import csp_directive, generators, parse_hsts, parse_products, parse_set_cookie
 from cyberscan.parsers.securitytxt import parse_securitytxt
-from cyberscan.probes.tlsraw import parse_server_hello, rate_suite, rate_version
+from cyberscan.parsers.tlsrating import rate_suite, rate_version
+from cyberscan.probes.tlsraw import parse_server_hello
 
 SIGNED = """-----BEGIN PGP SIGNED MESSAGE-----
 Hash: SHA256
@@ -85,6 +87,10 @@ def test_cookie_and_csp_and_generator() -> None:
         ("WordPress 6.4.2", [("wordpress", "6.4.2")]),
         ("nginx", [("nginx", "")]),
         ("cloudflare", []),
+        ("PHP/7.4.33-1+deb11u5", [("php", "7.4.33-1+deb11u5")]),  # a Debian package version is a version
+        ("PHP/8.2.29-1~deb12u1", [("php", "8.2.29-1~deb12u1")]),
+        ("nginx/1.18.0-6ubuntu14.4 (Ubuntu)", [("nginx", "1.18.0-6ubuntu14.4")]),
+        ("Apache/2.4.6 (CentOS) PHP/5.4.16", [("apache", "2.4.6"), ("php", "5.4.16")]),
     ],
 )
 def test_products(value: str, expected: list[tuple[str, str]]) -> None:
@@ -179,7 +185,7 @@ def test_judge_version_never_raises(product: str, version: str) -> None:
 
 def test_shipped_eol_data_is_well_formed_and_judges_known_cases() -> None:
     from cyberscan import catalogue
-    from cyberscan.eol import version_tuple
+    from cyberscan.parsers.eol import version_tuple
 
     data = catalogue.load().extras["eol"]
     assert isinstance(data["updated"], dt.date) and data["sources"]
@@ -227,3 +233,150 @@ def test_read_flight_never_raises_on_any_server_answer(data: bytes) -> None:
         writer.close()
     assert isinstance(flight, ServerFlight)
     assert flight.outcome in ("accepted", "alert", "closed", "garbage", "timeout")
+
+
+# ----------------------------------------------------------------------------- distribution builds
+
+
+@pytest.mark.parametrize(
+    ("version", "extra", "expected"),
+    [
+        ("9.2p1 Debian 2+deb12u10", "", ("9.2p1", "debian-12")),  # nmap's version of a Debian 12 sshd
+        ("10.11.19-MariaDB-0+deb12u1", "", ("10.11.19", "debian-12")),
+        ("7.4.33-1+deb11u5", "", ("7.4.33", "debian-11")),
+        ("1.2.3~bpo12+1", "", ("1.2.3", "debian-12")),  # a Debian 12 backport
+        ("10.6.16-0ubuntu0.22.04.1", "", ("10.6.16", "ubuntu-22.04")),
+        ("2.4.37-62.module+el8.9.0+19753", "", ("2.4.37", "rhel-8")),
+        ("2.4.6-99.el7", "", ("2.4.6", "rhel-7")),
+        ("8.9p1 Ubuntu 3ubuntu0.10", "", ("8.9p1", "ubuntu")),  # the family only: no release in the string
+        ("1.18.0-6ubuntu14.4", "", ("1.18.0", "ubuntu")),
+        ("9.2p1 Debian-2", "", ("9.2p1", "debian")),
+        ("1.22.1", "Debian bookworm", ("1.22.1", "debian-12")),
+        ("2.4.62", "(Debian)", ("2.4.62", "debian")),
+        ("1.26.2", "", ("1.26.2", "")),  # an upstream build is left as it is
+        ("10.11.19-MariaDB", "", ("10.11.19-MariaDB", "")),
+        ("", "", ("", "")),
+    ],
+)
+def test_distribution_build(version: str, extra: str, expected: tuple[str, str]) -> None:
+    assert distribution_build(version, extra) == expected
+
+
+@pytest.mark.parametrize(
+    ("product", "version", "expected"),
+    [
+        ("MySQL", "5.5.5-10.11.19-MariaDB-0+deb12u1", Build("mariadb", "10.11.19", "debian-12")),
+        ("mysql", "5.5.5-10.6.12-MariaDB", Build("mariadb", "10.6.12")),
+        ("mariadb", "10.11.6-MariaDB", Build("mariadb", "10.11.6")),
+        ("mysql", "8.0.36", Build("mysql", "8.0.36")),  # a real MySQL stays MySQL
+        ("mysql", "5.5.62", Build("mysql", "5.5.62")),
+        ("OpenSSH", "9.2p1 Debian 2+deb12u10", Build("openssh", "9.2p1", "debian-12")),
+    ],
+)
+def test_identify_unmasks_mariadb(product: str, version: str, expected: Build) -> None:
+    assert identify(product, version) == expected
+
+
+DISTROS = {
+    "products": {
+        "openssh": {"title": "OpenSSH", "eol_before": "7.4", "min_recommended": "9.8"},
+        "php": {"title": "PHP", "cycles": [{"cycle": "7.4", "eol": dt.date(2022, 11, 28)}]},
+    },
+    "distributions": {
+        "debian": {"title": "Debian", "extended_free": True, "releases": [
+            {"release": "11", "security": dt.date(2024, 8, 14), "extended": dt.date(2026, 8, 31),
+             "packages": {"openssh": "8.4p1"}},
+            {"release": "12", "security": dt.date(2026, 6, 10), "extended": dt.date(2028, 6, 30),
+             "packages": {"openssh": "9.2p1"}},
+        ]},
+        "ubuntu": {"title": "Ubuntu", "extended_free": False, "releases": [
+            {"release": "20.04", "security": dt.date(2025, 5, 31), "extended": dt.date(2030, 4, 30)},
+        ]},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("product", "version", "day", "status", "reason", "until"),
+    [
+        ("openssh", "9.2p1 Debian 2+deb12u10", dt.date(2026, 1, 1), "supported", "distribution-supported",
+         dt.date(2026, 6, 10)),
+        ("openssh", "9.2p1 Debian 2+deb12u10", dt.date(2026, 12, 2), "supported", "distribution-extended",
+         dt.date(2028, 6, 30)),  # Debian LTS: free for everyone
+        ("openssh", "9.2p1 Debian 2+deb12u10", dt.date(2028, 7, 1), "end-of-life", "distribution-ended",
+         dt.date(2028, 6, 30)),
+        ("openssh", "9.2p1 Debian-2", dt.date(2026, 12, 2), "supported", "distribution-extended",
+         dt.date(2028, 6, 30)),  # only Debian 12 ships 9.2p1
+        ("php", "7.4.33-1+deb11u5", dt.date(2026, 1, 1), "supported", "distribution-extended", dt.date(2026, 8, 31)),
+        ("php", "7.4.33-1+deb11u5", dt.date(2026, 12, 2), "end-of-life", "distribution-ended", dt.date(2026, 8, 31)),
+        ("php", "7.4.3-4ubuntu2.24 ubuntu0.20.04.1", dt.date(2026, 12, 2), "outdated", "distribution-extended-paid",
+         dt.date(2030, 4, 30)),  # Ubuntu ESM needs a subscription
+        ("openssh", "9.2p1", dt.date(2026, 12, 2), "outdated", "below-recommended", None),  # upstream build
+        ("openssh", "9.6p1 Ubuntu-3ubuntu13.5", dt.date(2026, 12, 2), "outdated", "below-recommended", None),
+    ],
+)
+def test_judge_build_by_distribution_support(product: str, version: str, day: dt.date, status: str, reason: str,
+                                             until: dt.date | None) -> None:
+    verdict = judge_build(DISTROS, product, version, day)
+    assert (verdict.status, verdict.reason, verdict.distribution_eol) == (status, reason, until)
+    assert verdict.by_distribution is reason.startswith("distribution-")
+    assert verdict.version == version  # as stated; the branch is the upstream one, never the whole string
+    assert verdict.cycle == {"openssh": verdict.upstream[:3], "php": "7.4"}[product]
+
+
+@given(st.text(max_size=30), st.text(max_size=40), st.text(max_size=20))
+def test_judge_build_never_raises(product: str, version: str, extra: str) -> None:
+    judge_build(DISTROS, product, version, TODAY, extra=extra)
+    distribution_build(version, extra)
+
+
+def test_shipped_eol_data_judges_distribution_builds_and_edge_devices() -> None:
+    from cyberscan import catalogue
+
+    data = catalogue.load().extras["eol"]
+    day = dt.date(2026, 12, 2)
+    ssh = judge_build(data, "openssh", "9.2p1 Debian 2+deb12u10", day)
+    assert (ssh.cycle, ssh.distribution, ssh.distribution_title) == ("9.2", "debian-12", "Debian 12")
+    assert ssh.by_distribution and ssh.status == "supported"  # Debian 12 LTS, not "OpenSSH 9.2 outdated"
+    maria = judge_build(data, "mysql", "5.5.5-10.11.19-MariaDB-0+deb12u1", day)
+    assert (maria.product, maria.title, maria.cycle, maria.status) == ("mariadb", "MariaDB", "10.11", "supported")
+    assert judge_build(data, "mariadb", "10.11.9", day).status == "supported"  # upstream 10.11: until 2028
+    assert judge_build(data, "mysql", "5.5.62", day).status == "end-of-life"
+    for product, version, status in [
+        ("fortios", "6.4.15", "end-of-life"), ("fortios", "7.0.17", "end-of-life"), ("fortios", "7.4.8", "supported"),
+        ("ivanti-connect-secure", "9.1R18.9", "end-of-life"), ("ivanti-connect-secure", "22.7R2.8", "supported"),
+        ("pulse-connect-secure", "9.1R11", "end-of-life"), ("pulse-connect-secure", "8.3R7", "end-of-life"),
+        ("netscaler", "13.0-92.21", "end-of-life"), ("netscaler", "14.1-47.48", "supported"),
+        ("citrix-adc", "12.1-65.25", "end-of-life"),  # alias
+        ("sonicos", "6.2.9", "end-of-life"), ("sonicos", "7.1.3", "supported"),
+        ("mariadb", "10.5.27", "end-of-life"),
+    ]:
+        assert judge_build(data, product, version, day).status == status, (product, version)
+
+
+def test_shipped_eol_data_names_its_source_and_check_date() -> None:
+    from cyberscan import catalogue
+
+    data = catalogue.load().extras["eol"]
+    for name, entry in [*data["products"].items(), *data["distributions"].items()]:
+        assert str(entry.get("source", "")).startswith(("https://", "http://")), name
+        assert entry.get("checked") == dt.date(2026, 12, 2), name
+    for family, entry in data["distributions"].items():
+        assert isinstance(entry["extended_free"], bool), family
+        for release in entry["releases"]:
+            assert isinstance(release["security"], dt.date) and isinstance(release["extended"], dt.date), release
+            assert release["security"] <= release["extended"], release
+    for product in ("fortios", "ivanti-connect-secure", "netscaler", "sonicos", "pulse-connect-secure", "mariadb"):
+        assert product in data["products"], product
+    assert {"debian", "ubuntu", "rhel"} <= set(data["distributions"])
+
+
+def test_certificate_with_a_key_type_cryptography_cannot_load_is_unknown_not_a_crash(tmp_path: Path) -> None:
+    from cyberscan.parsers.x509 import parse_certificate
+    from tests.fixtures.certs import TestPki
+
+    der = TestPki.create(tmp_path).issue("museum.test").der
+    rsa = bytes.fromhex("06092a864886f70d0101010500")  # AlgorithmIdentifier rsaEncryption, NULL
+    assert der.count(rsa) == 1
+    info = parse_certificate(der.replace(rsa, bytes.fromhex("06092a864886f70d0101630500")))  # an unknown key OID
+    assert (info.key_type, info.key_bits, info.dns_names) == ("unknown", 0, ("museum.test",))

@@ -7,17 +7,21 @@ import socket
 import socketserver
 import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+import cyberscan
 from cyberscan import catalogue as catalogue_mod
-from cyberscan import registry as registry_mod
 from cyberscan.catalogue import Profile
-from cyberscan.engine import Nameserver, ScanOptions, scan
-from cyberscan.evaluators.smtp import tlsa_matches
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
-from cyberscan.models import Status
+from cyberscan.evaluators.smtp import dane, tlsa_matches
+from cyberscan.facts import Facts
+from cyberscan.facts.smtp import MailEndpoint, StarttlsFact, TlsaFact, TlsaSet
+from cyberscan.facts.tls import TlsEndpoint
+from cyberscan.models import ErrorReason, ProbeOutcome, Status
+from cyberscan.options import Nameserver, ScanOptions
 from tests.fixtures.certs import TestPki
 from tests.fixtures.tlsservers import HostileServer
 
@@ -85,7 +89,7 @@ def run(dns_server: LocalDnsServer, pki: TestPki, port: int) -> dict[str, list[t
     profile = Profile("t", TEXT, TEXT, include=("mail.starttls", "mail.dane"), settings={"smtp_port": port})
     options = ScanOptions(timeout=2, nameservers=(Nameserver(dns_server.address, dns_server.port),),
                           ca_bundle=str(pki.ca_path), allow_private=True)
-    result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+    result = cyberscan.assess([DOMAIN], catalogue=cat, profile=profile, options=options)
     out: dict[str, list[tuple[Status, str]]] = {}
     for r in result.results:
         assert r.message in cat.checks[r.check_id].messages or r.message in cat.extras["messages"], r
@@ -161,6 +165,33 @@ def test_hostile_mail_server_gives_error(dns_server: LocalDnsServer, pki: TestPk
         profile = Profile("t", TEXT, TEXT, include=("mail.starttls",), settings={"smtp_port": hostile.port})
         options = ScanOptions(timeout=1, nameservers=(Nameserver(dns_server.address, dns_server.port),),
                               ca_bundle=str(pki.ca_path), allow_private=True)
-        result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+        result = cyberscan.assess([DOMAIN], catalogue=cat, profile=profile, options=options)
     (r,) = result.results
     assert r.status is Status.ERROR and r.error_reason is not None and r.error_reason.value == reason
+
+
+# ----------------------------------------------------------------------------- DANE on literal facts
+
+
+def _dane(endpoint: MailEndpoint) -> list[tuple[Status, str, ErrorReason | None]]:
+    tlsa = TlsaSet(MX, f"_25._tcp.{MX}", "NOERROR", (f"3 1 1 {'ab' * 32}",), signed=True, authenticated=False)
+    facts = Facts(DOMAIN, {
+        "dns.tlsa": ProbeOutcome("dns.tlsa", DOMAIN, fact=TlsaFact(DOMAIN, (tlsa,))),
+        "smtp.starttls": ProbeOutcome("smtp.starttls", DOMAIN, fact=StarttlsFact(DOMAIN, (endpoint,), (MX,))),
+    }, now=datetime.now(UTC))
+    return [(v.status, v.message, v.reason) for v in dane(facts, {})]
+
+
+def test_dane_record_for_a_server_without_starttls_is_a_failure() -> None:
+    plain = MailEndpoint(MX, "192.0.2.25", 25, None, banner="220 mx", starttls=False)
+    assert _dane(plain) == [(Status.FAIL, "no-starttls", None)]
+
+
+@pytest.mark.parametrize(("endpoint", "reason"), [
+    (MailEndpoint(MX, "192.0.2.25", 25, ErrorReason.TIMEOUT, "no banner"), ErrorReason.TIMEOUT),
+    (MailEndpoint(MX, "192.0.2.25", 25, None, banner="220 mx", starttls=True,
+                  tls=TlsEndpoint(MX, "192.0.2.25", 25, ErrorReason.PROTOCOL, "handshake", service="smtp")),
+     ErrorReason.PROTOCOL),
+])
+def test_dane_on_an_unexaminable_server_is_an_error_with_its_reason(endpoint: MailEndpoint, reason: ErrorReason) -> None:
+    assert _dane(endpoint) == [(Status.ERROR, f"endpoint.{reason.value}", reason)]

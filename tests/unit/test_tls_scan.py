@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 
+import cyberscan
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.catalogue import Profile
-from cyberscan.engine import Nameserver, ScanOptions, rejudge, scan
-from cyberscan.evaluators.tls import host_table
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
-from cyberscan.models import Result, ScanResult, Status
-from cyberscan.probes.tls import TlsScan
+from cyberscan.facts.tls import TlsScan
+from cyberscan.models import Result, Scan, Status
+from cyberscan.options import Nameserver, ScanOptions
+from cyberscan.render.tables import host_table
 from cyberscan.serialize import scan_from_dict, scan_to_dict
 from tests.fixtures.certs import NOW, Minted, TestPki
 from tests.fixtures.tlsservers import HostileServer, HttpServer, HttpsServer, LegacyServer, free_port
@@ -27,6 +28,7 @@ from tests.fixtures.tlsservers import HostileServer, HttpServer, HttpsServer, Le
 DOMAIN = "museum.test"
 MULTI = "twee-adressen.test"  # one name, two addresses
 DUAL = "ipv6-museum.test"  # one name, an IPv4 and an IPv6 address
+POLICY = "beleid-museum.test"  # website on 127.0.0.1, mta-sts.<domain> (policy only) on 127.0.0.2
 TEXT = {"nl": "t", "en": "t"}
 WEB_CHECKS = (
     "web.https.available", "web.https.redirect", "web.tls.version", "web.tls.ciphers", "web.tls.cert.valid",
@@ -92,6 +94,21 @@ $TTL 300
 ns IN A 127.0.0.1
 """,
     )
+    zones.add_text(
+        POLICY,
+        f"""
+$TTL 300
+@ IN SOA ns.{POLICY}. admin.{POLICY}. 1 3600 600 86400 300
+@ IN NS ns.{POLICY}.
+@ IN A 127.0.0.1
+@ IN MX 10 mail.{POLICY}.
+www IN A 127.0.0.1
+mail IN A 127.0.0.1
+mta-sts IN A 127.0.0.2
+_mta-sts IN TXT "v=STSv1; id=20261101"
+ns IN A 127.0.0.1
+""",
+    )
     with LocalDnsServer(zones) as srv:
         yield srv
 
@@ -107,7 +124,8 @@ def run_scan(dns_server: LocalDnsServer, pki: TestPki, https_port: int, http_por
         allow_private=True,
         workers=8,
     )
-    result = scan([domain], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+    assessment = cyberscan.assess([domain], catalogue=cat, profile=profile, options=options)
+    result = assessment.scan
     by_id: dict[str, list[Result]] = {}
     for r in result.results:
         # every message an evaluator emits has a text in the catalogue (check's own or shared)
@@ -120,6 +138,11 @@ def run_scan(dns_server: LocalDnsServer, pki: TestPki, https_port: int, http_por
 
 def statuses(results: dict[str, list[Result]], check: str) -> list[tuple[Status, str]]:
     return [(r.status, r.message) for r in results[check]]
+
+
+def where(result: Result) -> str:
+    """``host (address)`` of a finding's subject, as reports show it."""
+    return f"{result.subject.host} ({result.subject.address})"
 
 
 def site(pki: TestPki, leaf: Minted, *, headers: dict[str, str] | None = None, **tls: Any) -> HttpsServer:
@@ -142,7 +165,7 @@ def test_good_site_has_no_failures(dns_server: LocalDnsServer, pki: TestPki) -> 
         got = statuses(results, check)
         assert all(s in (Status.PASS, Status.INFO) for s, _ in got), (check, got, [r.params for r in results[check]])
     assert statuses(results, "web.tls.version") == [(Status.PASS, "good")]
-    assert results["web.tls.version"][0].host == f"{DOMAIN} (127.0.0.1)"
+    assert where(results["web.tls.version"][0]) == f"{DOMAIN} (127.0.0.1)"
     assert statuses(results, "web.https.redirect") == [(Status.PASS, "redirects")]
     assert statuses(results, "web.securitytxt") == [(Status.PASS, "valid")]
     assert statuses(results, "web.hsts") == [(Status.PASS, "ok-subdomains")]
@@ -154,19 +177,19 @@ def test_good_site_has_no_failures(dns_server: LocalDnsServer, pki: TestPki) -> 
     assert endpoint.chain_trusted is True
 
     # stored facts survive JSON and are judged the same way again
-    stored: ScanResult = results["_scan"]  # type: ignore[assignment]
+    stored: Scan = results["_scan"]  # type: ignore[assignment]
     reg = registry_mod.load()
     cat = catalogue_mod.load()
     again = scan_from_dict(json.loads(json.dumps(scan_to_dict(stored))), reg)
     profile = Profile("t", TEXT, TEXT, include=WEB_CHECKS)
-    rejudged = rejudge(again, catalogue=cat, profile=profile, registry=reg)
-    assert [(r.check_id, r.status, r.message, r.host) for r in rejudged.results] == [
-        (r.check_id, r.status, r.message, r.host) for r in stored.results
+    rejudged = cyberscan.reassess(again, catalogue=cat, profile=profile, registry=reg)
+    assert [(r.check_id, r.status, r.message, r.key) for r in rejudged.results] == [
+        (r.check_id, r.status, r.message, r.key) for r in stored.results
     ]
 
     rows = host_table(again)
     assert rows == [{
-        "target": DOMAIN, "service": "https", "name": DOMAIN, "address": "127.0.0.1", "status": "ok",
+        "target": DOMAIN, "service": "https", "name": DOMAIN, "address": "127.0.0.1", "status": None,
         "versions": ["TLSv1.2", "TLSv1.3"], "subject": f"CN={DOMAIN}", "issuer": "CN=cyberscan Test CA",
         "not_after": leaf.cert.not_valid_after_utc.date().isoformat(), "key": "RSA 2048",
         "signature_hash": "sha256", "trusted": True,
@@ -268,9 +291,10 @@ def test_private_address_without_permission_is_skipped(dns_server: LocalDnsServe
     cat = catalogue_mod.load()
     profile = Profile("t", TEXT, TEXT, include=("web.tls.version",), settings={"https_port": free_port()})
     options = ScanOptions(timeout=1, nameservers=(Nameserver(dns_server.address, dns_server.port),))
-    result = scan([DOMAIN], catalogue=cat, profile=profile, registry=registry_mod.load(), options=options)
+    result = cyberscan.assess([DOMAIN], catalogue=cat, profile=profile, options=options)
     (r,) = result.results
-    assert r.status is Status.SKIPPED and r.message == "out-of-scope"
+    assert r.status is Status.SKIPPED and r.message == "endpoint.out-of-scope"
+    assert r.error_reason is not None and r.error_reason.value == "out-of-scope"
 
 
 def test_every_address_is_judged_on_its_own(dns_server: LocalDnsServer, pki: TestPki) -> None:
@@ -281,9 +305,9 @@ def test_every_address_is_judged_on_its_own(dns_server: LocalDnsServer, pki: Tes
             results = run_scan(dns_server, pki, good.port, http.port, timeout=1.0, domain=MULTI,
                                checks=("web.tls.version", "web.tls.cert.valid"))
     for check in ("web.tls.version", "web.tls.cert.valid"):
-        by_host = {r.host: r.status for r in results[check]}
+        by_host = {where(r): r.status for r in results[check]}
         assert by_host == {f"{MULTI} (127.0.0.1)": Status.PASS, f"{MULTI} (127.0.0.2)": Status.ERROR}, check
-    stalled = next(r for r in results["web.tls.version"] if r.host and "127.0.0.2" in r.host)
+    stalled = next(r for r in results["web.tls.version"] if r.subject.address == "127.0.0.2")
     assert stalled.error_reason is not None and stalled.error_reason.value == "timeout"
 
 
@@ -330,8 +354,46 @@ def test_ipv6_address_is_scanned_and_named(dns_server: LocalDnsServer, pki: Test
             HttpServer({"*": (301, {"Location": f"https://{DUAL}/"}, b"")}) as http:
         results = run_scan(dns_server, pki, v4.port, http.port, domain=DUAL,
                            checks=("web.tls.version", "web.hsts"))
-    assert {r.host: r.status for r in results["web.tls.version"]} == {
+    assert {where(r): r.status for r in results["web.tls.version"]} == {
         f"{DUAL} (127.0.0.1)": Status.PASS, f"{DUAL} (::1)": Status.PASS}
     # the IPv6 server forgot its HSTS header: only that address fails
-    assert {r.host: r.status for r in results["web.hsts"]} == {
+    assert {where(r): r.status for r in results["web.hsts"]} == {
         f"{DUAL} (127.0.0.1)": Status.PASS, f"{DUAL} (::1)": Status.FAIL}
+
+
+def test_policy_host_is_judged_only_by_tls_hsts_and_https_checks(dns_server: LocalDnsServer, pki: TestPki) -> None:
+    """A domain with everything right, whose mta-sts host serves only the policy (no security headers,
+    no security.txt): no check fails for that host, the TLS/HSTS/HTTPS checks judge it, and the website
+    checks leave it alone."""
+    sts_host = f"mta-sts.{POLICY}"
+    hsts = {"Strict-Transport-Security": "max-age=31536000"}
+    site_leaf = pki.issue(POLICY, f"www.{POLICY}", file_stem="policy-site")
+    sts_leaf = pki.issue(sts_host, file_stem="policy-sts")
+    site_routes = {
+        "/": (200, GOOD_HEADERS, b"<html><head></head><body>museum</body></html>"),
+        "/.well-known/security.txt": (200, {"Content-Type": "text/plain"}, (
+            f"Contact: mailto:security@{POLICY}\n"
+            f"Expires: {(NOW + dt.timedelta(days=180)).strftime('%Y-%m-%dT%H:%M:%SZ')}\n").encode()),
+    }
+    policy = f"version: STSv1\nmode: enforce\nmx: mail.{POLICY}\nmax_age: 604800\n".encode()
+    sts_routes = {
+        "/.well-known/mta-sts.txt": (200, {**hsts, "Content-Type": "text/plain"}, policy),
+        "*": (404, hsts, b"not found"),
+    }
+    with HttpsServer(site_leaf.chain_path, site_leaf.key_path, site_routes, minimum=ssl.TLSVersion.TLSv1_2) as https, \
+            HttpsServer(sts_leaf.chain_path, sts_leaf.key_path, sts_routes, minimum=ssl.TLSVersion.TLSv1_2,
+                        host="127.0.0.2", port=https.port), \
+            HttpServer({"*": (301, {"Location": f"https://{POLICY}/"}, b"")}) as http, \
+            HttpServer({"*": (301, {"Location": f"https://{sts_host}/"}, b"")}, host="127.0.0.2", port=http.port):
+        results = run_scan(dns_server, pki, https.port, http.port, domain=POLICY,
+                           checks=(*WEB_CHECKS, "mail.mta_sts"))
+    on_policy_host = {(cid, r.status, r.message) for cid, rs in results.items() if not cid.startswith("_")
+                      for r in rs if r.subject.host == sts_host}
+    assert not [x for x in on_policy_host if x[1] in (Status.FAIL, Status.ERROR)], on_policy_host
+    judged = {cid for cid, _, _ in on_policy_host}
+    assert judged == {"web.https.available", "web.https.redirect", "web.hsts", "web.tls.version", "web.tls.ciphers",
+                      "web.tls.cert.valid", "web.tls.cert.expiry", "web.tls.cert.key", "web.tls.cert.signature"}
+    for check in ("web.headers.basic", "web.securitytxt", "web.cookies"):  # still judged on the website
+        assert {r.subject.host for r in results[check]} == {POLICY, f"www.{POLICY}"}, check
+        assert all(r.status is Status.PASS for r in results[check]), (check, statuses(results, check))
+    assert statuses(results, "mail.mta_sts") == [(Status.PASS, "ok")]

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from cyberscan.engine import Facts
 from cyberscan.evaluators import smtp as smtp_eval
 from cyberscan.evaluators import tls as tls_eval
 from cyberscan.evaluators import web
-from cyberscan.models import ProbeOutcome, Status
-from cyberscan.probes.http import Exchange, Fetch, HttpSite, WebEndpoint
-from cyberscan.probes.tls import CertInfo, TlsEndpoint, TlsScan, VersionResult
+from cyberscan.facts import Facts
+from cyberscan.facts.smtp import MailEndpoint, StarttlsFact
+from cyberscan.facts.tls import CertInfo, TlsEndpoint, TlsScan, VersionResult
+from cyberscan.facts.web import Exchange, Fetch, HttpSite, WebEndpoint
+from cyberscan.models import ErrorReason, ProbeOutcome, Status
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, tzinfo=dt.UTC)
 NAME = "museum.test"
@@ -31,7 +32,7 @@ def exchange(status: int = 200, headers: list[tuple[str, str]] | None = None, bo
 
 def endpoint(*, http: Fetch | None = None, https: Fetch | None = None, sectxt: Fetch | None = None,
              generators: tuple[str, ...] = ()) -> WebEndpoint:
-    ok = Fetch("ok", "", (exchange(),))
+    ok = Fetch(None, "", (exchange(),))
     return WebEndpoint(NAME, "192.0.2.1", http or ok, https or ok, sectxt or ok, generators)
 
 
@@ -42,12 +43,12 @@ def facts(*endpoints: WebEndpoint, data: Mapping[str, Any] | None = None) -> Fac
 
 def one(verdicts: list[Any]) -> tuple[Status, str]:
     (v,) = verdicts
-    assert v.host == f"{NAME} (192.0.2.1)"
+    assert v.subject is not None and (v.subject.host, v.subject.address) == (NAME, "192.0.2.1")
     return v.status, v.message
 
 
 def securitytxt(text: str, *, status: int = 200, ctype: str = "text/plain") -> Fetch:
-    return Fetch("ok", "", (exchange(status, [("Content-Type", ctype)], text,
+    return Fetch(None, "", (exchange(status, [("Content-Type", ctype)], text,
                                      url=f"https://{NAME}/.well-known/security.txt", content_type=ctype),))
 
 
@@ -67,7 +68,7 @@ GOOD_TXT = "Contact: mailto:security@museum.test\nExpires: 2027-06-01T00:00:00Z\
         (securitytxt(GOOD_TXT + "Canonical: https://other.test/.well-known/security.txt\n"),
          (Status.WARN, "canonical-mismatch")),
         (securitytxt(GOOD_TXT + "Canonical: https://www.museum.test/.well-known/security.txt\n"), (Status.PASS, "valid")),
-        (Fetch("timeout", "no answer"), (Status.ERROR, "unreachable")),
+        (Fetch(ErrorReason.TIMEOUT, "no answer"), (Status.ERROR, "endpoint.timeout")),
     ],
 )
 def test_securitytxt(fetch: Fetch, expected: tuple[Status, str]) -> None:
@@ -84,11 +85,11 @@ def test_securitytxt(fetch: Fetch, expected: tuple[Status, str]) -> None:
     ],
 )
 def test_redirect(first: Exchange, expected: tuple[Status, str]) -> None:
-    assert one(web.https_redirect(facts(endpoint(http=Fetch("ok", "", (first,)))), {})) == expected
+    assert one(web.https_redirect(facts(endpoint(http=Fetch(None, "", (first,)))), {})) == expected
 
 
 def test_redirect_without_plain_http_is_fine() -> None:
-    assert one(web.https_redirect(facts(endpoint(http=Fetch("refused", "refused"))), {})) == (Status.PASS, "no-plain-http")
+    assert one(web.https_redirect(facts(endpoint(http=Fetch(ErrorReason.REFUSED, "refused"))), {})) == (Status.PASS, "no-plain-http")
 
 
 @pytest.mark.parametrize(
@@ -103,12 +104,12 @@ def test_redirect_without_plain_http_is_fine() -> None:
     ],
 )
 def test_hsts(headers: list[tuple[str, str]], expected: tuple[Status, str]) -> None:
-    https = Fetch("ok", "", (exchange(200, headers),))
+    https = Fetch(None, "", (exchange(200, headers),))
     assert one(web.hsts(facts(endpoint(https=https)), {"min_max_age": 31536000})) == expected
 
 
 def test_hsts_not_judged_without_https() -> None:
-    assert one(web.hsts(facts(endpoint(https=Fetch("refused", "x"))), {}))[0] is Status.SKIPPED
+    assert one(web.hsts(facts(endpoint(https=Fetch(ErrorReason.REFUSED, "x"))), {}))[0] is Status.SKIPPED
 
 
 BASIC = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("Referrer-Policy", "no-referrer")]
@@ -125,7 +126,7 @@ BASIC = [("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"), ("R
     ],
 )
 def test_headers(headers: list[tuple[str, str]], expected: tuple[Status, str]) -> None:
-    https = Fetch("ok", "", (exchange(200, headers),))
+    https = Fetch(None, "", (exchange(200, headers),))
     assert one(web.headers_basic(facts(endpoint(https=https)), {})) == expected
 
 
@@ -139,7 +140,7 @@ def test_headers(headers: list[tuple[str, str]], expected: tuple[Status, str]) -
     ],
 )
 def test_cookies(cookies: list[str], expected: tuple[Status, str]) -> None:
-    https = Fetch("ok", "", (exchange(200, [("Set-Cookie", c) for c in cookies]),))
+    https = Fetch(None, "", (exchange(200, [("Set-Cookie", c) for c in cookies]),))
     assert one(web.cookies(facts(endpoint(https=https)), {})) == expected
 
 
@@ -153,7 +154,7 @@ def test_cookies(cookies: list[str], expected: tuple[Status, str]) -> None:
     ],
 )
 def test_banner(server: str, expected: tuple[Status, str]) -> None:
-    https = Fetch("ok", "", (exchange(200, [("Server", server)]),))
+    https = Fetch(None, "", (exchange(200, [("Server", server)]),))
     assert one(web.software_banner(facts(endpoint(https=https)), {})) == expected
 
 
@@ -186,7 +187,7 @@ def cert(**changes: Any) -> CertInfo:
 
 def tls_endpoint(certificate: CertInfo | None = None, *, trusted: bool | None = True, code: int = 0,
                  versions: tuple[VersionResult, ...] = ()) -> TlsEndpoint:
-    return TlsEndpoint(NAME, "192.0.2.1", 443, "ok", versions=versions, certificate=certificate or cert(),
+    return TlsEndpoint(NAME, "192.0.2.1", 443, None, versions=versions, certificate=certificate or cert(),
                        chain_trusted=trusted, verify_code=code, verify_message="")
 
 
@@ -273,21 +274,21 @@ def test_ciphers(versions: tuple[VersionResult, ...], expected: tuple[Status, st
 
 
 def test_unreachable_endpoint_is_error_and_closed_port_is_skipped() -> None:
-    timeout = TlsEndpoint(NAME, "192.0.2.1", 443, "timeout", "no answer")
-    closed = TlsEndpoint(NAME, "192.0.2.2", 443, "refused", "refused")
+    timeout = TlsEndpoint(NAME, "192.0.2.1", 443, ErrorReason.TIMEOUT, "no answer")
+    closed = TlsEndpoint(NAME, "192.0.2.2", 443, ErrorReason.REFUSED, "refused")
     verdicts = tls_eval.tls_version(tls_facts(timeout, closed), {})
-    assert [(x.status, x.params.get("reason")) for x in verdicts] == [(Status.ERROR, "timeout"),
-                                                                       (Status.SKIPPED, "not-applicable")]
+    assert [(x.status, x.message, x.reason) for x in verdicts] == [
+        (Status.ERROR, "endpoint.timeout", ErrorReason.TIMEOUT),
+        (Status.SKIPPED, "endpoint.no-https", ErrorReason.NOT_APPLICABLE)]
+    assert [x.subject.address for x in verdicts if x.subject] == ["192.0.2.1", "192.0.2.2"]
 
 
 def test_smtp_verdicts_reuse_tls_rules() -> None:
-    from cyberscan.probes.smtp import MailEndpoint, StarttlsFact
-
-    good = MailEndpoint("mx.museum.test", "192.0.2.9", 25, "ok", banner="220 mx", starttls=True,
-                        tls=TlsEndpoint("mx.museum.test", "192.0.2.9", 25, "ok",
+    good = MailEndpoint("mx.museum.test", "192.0.2.9", 25, None, banner="220 mx", starttls=True,
+                        tls=TlsEndpoint("mx.museum.test", "192.0.2.9", 25, None,
                                         versions=(v("TLSv1.2", GCM), v("TLSv1.3", "TLS_AES_128_GCM_SHA256")),
                                         certificate=cert(dns_names=("mx.museum.test",)), chain_trusted=True))
-    plain = MailEndpoint("mx2.museum.test", "192.0.2.10", 25, "ok", banner="220 mx2", starttls=False)
+    plain = MailEndpoint("mx2.museum.test", "192.0.2.10", 25, None, banner="220 mx2", starttls=False)
     fact = StarttlsFact(NAME, (good, plain), ("mx.museum.test", "mx2.museum.test"))
     f = Facts(NAME, {"smtp.starttls": ProbeOutcome("smtp.starttls", NAME, fact=fact)}, now=NOW)
     assert [(x.status, x.message) for x in smtp_eval.starttls(f, {})] == [(Status.PASS, "ok"),
@@ -296,7 +297,9 @@ def test_smtp_verdicts_reuse_tls_rules() -> None:
 
 def _keys_by_evaluator(module: Any) -> dict[str, set[str]]:
     """Message keys each evaluator of ``module`` can emit: string literals in Verdict(...) calls and in
-    the module's not-judged tables, followed through the module's own helper functions."""
+    the module's not-judged constants (``NO_HTTPS = (Status.SKIPPED, "endpoint.no-https")``), followed
+    through the module's own helper functions. ``not_judged`` itself emits ``endpoint.<reason>``
+    (see test_every_error_reason_has_a_shared_endpoint_message)."""
     import ast
     import inspect
 
@@ -304,10 +307,10 @@ def _keys_by_evaluator(module: Any) -> dict[str, set[str]]:
     funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     table_keys = set()
     for node in tree.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict):
-            for value in node.value.values:
-                if isinstance(value, ast.Tuple) and len(value.elts) == 3 and isinstance(value.elts[1], ast.Constant):
-                    table_keys.add(str(value.elts[1].value))
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple) and len(node.value.elts) == 2:
+            key = node.value.elts[1]
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                table_keys.add(key.value)
 
     def direct(fn: ast.FunctionDef) -> tuple[set[str], set[str]]:
         keys, calls = set(), set()
@@ -354,3 +357,72 @@ def test_every_emitted_message_key_has_texts(module: Any) -> None:
         if check.evaluator in keys:
             missing = keys[check.evaluator] - set(check.messages) - shared
             assert not missing, (check.id, missing)
+
+
+def test_every_error_reason_has_a_shared_endpoint_message() -> None:
+    """``evaluators.common.not_judged`` says ``endpoint.<reason>`` for any reason a probe reports."""
+    from cyberscan import catalogue
+
+    shared = catalogue.load().extras["messages"]
+    for reason in ErrorReason:
+        assert f"endpoint.{reason.value}" in shared, reason
+        assert set(shared[f"endpoint.{reason.value}"]) >= {"nl", "en"}, reason
+    assert {"endpoint.no-https", "endpoint.lookup-failed", "no-web-hosts"} <= set(shared)
+
+
+# ----------------------------------------------------------------------------- host roles (mta-sts)
+
+
+def test_policy_host_is_judged_only_by_tls_and_https_checks() -> None:
+    """mta-sts.<domain> serves only the MTA-STS policy: without security headers, cookies or a
+    security.txt it gets no fail from any web check (with the catalogue's own params), while the same
+    bare answer on the website host does fail, and HTTPS/HSTS still judge the policy host."""
+    from cyberscan import catalogue
+
+    hsts = ("Strict-Transport-Security", "max-age=31536000")
+    bare = Fetch(None, "", (exchange(404, [hsts], url=f"https://mta-sts.{NAME}/"),))
+    redirect = Fetch(None, "", (exchange(301, [("Location", f"https://mta-sts.{NAME}/")], url=f"http://mta-sts.{NAME}/"),))
+    no_txt = Fetch(None, "", (exchange(404, [hsts], "not found", url=f"https://mta-sts.{NAME}/.well-known/security.txt"),))
+    policy_host = WebEndpoint(f"mta-sts.{NAME}", "192.0.2.1", redirect, bare, no_txt, (), 443, ("mta-sts",))
+    website = WebEndpoint(NAME, "192.0.2.2", redirect, bare, no_txt, (), 443, ("apex",))
+    f = Facts(NAME, {"http.site": ProbeOutcome("http.site", NAME, fact=HttpSite(NAME, (policy_host, website)))},
+              now=NOW, data={"eol": EOL})
+    cat = catalogue.load()
+    judged_on_policy_host = set()
+    for check in cat.checks.values():
+        if not check.id.startswith("web.") or "http.site" not in check.needs:
+            continue
+        fn = getattr(web, check.evaluator.split(".", 1)[1])
+        verdicts = fn(f, check.params)
+        on_policy = [x for x in verdicts if x.subject is not None and x.subject.host == f"mta-sts.{NAME}"]
+        assert all(x.status is not Status.FAIL for x in on_policy), (check.id, on_policy)
+        if on_policy:
+            judged_on_policy_host.add(check.id)
+        if check.id in ("web.headers.basic", "web.securitytxt"):  # the same answer fails on the website
+            assert [x.status for x in verdicts if x.subject and x.subject.host == NAME] == [Status.FAIL], check.id
+    assert judged_on_policy_host == {"web.https.available", "web.https.redirect", "web.hsts"}
+
+
+DEBIAN = {**EOL, "products": {**EOL["products"], "php": {"title": "PHP", "cycles": [
+    {"cycle": "7.4", "eol": dt.date(2022, 11, 28)}, {"cycle": "8.2", "eol": dt.date(2026, 12, 31)}]}},
+    "distributions": {"debian": {"title": "Debian", "extended_free": True, "releases": [
+        {"release": "11", "security": dt.date(2024, 8, 14), "extended": dt.date(2026, 8, 31)},
+        {"release": "12", "security": dt.date(2026, 6, 10), "extended": dt.date(2028, 6, 30)}]}}}
+
+
+@pytest.mark.parametrize(
+    ("powered_by", "expected", "distribution"),
+    [
+        ("PHP/7.4.33-1+deb11u5", (Status.FAIL, "end-of-life-distribution"), "Debian 11"),  # Debian 11 LTS ended
+        ("PHP/8.2.29-1~deb12u1", (Status.INFO, "version-disclosed-distribution"), "Debian 12"),  # Debian 12 LTS
+        ("PHP/7.4.33", (Status.FAIL, "end-of-life"), None),  # upstream build: upstream support
+    ],
+)
+def test_banner_of_a_distribution_build_is_judged_by_its_release(powered_by: str, expected: tuple[Status, str],
+                                                                  distribution: str | None) -> None:
+    https = Fetch(None, "", (exchange(200, [("X-Powered-By", powered_by)]),))
+    (verdict,) = web.software_banner(facts(endpoint(https=https), data={"eol": DEBIAN}), {})
+    assert (verdict.status, verdict.message) == expected
+    assert verdict.params.get("distribution") == distribution
+    (row,) = verdict.evidence["found"]
+    assert row["cycle"] == powered_by.split("/")[1][:3]  # the branch, not the whole package version

@@ -127,7 +127,17 @@ def dane_verdict(tlsa: TlsaSet, endpoints: list[MailEndpoint], port: int = 25) -
         return [Verdict(Status.ERROR, "no-certificate", p, evidence, host, ErrorReason.UNREACHABLE)]
     out = []
     for e in endpoints:
+        problem = _endpoint_problem(e)
+        if problem is not None:  # the mail server itself could not be examined: unknown, with its reason
+            out.append(problem)
+            continue
+        if not e.starttls:  # DANE needs STARTTLS: senders that use DANE will not deliver to this server
+            out.append(Verdict(Status.FAIL, "no-starttls", p, evidence, e.subject))
+            continue
         tls = e.tls
+        if tls is not None and tls.error is not None:
+            out.append(not_judged(tls.error, tls.detail, e.subject, evidence=evidence))
+            continue
         if tls is None or tls.certificate is None:
             out.append(Verdict(Status.ERROR, "no-certificate", p, evidence, e.subject, ErrorReason.PROTOCOL))
             continue
@@ -155,7 +165,7 @@ def dane(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         return [Verdict(Status.INFO, "no-mx", {"unresolved": "-"})]
     out = []
     for tset in tlsa.sets:
-        endpoints = [e for e in smtp.endpoints if e.name == tset.mx and e.ok and e.starttls]
+        endpoints = [e for e in smtp.endpoints if e.name == tset.mx]
         port = endpoints[0].port if endpoints else 25
         out.extend(dane_verdict(tset, endpoints, port))
     return out

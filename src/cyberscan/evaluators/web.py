@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 from ..facts import Facts
 from ..facts.web import Exchange, Fetch, HttpSite, WebEndpoint
 from ..models import ErrorReason, Status, Verdict
-from ..parsers.eol import judge_version
+from ..parsers.eol import judge_build
 from ..parsers.headers import csp_directive, parse_hsts, parse_products, parse_set_cookie
 from ..parsers.securitytxt import looks_like_securitytxt, parse_securitytxt
 from ..plugin import evaluator
@@ -217,7 +217,11 @@ def securitytxt_verdict(e: WebEndpoint, facts: Facts, params: Mapping[str, Any])
     final = e.securitytxt.final
     assert final is not None
     if final.truncated:  # a cut-off file is never judged
-        return not_judged(ErrorReason.TRUNCATED, final.url, e.subject)
+        return not_judged(ErrorReason.TRUNCATED, final.url, e.subject, evidence={"url": final.url})
+    encoding = (final.header("Content-Encoding") or "").strip().lower()
+    if final.status == 200 and encoding not in ("", "identity"):  # we asked for identity; it is not decoded
+        return not_judged(ErrorReason.PROTOCOL, f"Content-Encoding: {encoding}"[:100], e.subject,
+                          evidence={"url": final.url, "content_encoding": encoding[:100]})
     url = f"https://{e.name}/.well-known/security.txt"
     p: dict[str, Any] = {"url": url}
     evidence: dict[str, Any] = {"url": final.url, "status": final.status,
@@ -283,37 +287,78 @@ def _judge_products(sources: list[tuple[str, str]], facts: Facts) -> tuple[list[
             if not product.version:
                 rows.append({"source": source, "product": product.name, "version": "", "status": "hidden"})
                 status = "hidden"
-            else:
-                verdict = judge_version(eol_data, product.name, product.version, today)
+            else:  # a distribution build ("Apache/2.4.62 (Debian)") is judged by its release's support
+                verdict = judge_build(eol_data, product.name, product.version, today, extra=value)
                 status = verdict.status
                 rows.append({"source": source, "product": verdict.title or product.name, "version": product.version,
                              "status": status, "eol": verdict.eol.isoformat() if verdict.eol else None,
-                             "cycle": verdict.cycle, "reason": verdict.reason})
+                             "cycle": verdict.cycle, "reason": verdict.reason,
+                             "distribution": verdict.distribution_title or None,
+                             "by_distribution": verdict.by_distribution})
             if order[status] > order[worst]:
                 worst = status
     return rows, worst
 
 
 def _summary(rows: list[dict[str, Any]], statuses: tuple[str, ...]) -> str:
-    return ", ".join(f"{r['product']} {r['version']}".strip() for r in rows if r["status"] in statuses)
+    """``nginx 1.22.1, OpenSSH 9.2p1 (Debian 12)``: names and versions only (the message says the rest)."""
+    return ", ".join(
+        f"{r['product']} {r['version']}".strip() + (f" ({r['distribution']})" if r.get("distribution") else "")
+        for r in rows if r["status"] in statuses)
 
 
-def software_verdict(e: WebEndpoint, facts: Facts, sources: list[tuple[str, str]], *, cms: bool) -> Verdict:
+def _distribution_basis(rows: list[dict[str, Any]], statuses: tuple[str, ...]) -> dict[str, Any] | None:
+    """Params for the ``*-distribution`` messages when every row of ``statuses`` is a distribution build
+    judged by its release's support period (``PHP/7.4.33-1+deb11u5``: Debian 11, not PHP 7.4)."""
+    chosen = [r for r in rows if r["status"] in statuses]
+    if not chosen or not all(r.get("by_distribution") for r in chosen):
+        return None
+    return {"distribution": ", ".join(dict.fromkeys(str(r["distribution"]) for r in chosen)),
+            "eol": min(str(r["eol"]) for r in chosen if r.get("eol")) if any(r.get("eol") for r in chosen) else "-"}
+
+
+def banner_verdict(e: WebEndpoint, facts: Facts, sources: list[tuple[str, str]]) -> Verdict:
+    """Server/X-Powered-By/... versions: end-of-life FAIL, outdated WARN, a disclosed supported version INFO.
+    A distribution build is judged by its release's support period, and the message says so."""
     rows, worst = _judge_products(sources, facts)
-    p: dict[str, Any] = {}
     evidence = {"found": rows, "eol_updated": str((facts.data.get("eol") or {}).get("updated", ""))}
     if not rows:
-        return Verdict(Status.PASS if not cms else Status.INFO, "none-detected", p, evidence, e.subject)
+        return Verdict(Status.PASS, "none-detected", {}, evidence, e.subject)
     if worst == "end-of-life":
-        return Verdict(Status.FAIL, "end-of-life", {**p, "software": _summary(rows, ("end-of-life",))}, evidence, e.subject)
+        p: dict[str, Any] = {"software": _summary(rows, ("end-of-life",))}
+        basis = _distribution_basis(rows, ("end-of-life",))
+        if basis is not None:
+            return Verdict(Status.FAIL, "end-of-life-distribution", {**p, **basis}, evidence, e.subject)
+        return Verdict(Status.FAIL, "end-of-life", p, evidence, e.subject)
     if worst == "outdated":
-        return Verdict(Status.WARN, "outdated", {**p, "software": _summary(rows, ("outdated",))}, evidence, e.subject)
+        p = {"software": _summary(rows, ("outdated",))}
+        basis = _distribution_basis(rows, ("outdated",))
+        if basis is not None:
+            return Verdict(Status.WARN, "outdated-distribution", {**p, **basis}, evidence, e.subject)
+        return Verdict(Status.WARN, "outdated", p, evidence, e.subject)
     if worst in ("supported", "unknown"):
-        software = _summary(rows, ("supported", "unknown"))
-        if cms:
-            return Verdict(Status.PASS, "current", {**p, "software": software}, evidence, e.subject)
-        return Verdict(Status.INFO, "version-disclosed", {**p, "software": software}, evidence, e.subject)
-    return Verdict(Status.PASS, "no-version", {**p, "software": ", ".join(r["product"] for r in rows)}, evidence, e.subject)
+        p = {"software": _summary(rows, ("supported", "unknown"))}
+        basis = _distribution_basis(rows, ("supported", "unknown"))
+        if basis is not None:
+            return Verdict(Status.INFO, "version-disclosed-distribution", {**p, **basis}, evidence, e.subject)
+        return Verdict(Status.INFO, "version-disclosed", p, evidence, e.subject)
+    return Verdict(Status.PASS, "no-version", {"software": ", ".join(r["product"] for r in rows)}, evidence, e.subject)
+
+
+def cms_verdict(e: WebEndpoint, facts: Facts, sources: list[tuple[str, str]]) -> Verdict:
+    """The CMS named in the page's generator tag: end-of-life FAIL, outdated WARN, current PASS."""
+    rows, worst = _judge_products(sources, facts)
+    evidence = {"found": rows, "eol_updated": str((facts.data.get("eol") or {}).get("updated", ""))}
+    if not rows:
+        return Verdict(Status.INFO, "none-detected", {}, evidence, e.subject)
+    if worst == "end-of-life":
+        return Verdict(Status.FAIL, "end-of-life", {"software": _summary(rows, ("end-of-life",))}, evidence, e.subject)
+    if worst == "outdated":
+        return Verdict(Status.WARN, "outdated", {"software": _summary(rows, ("outdated",))}, evidence, e.subject)
+    if worst in ("supported", "unknown"):
+        return Verdict(Status.PASS, "current", {"software": _summary(rows, ("supported", "unknown"))}, evidence,
+                       e.subject)
+    return Verdict(Status.PASS, "no-version", {"software": ", ".join(r["product"] for r in rows)}, evidence, e.subject)
 
 
 def _banner_sources(e: WebEndpoint) -> list[tuple[str, str]]:
@@ -329,14 +374,14 @@ def _banner_sources(e: WebEndpoint) -> list[tuple[str, str]]:
 
 @evaluator("web.software_banner")
 def software_banner(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
-    return _each(facts.fact("http.site"), lambda e: software_verdict(e, facts, _banner_sources(e), cms=False), _https, params)
+    return _each(facts.fact("http.site"), lambda e: banner_verdict(e, facts, _banner_sources(e)), _https, params)
 
 
 @evaluator("web.cms_version")
 def cms_version(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     return _each(
         facts.fact("http.site"),
-        lambda e: software_verdict(e, facts, [("generator", g) for g in e.generators], cms=True),
+        lambda e: cms_verdict(e, facts, [("generator", g) for g in e.generators]),
         _https,
         params,
     )

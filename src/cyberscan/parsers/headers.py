@@ -91,7 +91,8 @@ class Product:
     raw: str
 
 
-_PRODUCT = re.compile(r"([A-Za-z][A-Za-z0-9_.!\-]*?)(?:[/ ]v?(\d+(?:\.\d+){0,3}[a-z0-9\-]*))?(?=[\s;,(/]|$)")
+# the version may carry a distribution's package revision: "7.4.33-1+deb11u5", "8.2.29-1~deb12u1"
+_PRODUCT = re.compile(r"([A-Za-z][A-Za-z0-9_.!\-]*?)(?:[/ ]v?(\d+(?:\.\d+){0,3}[A-Za-z0-9\-+~.]*))?(?=[\s;,(/]|$)")
 _ALIASES = {
     "apache": "apache",
     "apache-coyote": "tomcat",

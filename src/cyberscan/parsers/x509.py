@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
@@ -39,11 +38,11 @@ def _parse(der: bytes) -> CertInfo:
     except (x509.ExtensionNotFound, ValueError):
         dns_names = ()
     cns = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME))
+    key_type, key_bits = "unknown", 0
     try:
         key: object = cert.public_key()
-    except (UnsupportedAlgorithm, ValueError):  # a curve or key type this machine cannot read
+    except Exception:  # noqa: BLE001 - a key type cryptography cannot load (UnsupportedAlgorithm): "unknown"
         key = None
-    key_type, key_bits = "unknown", 0
     if isinstance(key, rsa.RSAPublicKey):
         key_type, key_bits = "RSA", key.key_size
     elif isinstance(key, ec.EllipticCurvePublicKey):
@@ -83,8 +82,6 @@ def spki_der(der: bytes) -> bytes:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
 
 
 def pem_certificates(data: bytes) -> int:

@@ -2,7 +2,8 @@
 
 ``smtp.starttls``: for every MX host and each address, on port 25 (``ctx.settings["smtp_port"]``):
 banner, EHLO, whether STARTTLS is offered, then the TLS facts as for websites (protocol versions via
-raw ClientHellos after STARTTLS, certificate, chain trust). Suites are not enumerated: one session per
+raw ClientHellos after STARTTLS, certificate, chain trust), all within one ``smtp`` deadline per address
+(``BUDGETS["smtp"]``). Suites are not enumerated: one session per
 protocol version keeps the load on mail servers small. ``dns.tlsa``: ``_25._tcp.<mx>`` TLSA records
 with their DNSSEC status.
 """
@@ -102,7 +103,7 @@ def probe_mail_endpoint(ctx: ProbeContext, name: str, address: str, port: int) -
     if "STARTTLS" not in keywords:
         return MailEndpoint(name, address, port, None, banner=banner, starttls=False)
     tls = scan_endpoint(ctx, name, address, port, service="smtp", enumerate_suites=False, preamble=_preamble,
-                        kind="smtp")
+                        kind="smtp", endpoint=ep)
     return MailEndpoint(name, address, port, None, banner=banner, starttls=True, tls=tls)
 
 

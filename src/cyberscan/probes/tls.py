@@ -147,10 +147,12 @@ def scan_endpoint(
     enumerate_suites: bool = True,
     preamble: Preamble | None = None,
     kind: str = "tls",
+    endpoint: Endpoint | None = None,
 ) -> TlsEndpoint:
-    """Everything TLS about one address (reached as ``name``); never raises for network trouble."""
+    """Everything TLS about one address (reached as ``name``), within one ``kind`` deadline (or that of
+    ``endpoint``, when the caller already talks to this address: SMTP); never raises for network trouble."""
     try:
-        ep = ctx.endpoint(address, name, kind)
+        ep = endpoint if endpoint is not None else ctx.endpoint(address, name, kind)
     except OutOfScope as exc:
         return TlsEndpoint(name, address, port, ErrorReason.OUT_OF_SCOPE, exc.detail, service=service)
     try:
