@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.engine import judge
-from cyberscan.evaluators.net import eol_product, hosting_provider, identify
+from cyberscan.evaluators.net import eol_product, hosting_provider, identify, judge_service
 from cyberscan.facts import Facts
 from cyberscan.facts.ports import BUDGET, AddressScan, OpenPort, PortScan
 from cyberscan.i18n import message
@@ -543,3 +543,17 @@ def test_a_broken_match_pattern_in_a_profile_is_an_error_never_a_pass() -> None:
                   now=NOW, data={})
     (result,) = judge(check, facts, REG)
     assert (result.status, result.error_reason) == (Status.ERROR, ErrorReason.BUG)
+
+
+def test_a_debian_openssh_build_on_a_port_is_judged_by_debians_support_and_says_so() -> None:
+    """With the shipped end-of-life data: Debian 12's OpenSSH 9.2p1 build is supported (Debian LTS), and
+    Debian 10's 7.9p1 build has had no security updates since its LTS ended."""
+    eol_data = CAT.extras["eol"]
+    facts = Facts("museum.test", {}, now=datetime(2026, 12, 2, tzinfo=UTC), data={"eol": eol_data})
+    products = CAT.checks["net.software.outdated"].params["products"]
+    current = judge_service(eol_data, OpenPort(22, service="ssh", product="OpenSSH", version="9.2p1 Debian 2+deb12u10"),
+                            facts, products)
+    assert current is not None and current.status == "supported" and current.by_distribution
+    old = judge_service(eol_data, OpenPort(22, service="ssh", product="OpenSSH", version="7.9p1 Debian 10+deb10u4"),
+                        facts, products)
+    assert old is not None and old.status == "end-of-life" and old.by_distribution and old.cycle == "7.9"

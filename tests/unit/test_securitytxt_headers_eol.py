@@ -346,9 +346,9 @@ def test_shipped_eol_data_judges_distribution_builds_and_edge_devices() -> None:
         ("fortios", "6.4.15", "end-of-life"), ("fortios", "7.0.17", "end-of-life"), ("fortios", "7.4.8", "supported"),
         ("ivanti-connect-secure", "9.1R18.9", "end-of-life"), ("ivanti-connect-secure", "22.7R2.8", "supported"),
         ("pulse-connect-secure", "9.1R11", "end-of-life"), ("pulse-connect-secure", "8.3R7", "end-of-life"),
-        ("netscaler", "13.0-92.21", "end-of-life"), ("netscaler", "14.1-47.48", "supported"),
+        ("citrix-netscaler", "13.0-92.21", "end-of-life"), ("citrix-netscaler", "14.1-47.48", "supported"),
         ("citrix-adc", "12.1-65.25", "end-of-life"),  # alias
-        ("sonicos", "6.2.9", "end-of-life"), ("sonicos", "7.1.3", "supported"),
+        ("sonicwall-sonicos", "6.2.9", "end-of-life"), ("sonicwall-sonicos", "7.1.3", "supported"),
         ("mariadb", "10.5.27", "end-of-life"),
     ]:
         assert judge_build(data, product, version, day).status == status, (product, version)
@@ -366,7 +366,7 @@ def test_shipped_eol_data_names_its_source_and_check_date() -> None:
         for release in entry["releases"]:
             assert isinstance(release["security"], dt.date) and isinstance(release["extended"], dt.date), release
             assert release["security"] <= release["extended"], release
-    for product in ("fortios", "ivanti-connect-secure", "netscaler", "sonicos", "pulse-connect-secure", "mariadb"):
+    for product in ("fortios", "ivanti-connect-secure", "citrix-netscaler", "sonicwall-sonicos", "pulse-connect-secure", "mariadb"):
         assert product in data["products"], product
     assert {"debian", "ubuntu", "rhel"} <= set(data["distributions"])
 

@@ -22,7 +22,7 @@ from ..facts import Facts
 from ..facts.ports import BUDGET, AddressScan, OpenPort, PortScan
 from ..models import ErrorReason, Status, Subject, Verdict
 from ..parsers.banner import cycle_of, software
-from ..parsers.eol import EolVerdict, judge_version, product_data
+from ..parsers.eol import EolVerdict, judge_build, product_data
 from ..parsers.orgdomain import org_domain
 from ..parsers.ports import port_spec
 from ..plugin import evaluator
@@ -325,10 +325,9 @@ def remote_access(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
                 verdicts.append(Verdict(Status.FAIL, "obsolete", params_v, ev, at))
                 continue
             judged = judge_service(eol_data, op, facts, products)
-            if judged is not None and judged.status == "end-of-life":
-                verdicts.append(Verdict(Status.FAIL, "end-of-life", {**params_v, **_eol_params(judged, eol_data)}, ev, at))
-            elif judged is not None and judged.status == "outdated":
-                verdicts.append(Verdict(Status.WARN, "outdated", {**params_v, **_eol_params(judged, eol_data)}, ev, at))
+            if judged is not None and judged.status in ("end-of-life", "outdated"):
+                status, key = _judged_key(judged)
+                verdicts.append(Verdict(status, key, {**params_v, **_eol_params(judged, eol_data)}, ev, at))
             elif op.version:
                 verdicts.append(Verdict(Status.INFO, "gateway", params_v, ev, at))
             else:
@@ -388,9 +387,16 @@ def judge_service(eol_data: Any, op: OpenPort, facts: Facts, products: Sequence[
     op = clean(op)
     if not op.product or not op.version or not isinstance(eol_data, Mapping):
         return None
-    # the upstream version only; a distribution's build (op.distribution, op.build) is in the evidence
-    verdict = judge_version(eol_data, eol_product(op, products), op.version, facts.now.date())
+    # a distribution build ("9.2p1 Debian 2+deb12u10") is judged by its release's support period
+    stated = " ".join(x for x in (op.version, op.distribution, op.build) if x)
+    verdict = judge_build(eol_data, eol_product(op, products), stated, facts.now.date(), extra=op.extrainfo)
     return None if verdict.status == "unknown" else verdict
+
+
+def _judged_key(judged: EolVerdict) -> tuple[Status, str]:
+    """FAIL end-of-life / WARN outdated, with the ``-distribution`` message when a release's support decided."""
+    status, key = (Status.FAIL, "end-of-life") if judged.status == "end-of-life" else (Status.WARN, "outdated")
+    return status, key + ("-distribution" if judged.by_distribution else "")
 
 
 def _eol_params(judged: EolVerdict, eol_data: Any = None) -> dict[str, Any]:
@@ -406,13 +412,17 @@ def _eol_params(judged: EolVerdict, eol_data: Any = None) -> dict[str, Any]:
     }
     if judged.eol is not None:
         out["eol_date"] = judged.eol.isoformat()
+    if judged.by_distribution:
+        out["distribution"] = judged.distribution_title or judged.distribution
+        out["eol"] = judged.distribution_eol.isoformat() if judged.distribution_eol else "?"
     return out
 
 
 def _eol_evidence(judged: EolVerdict, eol_data: Any = None) -> dict[str, Any]:
     return {
         "product": judged.product,
-        "version": judged.version,
+        "version": judged.upstream or judged.version,  # the upstream version; as stated: "stated"
+        "stated": judged.version,
         "status": judged.status,
         "reason": judged.reason,
         **_eol_params(judged, eol_data),
@@ -448,7 +458,7 @@ def software_outdated(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             if judged.status == "supported":
                 current.append(label)
                 continue
-            status, key = (Status.FAIL, "end-of-life") if judged.status == "end-of-life" else (Status.WARN, "outdated")
+            status, key = _judged_key(judged)
             verdicts.append(
                 Verdict(
                     status,
