@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from ..catalogue import Catalogue, FrameworkItem
 from ..models import AcceptedRisk, Result, Scan, Severity, Status
-from ..questionnaire import questionnaire
+from ..questionnaire import AnswerError, Answers, normalize, questionnaire
+from ..serialize import to_jsonable
 from ..texts import text
 
 DEN_CHECKLIST = "den-checklist"
@@ -222,7 +223,7 @@ def answers_of(assessment: AssessmentLike) -> dict[str, Any] | None:
     answers = assessment.answers
     if answers is None:
         return None
-    return {"answers": answers.public(), "lang": answers.lang, "profile": answers.profile,
+    return {"answers": to_jsonable(answers.public()), "lang": answers.lang, "profile": answers.profile,
             "skipped": list(answers.skipped), "updated": answers.updated}
 
 
@@ -259,3 +260,27 @@ def titles_of(catalogue: Catalogue, results: Sequence[Result]) -> dict[tuple[str
         if question is not None:
             out[key] = (text(question.text, "nl"), text(question.text, "en"))
     return out
+
+
+def answers_from(stored: Mapping[str, Any] | None, catalogue: Catalogue) -> Answers | None:
+    """Stored public answers as :class:`~cyberscan.questionnaire.Answers` again, each value read as the
+    installed questionnaire reads it (a question that no longer exists, or an answer that no longer
+    fits, is left out), so a rescore uses the same answers as the scan did."""
+    if stored is None:
+        return None
+    qn = questionnaire(catalogue)
+    values: dict[str, Any] = {}
+    for qid, raw in dict(stored.get("answers") or {}).items():
+        question = qn.get(str(qid))
+        if question is None:
+            continue
+        try:
+            value = normalize(question, raw)
+        except AnswerError:
+            continue
+        if value is not None:
+            values[str(qid)] = value
+    return Answers(data=values, lang=str(stored.get("lang") or "nl"),
+                   profile=str(stored["profile"]) if stored.get("profile") else None,
+                   skipped=[str(s) for s in stored.get("skipped") or []],
+                   updated=str(stored["updated"]) if stored.get("updated") else None)
