@@ -210,8 +210,8 @@ def _pair(store: Store, args: Sequence[str], lang: str) -> tuple[Record, Record,
         if len(new.summary.targets) != 1:
             fail("history.bad-args", EXIT_USAGE, lang)
         domain = new.summary.targets[0]
-        order = (new.summary.started, new.summary.id or 0)
-        earlier = [s for s in store.list(domain) if (s.started, s.id or 0) < order and s.facts_id != new.summary.facts_id]
+        order = (new.summary.started, new.summary.facts_id or 0)
+        earlier = [s for s in store.list(domain) if (s.started, s.facts_id or 0) < order]
         if not earlier:
             fail("history.no-earlier", EXIT_USAGE, lang, domain=domain, id=args[0])
         return store.get(earlier[-1].id or 0), new, domain

@@ -506,7 +506,7 @@ class Store:
         sql = f"SELECT {_SUMMARY_COLUMNS} FROM assessments a"  # noqa: S608 - constant parts; values are bound
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY a.started, a.id"
+        sql += " ORDER BY a.started, a.facts_id, a.id"
         with self._guard():
             rows = self._db.query(sql, params)
             targets = self._targets(domain=domain)
@@ -537,7 +537,7 @@ class Store:
         if before is not None:
             sql += " AND a.started < ?"
             params.append(before)
-        sql += " ORDER BY a.started DESC, a.id DESC LIMIT 1"
+        sql += " ORDER BY a.started DESC, a.facts_id DESC, a.id DESC LIMIT 1"
         with self._guard():
             rows = self._db.query(sql, params)
         return self.get(int(rows[0][0])) if rows else None
