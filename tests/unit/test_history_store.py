@@ -49,6 +49,8 @@ def test_an_assessment_is_saved_whole_and_read_back(store_url: str, assessments:
         assert second > first
         listed = store.list(DOMAIN)
         assert [s.id for s in listed] == [first, second] and store.list("other.test") == []
+        assert [s.id for s in store.last(DOMAIN)] == [first, second] and [s.id for s in store.last(DOMAIN, 1)] == [second]
+        assert store.last(DOMAIN) == listed and store.domains() == [DOMAIN] and store.last("other.test") == []
         got = store.get(first)
         assert {k: f.status for k, f in got.findings.items()} == _statuses(before)
         assert got.check_versions == {r.check_id: r.check_version for r in before.results}

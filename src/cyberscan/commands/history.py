@@ -218,13 +218,13 @@ def _pair(store: Store, args: Sequence[str], lang: str) -> tuple[Record, Record,
     if args:
         domain = _domain(args[0], lang)
     else:
-        domains = sorted({d for s in store.list() for d in s.targets})
+        domains = store.domains()
         if not domains:
             fail("history.too-few-any", EXIT_USAGE, lang)
         if len(domains) > 1:
             fail("history.which-domain", EXIT_USAGE, lang, domains=", ".join(domains[:10]))
         domain = domains[0]
-    summaries = store.list(domain)
+    summaries = store.last(domain, 2)
     if len(summaries) < 2:
         fail("history.too-few", EXIT_USAGE, lang, domain=domain)
     return store.get(summaries[-2].id or 0), store.get(summaries[-1].id or 0), domain

@@ -512,6 +512,22 @@ class Store:
             targets = self._targets(domain=domain)
         return [_summary(row, targets.get(int(row[0]), ())) for row in rows]
 
+    def last(self, domain: str, count: int = 2) -> builtins.list[Summary]:
+        """The newest ``count`` scans of ``domain`` (current judgements), oldest first: cheap however long
+        the history is."""
+        sql = (f"SELECT {_SUMMARY_COLUMNS} FROM assessments a WHERE {_CURRENT} "  # noqa: S608 - constant parts
+               "AND a.id IN (SELECT assessment_id FROM targets WHERE domain = ?) "
+               "ORDER BY a.started DESC, a.facts_id DESC, a.id DESC LIMIT ?")
+        with self._guard():
+            rows = self._db.query(sql, (domain, count))
+            targets = {int(r[0]): self._targets([int(r[0])]).get(int(r[0]), ()) for r in rows}
+        return [_summary(row, targets[int(row[0])]) for row in reversed(rows)]
+
+    def domains(self) -> builtins.list[str]:
+        """Every domain with a stored assessment."""
+        with self._guard():
+            return [str(r[0]) for r in self._db.query("SELECT DISTINCT domain FROM targets ORDER BY domain")]
+
     def get(self, number: int) -> Record:
         """One judgement with its findings. Raises HistoryError ``history.no-such-id``."""
         with self._guard():
