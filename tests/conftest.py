@@ -56,6 +56,19 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _history_outside_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """`cyberscan scan` saves every assessment in a history; in tests that is a throwaway file, never
+    the user's own (tests that need their own store pass --db or set CYBERSCAN_DB themselves)."""
+    previous = os.environ.get("CYBERSCAN_DB")
+    os.environ["CYBERSCAN_DB"] = str(tmp_path_factory.mktemp("history") / "history.sqlite")
+    yield
+    if previous is None:
+        os.environ.pop("CYBERSCAN_DB", None)
+    else:
+        os.environ["CYBERSCAN_DB"] = previous
+
+
 def require_binary(name: str, *candidates: str) -> str:
     """Path of a server binary. Missing: skip on a developer machine, fail in CI (CI installs it)."""
     for cand in (name, *candidates):

@@ -10,18 +10,15 @@ removes them afterwards.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI, require_binary
-from tests.integration.bind9 import NS1, NS2, WEB, WEB_UNTRUSTED, Bind9, loopback_addresses, policy_server
+from tests.integration.bind9 import NS1, NS2, WEB_UNTRUSTED, Bind9
 
 pytestmark = pytest.mark.integration
 
@@ -31,25 +28,6 @@ MY_CHECKS = {
 }  # fmt: skip
 CLI = str(Path(sys.executable).with_name("cyberscan"))
 TIMINGS: dict[str, float] = {}
-
-
-@pytest.fixture(scope="session")
-def bind9(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Bind9, Path]]:
-    named = require_binary("named")
-    require_binary("dnssec-signzone")
-    if os.geteuid() != 0:
-        message = "BIND9 integration tests put 127.0.10.x on lo and use port 53: they need root"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    folder = tmp_path_factory.mktemp("bind9")
-    with (
-        loopback_addresses(NS1, NS2, WEB, WEB_UNTRUSTED),
-        Bind9(folder, named=named) as server,
-        policy_server(folder) as ca_file,
-        policy_server(folder / "untrusted", address=WEB_UNTRUSTED, names=("mta-sts.badsts.test",)),
-    ):
-        yield server, ca_file
 
 
 class Scan:

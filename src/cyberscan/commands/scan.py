@@ -28,6 +28,7 @@ from ..texts import say
 from .common import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
+    EXIT_IO,
     EXIT_OK,
     EXIT_TARGET,
     EXIT_USAGE,
@@ -46,6 +47,7 @@ from .common import (
     write_reports,
 )
 from .help import h
+from .history import db_option, report_extra, save_scan, store_for_scan
 
 
 def parse_nameservers(values: Sequence[str], lang: str) -> tuple[Nameserver, ...]:
@@ -115,6 +117,8 @@ def confirm_authorised(targets: Sequence[str], lang: str) -> bool:
 @click.option("--fail-on", type=click.Choice(["none", *[s.value for s in Severity]]), default="none", show_default=True,
               help=h("opt.fail-on"))
 @click.option("--no-progress", is_flag=True, help=h("opt.no-progress"))
+@db_option
+@click.option("--no-save", is_flag=True, help=h("opt.no-save"))
 def command(
     domains: tuple[str, ...],
     profile_name: str,
@@ -134,6 +138,8 @@ def command(
     catalogue_dirs: tuple[Path, ...],
     fail_on: str,
     no_progress: bool,
+    db: str | None,
+    no_save: bool,
 ) -> None:
     language = lang_of(lang)
     cat, registry = load_catalogue(catalogue_dirs, lang=language)
@@ -160,6 +166,7 @@ def command(
     risks = read_risks(risks_file, lang=language) if risks_file else ()
     stem = f"cyberscan-{targets[0]}" if len(targets) == 1 else "cyberscan-report"
     planned = plan_reports(formats, output, registry, stem=stem, lang=language)
+    store = store_for_scan(db, no_save, language)  # a store that cannot be used stops us before the scan
     port_scan = ports or bool(profile.settings.get("port_scan", False))
     if port_scan and not authorised:
         authorised = confirm_authorised(targets, language)
@@ -194,12 +201,15 @@ def command(
         click.echo(f"cyberscan: {say(failure.key, language, **failure.params)}", err=True)
     if not result.targets:
         sys.exit(EXIT_TARGET)
-    report = Report(result, language)
+    report = Report(result, language, report_extra(store, result))
     for path in write_reports(report, planned, registry):
         echo("scan.saved", language, path=str(path))
+    saved = save_scan(store, result, language)  # interrupted assessments too, marked incomplete
     if not result.complete:
         echo("scan.incomplete", language)
         sys.exit(EXIT_INTERRUPTED)
+    if not saved:
+        sys.exit(EXIT_IO)
     code = exit_code(result, fail_on)
     sys.exit(EXIT_TARGET if result.failures else code)
 
