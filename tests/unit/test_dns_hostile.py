@@ -275,8 +275,6 @@ def test_control_codes_and_html_in_txt_records_stay_data() -> None:
     assert summary(esc, "mail.dmarc.policy") == {("pass", "ok")}  # p=reject is read, the rest is data
 
 
-@pytest.mark.xfail(strict=True, reason="render/terminal.py writes control characters from DNS data as they are "
-                   "(outside the DNS area; reported). Remove this mark when the renderer neutralises them.")
 def test_control_codes_from_dns_never_reach_the_terminal() -> None:
     from dataclasses import replace
 
