@@ -12,8 +12,9 @@ observed (the result's message); the check's title is its name and stays smaller
 History (built elsewhere) reaches the report through ``Report.extra``, duck-typed, each optional:
 
 ``extra["since"]``
-    the comparison with the previous assessment: attributes or keys ``previous`` (ISO date or
-    datetime, optional), ``fixed``, ``new``, ``worse``, ``better`` (counts) and ``markers`` (finding
+    the comparison with the previous assessment (:class:`cyberscan.history.context.Since`, or anything
+    shaped like it): attributes or keys ``previous`` (ISO date, datetime, or an object with
+    ``started``), ``counts`` (a mapping) or ``fixed``, ``new``, ``worse``, ``better`` (counts), and ``markers`` (finding
     key -> ``"new"``/``"fixed"``/``"worse"``/``"better"``; Dutch ``"nieuw"``/``"opgelost"``/
     ``"slechter"``/``"beter"`` are understood too). Keys marked fixed that are no longer among the
     results are listed as fixed.
@@ -1118,8 +1119,15 @@ class _Builder:
         if since is None:
             return None
         t = self.t
-        numbers = {code: _int(_attr(since, code, default=0)) for code in ("fixed", "new", "worse", "better")}
-        previous = _date_label(_attr(since, "previous", "previous_date", "date", default=""))
+        counts = _attr(since, "counts", default=None)
+        if isinstance(counts, Mapping):  # cyberscan.history's Since: counts per kind, changes as tuples
+            numbers = {code: _int(counts.get(code, 0)) for code in ("fixed", "new", "worse", "better")}
+        else:
+            numbers = {code: _int(_attr(since, code, default=0)) for code in ("fixed", "new", "worse", "better")}
+        previous_raw = _attr(since, "previous", "previous_date", "date", default="")
+        if not isinstance(previous_raw, str) and _attr(previous_raw, "started", default=None):
+            previous_raw = _attr(previous_raw, "started")  # a stored assessment's summary
+        previous = _date_label(previous_raw)
         present = {r.key for r in results}
         fixed = []
         for key, code in self.markers.items():
