@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cyberscan import catalogue as catalogue_mod
 from cyberscan.cli import main
-from cyberscan.questionnaire import Question, applies, load_answers, questionnaire, selected
+from cyberscan.questionnaire import Question, applies, parse_answers, questionnaire, selected
 
 
 def run(args: list[str], stdin: str = "") -> Any:
@@ -21,7 +21,7 @@ def run(args: list[str], stdin: str = "") -> Any:
 
 
 def answers_in(path: Path) -> dict[str, Any]:
-    return dict(load_answers(path, catalogue_mod.builtin()).data)
+    return dict(parse_answers(path.read_text(encoding="utf-8"), catalogue_mod.builtin()).data)
 
 
 def typed_answer(question: Question) -> tuple[list[str], Any]:
@@ -94,7 +94,7 @@ def test_back_skip_dont_know_and_retry_on_bad_input(tmp_path: Path) -> None:
     assert "niet een" in result.output or "geen ja, nee" in result.output
     data = answers_in(path)
     assert data == {"q.gov.owner": "staff", "q.gov.budget": "dont-know", "q.risk.in_riskmgmt": "partly"}
-    assert load_answers(path, catalogue_mod.builtin()).skipped == ["q.gov.board_agenda"]
+    assert parse_answers(path.read_text(encoding="utf-8"), catalogue_mod.builtin()).skipped == ["q.gov.board_agenda"]
     # resuming continues after the last answered question, not at the skipped one
     again = run(["-o", str(path)], "stop\n")
     assert "Vraag 5 van" in again.output
@@ -144,16 +144,24 @@ def test_template_to_stdout_and_to_a_file(tmp_path: Path) -> None:
     assert answers_in(target) == {}
     run(["-o", str(target)], "1\nstop\n")
     refused = CliRunner().invoke(main, ["questionnaire", "--template", "-o", str(target)])
+    assert refused.exit_code == 2 and "bestaat al" in refused.output
+    refused = CliRunner().invoke(main, ["questionnaire", "--template", "-o", str(target), "--lang", "en"])
     assert refused.exit_code == 2 and "already exists" in refused.output
     assert answers_in(target) == {"q.gov.owner": "director"}  # the answers survive
 
 
-def test_a_broken_answers_file_is_reported_not_overwritten(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("lang", "where", "problem"), [(None, "regel 2", "geen ja, nee"), ("en", "line 2", "not yes, no")]
+)
+def test_a_broken_answers_file_is_reported_not_overwritten(
+    tmp_path: Path, lang: str | None, where: str, problem: str
+) -> None:
     path = tmp_path / "a.yaml"
     path.write_text("answers:\n  q.backup.offline: misschien\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["questionnaire", "-o", str(path)], input="1\n")
+    args = ["questionnaire", "-o", str(path), *(["--lang", lang] if lang else [])]
+    result = CliRunner().invoke(main, args, input="1\n")
     assert result.exit_code == 2
-    assert "line 2" in result.output and "q.backup.offline" in result.output
+    assert where in result.output and "q.backup.offline" in result.output and problem in result.output
     assert "Traceback" not in result.output
     assert path.read_text(encoding="utf-8") == "answers:\n  q.backup.offline: misschien\n"
 
