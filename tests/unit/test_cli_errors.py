@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
+from tests.fixtures.terminal import CTRL_C, run_in_terminal
 
 ZONE = """
 $TTL 300
@@ -152,3 +153,13 @@ def test_missing_answers_file_on_scan(dns: LocalDnsServer, tmp_path: Path) -> No
     args = ["scan", "ok.test", "--nameserver", dns.nameserver, "--answers", str(tmp_path / "none.yaml")]
     check(args, 4, "kan het antwoordenbestand", "cannot read answers file")
     check(args, 4, "bestaat niet", "no such file")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+@pytest.mark.parametrize(("lang", "prompt", "said"), [("nl", b"[j/N] ", b"niets gescand"), ("en", b"[y/N] ", b"nothing was scanned")])
+def test_ctrl_c_at_the_port_scan_question_stops_cleanly(tmp_path: Path, lang: str, prompt: bytes, said: bytes) -> None:
+    args = ["scan", "museum.test", "--ports", "--nameserver", f"127.0.0.1:{_free_udp_port()}", "--lang", lang]
+    run_ = run_in_terminal(args, [], CTRL_C, cwd=tmp_path, prompt=[prompt])
+    assert not run_.hung and not run_.problem, run_.output
+    assert run_.code == 130, run_.output
+    assert said in run_.output and b"Traceback" not in run_.output
