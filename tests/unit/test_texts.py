@@ -92,6 +92,18 @@ def test_every_key_used_in_the_code_exists() -> None:
     assert not missing
 
 
+def test_every_error_is_raised_with_a_text_key() -> None:
+    """``SomeError("key", **params)``: never a sentence, never a key computed at run time."""
+    wrong = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ERROR_TYPES:
+                first = node.args[0] if node.args else None
+                if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    wrong.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    assert not wrong
+
+
 def test_the_static_scan_finds_keys() -> None:
     """A guard for the scan above: it does see the keys of the main paths."""
     used = {key for path in sorted(SRC.rglob("*.py")) for _, key in _keys_used(path)}
