@@ -151,7 +151,7 @@ def data_root() -> Traversable:
     source_tree = Path(__file__).resolve().parents[2]
     if (source_tree / "checks").is_dir():
         return source_tree
-    raise CatalogueError("the check catalogue is missing from this installation")
+    raise CatalogueError("catalogue.missing")
 
 
 def _read_yaml(path: Traversable) -> Any:
@@ -159,10 +159,10 @@ def _read_yaml(path: Traversable) -> Any:
         return yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise CatalogueError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from exc
+        raise CatalogueError("catalogue.bad-yaml", where=str(path), line=mark.line + 1 if mark is not None else 0,
+                             problem=str(getattr(exc, "problem", None) or exc)[:200]) from exc
     except (OSError, UnicodeDecodeError) as exc:
-        raise CatalogueError(f"{path}: cannot be read ({exc})") from exc
+        raise CatalogueError("catalogue.unreadable", where=str(path), detail=str(exc)[:200]) from exc
 
 
 def _walk(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
@@ -177,7 +177,7 @@ def _texts(raw: Any, where: str, name: str, *, required: bool = True) -> Text:
     if raw is None and not required:
         return {}
     if not isinstance(raw, Mapping) or not all(isinstance(raw.get(lang), str) and raw.get(lang) for lang in LANGUAGES):
-        raise CatalogueError(f"{where}: {name} needs non-empty texts in {' and '.join(LANGUAGES)}")
+        raise CatalogueError("catalogue.needs-texts", where=where, field=name)
     return {str(k): str(v) for k, v in raw.items()}
 
 
@@ -189,26 +189,35 @@ def _tuple(raw: Any) -> tuple[str, ...]:
     return tuple(str(x) for x in raw)
 
 
+def _severity(raw: Any, where: str) -> Severity:
+    try:
+        return Severity(raw)
+    except ValueError:
+        raise CatalogueError("catalogue.bad-severity", where=where, value=str(raw)[:40],
+                             choices=", ".join(s.value for s in Severity)) from None
+
+
 def parse_check(raw: Any, where: str, rel_path: str | None = None) -> Check:
     if not isinstance(raw, Mapping):
-        raise CatalogueError(f"{where}: a check must be a mapping")
+        raise CatalogueError("catalogue.not-a-check", where=where)
     try:
         check_id = str(raw["id"])
         if rel_path is not None:
             expected = rel_path.removesuffix(".yaml").replace("/", ".", 1)
             if check_id != expected:
-                raise CatalogueError(f"{where}: id {check_id!r} does not match its path (expected {expected!r})")
+                raise CatalogueError("catalogue.id-mismatch", where=where, id=check_id, expected=expected)
         maps_raw = raw.get("maps_to") or {}
         if isinstance(maps_raw, list):  # a plain list means every mapping is "direct"
             maps_raw = {str(item): "direct" for item in maps_raw}
         for item, relation in maps_raw.items():
             if relation not in RELATIONS:
-                raise CatalogueError(f"{where}: mapping to {item} has unknown relation {relation!r}")
-        messages = {str(k): _texts(v, where, f"message {k!r}") for k, v in (raw.get("messages") or {}).items()}
+                raise CatalogueError("catalogue.bad-relation", where=where, item=item, relation=relation,
+                                     choices=", ".join(RELATIONS))
+        messages = {str(k): _texts(v, where, f"messages.{k}") for k, v in (raw.get("messages") or {}).items()}
         return Check(
             id=check_id,
             version=int(raw.get("version", 1)),
-            severity=Severity(raw["severity"]),
+            severity=_severity(raw["severity"], where),
             evaluator=str(raw["evaluator"]),
             needs=_tuple(raw.get("needs")),
             title=_texts(raw.get("title"), where, "title"),
@@ -226,23 +235,23 @@ def parse_check(raw: Any, where: str, rel_path: str | None = None) -> Check:
             source=where,
         )
     except KeyError as exc:
-        raise CatalogueError(f"{where}: missing field {exc.args[0]!r}") from exc
-    except ValueError as exc:
-        raise CatalogueError(f"{where}: {exc}") from exc
+        raise CatalogueError("catalogue.missing-field", where=where, field=exc.args[0]) from exc
+    except (ValueError, TypeError) as exc:
+        raise CatalogueError("catalogue.bad-value", where=where, detail=str(exc)[:200]) from exc
 
 
 def parse_framework(raw: Any, where: str) -> Framework:
     if not isinstance(raw, Mapping) or "id" not in raw or "items" not in raw:
-        raise CatalogueError(f"{where}: a framework needs 'id' and 'items'")
+        raise CatalogueError("catalogue.not-a-framework", where=where)
     fw_id = str(raw["id"])
     items = []
     for entry in raw["items"] or []:
         if not isinstance(entry, Mapping) or "id" not in entry:
-            raise CatalogueError(f"{where}: every item needs an 'id'")
-        item_where = f"{where} item {entry['id']}"
+            raise CatalogueError("catalogue.item-needs-id", where=where)
+        item_where = f"{where} {entry['id']}"
         confidence = str(entry.get("confidence", raw.get("confidence", "inferred"))).lower()
         if confidence not in CONFIDENCE:
-            raise CatalogueError(f"{item_where}: confidence must be one of {', '.join(CONFIDENCE)}")
+            raise CatalogueError("catalogue.bad-confidence", where=item_where, choices=", ".join(CONFIDENCE))
         number = entry.get("number")
         items.append(
             FrameworkItem(
@@ -273,12 +282,12 @@ def parse_framework(raw: Any, where: str) -> Framework:
 
 def _parse_profile(raw: Any, where: str, known: Mapping[str, Mapping[str, Any]]) -> Profile:
     if not isinstance(raw, Mapping) or "id" not in raw:
-        raise CatalogueError(f"{where}: a profile needs an 'id'")
+        raise CatalogueError("catalogue.not-a-profile", where=where)
     merged: dict[str, Any] = {}
     parent = raw.get("extends")
     if parent:
         if parent not in known:
-            raise CatalogueError(f"{where}: extends unknown profile {parent!r}")
+            raise CatalogueError("catalogue.unknown-parent", where=where, parent=parent)
         merged = _merge(dict(known[parent]), {})
     merged = _merge(merged, dict(raw))
     select = merged.get("select") or {}
@@ -323,14 +332,14 @@ def load(extra_dirs: Iterable[Traversable | Path] = ()) -> Catalogue:
             if rel.startswith("frameworks/"):
                 fw = parse_framework(raw, where)
                 if fw.id in frameworks:
-                    raise CatalogueError(f"{where}: framework {fw.id!r} defined twice")
+                    raise CatalogueError("catalogue.duplicate-framework", where=where, id=fw.id)
                 frameworks[fw.id] = fw
             elif rel.startswith("data/"):
                 extras[rel.removeprefix("data/").removesuffix(".yaml")] = raw
             else:
                 check = parse_check(raw, where, rel)
                 if check.id in checks:
-                    raise CatalogueError(f"{where}: check id {check.id!r} is defined twice")
+                    raise CatalogueError("catalogue.duplicate-check", where=where, id=check.id)
                 checks[check.id] = check
     profiles_raw: dict[str, Mapping[str, Any]] = {}
     pending = {rel: _read_yaml(path) for rel, path in _walk(root / "profiles")}
@@ -347,7 +356,7 @@ def load(extra_dirs: Iterable[Traversable | Path] = ()) -> Catalogue:
             profiles[profile.id] = profile
             del pending[rel]
     if pending:
-        raise CatalogueError(f"profiles with unknown or circular 'extends': {', '.join(sorted(pending))}")
+        raise CatalogueError("catalogue.circular-profiles", names=", ".join(sorted(pending)))
     return Catalogue(
         version=str(meta.get("version", "0")),
         checks=checks,
@@ -369,4 +378,4 @@ def profile(catalogue: Catalogue, name: str) -> Profile:
         return catalogue.profiles[name]
     except KeyError:
         known = ", ".join(sorted(catalogue.profiles))
-        raise ConfigError(f"unknown profile {name!r}; choose one of: {known}") from None
+        raise ConfigError("profile.unknown", name=name, known=known) from None

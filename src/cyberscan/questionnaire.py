@@ -33,6 +33,7 @@ from . import safeyaml
 from .catalogue import LANGUAGES, Catalogue, Profile, Text, text
 from .errors import CatalogueError, ConfigError
 from .models import Result, Severity, Status
+from .texts import say
 
 TYPES = ("yesno", "choice", "multi", "number", "date", "text", "contact")
 SCORES = ("pass", "warn", "fail", "info")
@@ -43,6 +44,7 @@ DONT_KNOW = "dont-know"
 NEVER = "never"
 FORMAT_KEY = "cyberscan-answers"
 FORMAT_VERSION = 1
+MAX_NUMBER = 1_000_000_000  # copies, hours, days: anything larger is a typing error
 
 _DEFAULT_YESNO = {"yes": "pass", "partly": "warn", "no": "fail"}
 _STATUS = {"pass": Status.PASS, "warn": Status.WARN, "fail": Status.FAIL, "info": Status.INFO}
@@ -59,12 +61,27 @@ _SYNONYMS = {
 
 
 class AnswerError(ValueError):
-    """An answer that does not fit its question; ``key`` names the problem, ``params`` the details."""
+    """An answer that does not fit its question; ``key`` names the problem (a text key), ``params`` the
+    details. Values are shortened: a wrong answer is quoted back, never a whole file."""
 
     def __init__(self, key: str, **params: Any) -> None:
         super().__init__(key)
         self.key = key
-        self.params = params
+        self.params = {k: (v[:60] + "…" if isinstance(v, str) and len(v) > 60 else v) for k, v in params.items()}
+
+
+class AnswersFileError(ConfigError):
+    """A problem in an answers file, naming the file, the line and the question; the wrong answer
+    itself (``problem``) is told in the reader's language too."""
+
+    def __init__(self, key: str, /, *, problem: AnswerError | None = None, **params: Any) -> None:
+        super().__init__(key, **params)
+        self.problem = problem
+
+    def message(self, lang: str = "en") -> str:
+        if self.problem is None:
+            return super().message(lang)
+        return say(self.key, lang, **{**self.params, "problem": describe_error(self.problem, lang)})
 
 
 # --------------------------------------------------------------------------- questions
@@ -135,14 +152,14 @@ def _texts(raw: Any, where: str, name: str, *, required: bool = True) -> Text:
     if raw is None and not required:
         return {}
     if not isinstance(raw, Mapping) or not all(isinstance(raw.get(lang), str) and raw.get(lang) for lang in LANGUAGES):
-        raise CatalogueError(f"{where}: {name} needs non-empty texts in {' and '.join(LANGUAGES)}")
+        raise CatalogueError("catalogue.needs-texts", where=where, field=name)
     return {str(k): str(v) for k, v in raw.items()}
 
 
 def _score(value: Any, where: str) -> str:
     score = _canon(value)
     if score not in SCORES:
-        raise CatalogueError(f"{where}: score {score!r} must be one of {', '.join(SCORES)}")
+        raise CatalogueError("questions.bad-score", where=where, score=score[:40], choices=", ".join(SCORES))
     return score
 
 
@@ -150,13 +167,13 @@ def _options(raw: Any, where: str, *, scored: bool) -> tuple[Option, ...]:
     out = []
     for entry in raw or []:
         if not isinstance(entry, Mapping) or "value" not in entry:
-            raise CatalogueError(f"{where}: every option needs a 'value'")
+            raise CatalogueError("questions.option-needs-value", where=where)
         value = _canon(entry["value"])
         out.append(
             Option(
                 value=value,
-                label=_texts(entry.get("label"), where, f"label of option {value!r}"),
-                score=_score(entry.get("score", "info"), f"{where} option {value!r}") if scored else "info",
+                label=_texts(entry.get("label"), where, f"options.{value}.label"),
+                score=_score(entry.get("score", "info"), f"{where} options.{value}") if scored else "info",
             )
         )
     return tuple(out)
@@ -164,35 +181,35 @@ def _options(raw: Any, where: str, *, scored: bool) -> tuple[Option, ...]:
 
 def parse_question(raw: Any, where: str) -> Question:
     if not isinstance(raw, Mapping) or "id" not in raw:
-        raise CatalogueError(f"{where}: every question needs an 'id'")
+        raise CatalogueError("questions.needs-id", where=where)
     qid = str(raw["id"])
-    where = f"{where} question {qid}"
+    where = f"{where} {qid}"
     if not re.fullmatch(r"q\.[a-z0-9_]+\.[a-z0-9_.]+", qid):
-        raise CatalogueError(f"{where}: question ids look like q.<section>.<slug>")
+        raise CatalogueError("questions.bad-id", where=where)
     qtype = str(raw.get("type", ""))
     if qtype not in TYPES:
-        raise CatalogueError(f"{where}: type must be one of {', '.join(TYPES)}")
+        raise CatalogueError("questions.bad-field", where=where, field="type", choices=", ".join(TYPES))
     options = _options(raw.get("options"), where, scored=True)
     if qtype in ("choice", "multi") and not options:
-        raise CatalogueError(f"{where}: a {qtype} question needs options")
+        raise CatalogueError("questions.needs-options", where=where, type=qtype)
     rules = tuple(dict(r) for r in raw.get("score") or [])
     for rule in rules:
-        _score(rule.get("result"), f"{where} score rule")
+        _score(rule.get("result"), f"{where} score")
     who, effort = str(raw.get("who", "volunteer")), str(raw.get("effort", "low"))
     if who not in WHO:
-        raise CatalogueError(f"{where}: who must be one of {', '.join(WHO)}")
+        raise CatalogueError("questions.bad-field", where=where, field="who", choices=", ".join(WHO))
     if effort not in EFFORT:
-        raise CatalogueError(f"{where}: effort must be one of {', '.join(EFFORT)}")
+        raise CatalogueError("questions.bad-field", where=where, field="effort", choices=", ".join(EFFORT))
     scores = {_canon(k): _score(v, where) for k, v in (raw.get("scores") or {}).items()}
     if any(k not in YESNO for k in scores):
-        raise CatalogueError(f"{where}: scores may only name {', '.join(YESNO)}")
+        raise CatalogueError("questions.bad-scores", where=where, choices=", ".join(YESNO))
     when = raw.get("when") or {}
     if not isinstance(when, Mapping):
-        raise CatalogueError(f"{where}: 'when' must map a question id to values")
+        raise CatalogueError("questions.bad-when", where=where)
     try:
         severity = Severity(raw.get("severity", "medium"))
     except ValueError:
-        raise CatalogueError(f"{where}: unknown severity {raw.get('severity')!r}") from None
+        raise CatalogueError("questions.bad-severity", where=where, value=str(raw.get("severity"))[:40]) from None
     return Question(
         id=qid,
         type=qtype,
@@ -222,16 +239,16 @@ def parse_questionnaire(raw: Any, where: str = "data/questions.yaml") -> Questio
     if raw is None:
         return Questionnaire(1, {}, ())
     if not isinstance(raw, Mapping):
-        raise CatalogueError(f"{where}: must be a mapping with 'questions'")
-    sections = {str(k): _texts(v, where, f"section {k!r}") for k, v in (raw.get("sections") or {}).items()}
+        raise CatalogueError("questions.not-a-mapping", where=where)
+    sections = {str(k): _texts(v, where, f"sections.{k}") for k, v in (raw.get("sections") or {}).items()}
     questions = tuple(parse_question(q, where) for q in raw.get("questions") or [])
     seen: set[str] = set()
     for q in questions:
         if q.id in seen:
-            raise CatalogueError(f"{where}: question {q.id!r} is defined twice")
+            raise CatalogueError("questions.duplicate", where=where, id=q.id)
         seen.add(q.id)
         if sections and q.section not in sections:
-            raise CatalogueError(f"{where}: question {q.id!r} is in unknown section {q.section!r}")
+            raise CatalogueError("questions.unknown-section", where=where, id=q.id, section=q.section)
     return Questionnaire(int(raw.get("version", 1)), sections, questions)
 
 
@@ -380,6 +397,8 @@ def _number(raw: Any) -> float | int:
             value = int(value)
     if value != value or value < 0 or value in (float("inf"), float("-inf")):
         raise AnswerError("answer.bad-number", value=str(raw))
+    if value > MAX_NUMBER:
+        raise AnswerError("answer.number-too-large", value=str(raw), limit=MAX_NUMBER)
     return value
 
 
@@ -449,19 +468,20 @@ def _by_rules(rules: Sequence[Mapping[str, Any]], bound: str, value: float) -> s
     return "info"
 
 
+def _word_of(value: str, lang: str) -> str:
+    return say(f"answer.word.{value}", lang)
+
+
 def label(question: Question, value: Any, lang: str) -> str:
     """A canonical answer in words, in ``lang``."""
-    words = {
-        "nl": {"yes": "ja", "no": "nee", "partly": "deels", DONT_KNOW: "weet niet", NEVER: "nooit"},
-        "en": {"yes": "yes", "no": "no", "partly": "partly", DONT_KNOW: "don't know", NEVER: "never"},
-    }[lang if lang in LANGUAGES else "nl"]
+    words = ("yes", "no", "partly", DONT_KNOW, NEVER)
     if isinstance(value, str) and value in words and question.type in ("yesno", "date", "choice", "multi", "number"):
         option = question.option(value) if question.type == "choice" else None
-        return text(option.label, lang) if option else words[value]
+        return text(option.label, lang) if option else _word_of(value, lang)
     if question.type in ("choice", "multi"):
         chosen = value if isinstance(value, list) else [value]
         if not chosen:
-            return "geen" if lang == "nl" else "none"
+            return _word_of("none", lang)
         return ", ".join(text(o.label, lang) if (o := question.option(v)) else str(v) for v in chosen)
     unit = f" {text(question.unit, lang)}" if question.unit else ""
     if question.type == "number" and isinstance(value, Mapping):
@@ -519,131 +539,125 @@ def answer_results(
 # --------------------------------------------------------------------------- answers files
 
 
-def _lines(text_: str) -> dict[str, int]:
-    """Line (1-based) of every question id key in an answers document."""
-    found: dict[str, int] = {}
-    root = safeyaml.compose(text_, where="answers")
-    if not isinstance(root, yaml.MappingNode):
-        return found
-    for key, value in root.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == "answers" and isinstance(value, yaml.MappingNode):
-            for k, _v in value.value:
-                if isinstance(k, yaml.ScalarNode):
-                    found[str(k.value)] = k.start_mark.line + 1
-        elif isinstance(key, yaml.ScalarNode) and str(key.value).startswith("q."):
-            found[str(key.value)] = key.start_mark.line + 1
-    return found
+_TOP_FIELDS = (FORMAT_KEY, "lang", "profile", "updated", "skipped", "answers")
+
+
+@dataclass(frozen=True, slots=True)
+class _Lines:
+    """Lines (1-based) of the top-level keys and of the question ids of an answers document."""
+
+    top: dict[str, int]
+    answers: dict[str, int]
+
+    def of(self, qid: str) -> int:
+        return self.answers.get(qid) or self.top.get("answers") or self.top.get(qid) or 1
+
+
+def _lines(text_: str, where: str) -> _Lines:
+    top: dict[str, int] = {}
+    answers: dict[str, int] = {}
+    root = safeyaml.compose(text_, where=where)
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if not isinstance(key, yaml.ScalarNode):
+                continue
+            top.setdefault(str(key.value), key.start_mark.line + 1)
+            if key.value == "answers" and isinstance(value, yaml.MappingNode):
+                for k, _v in value.value:
+                    if isinstance(k, yaml.ScalarNode):
+                        answers.setdefault(str(k.value), k.start_mark.line + 1)
+            elif str(key.value).startswith("q."):
+                answers.setdefault(str(key.value), key.start_mark.line + 1)
+    return _Lines(top, answers)
+
+
+def _iso_date(value: Any) -> str | None:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            return None
+    return None
 
 
 def parse_answers(text_: str, catalogue: Catalogue, *, where: str = "answers") -> Answers:
-    """Read an answers document; any problem is a ConfigError naming the line and the question id."""
+    """Read an answers document: total on any YAML, so every problem is an :class:`AnswersFileError`
+    (a ConfigError) naming the file, the line and, for an answer, the question id."""
     raw = safeyaml.load(text_, where=where)
-    lines = _lines(text_)
+    lines = _lines(text_, where)
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{where} line 1: an answers file is a list of 'question id: answer' lines")
-    body = raw.get("answers", {}) if "answers" in raw else {k: v for k, v in raw.items() if str(k).startswith("q.")}
+        raise AnswersFileError("answers.not-a-mapping", where=where, line=1)
+
+    def line(field: str) -> int:
+        return lines.top.get(field, 1)
+
+    for key in raw:
+        name = _canon(key)
+        if name not in _TOP_FIELDS and not name.startswith("q."):
+            raise AnswersFileError("answers.unknown-field", where=where, line=line(name), field=name[:60])
+    version = raw.get(FORMAT_KEY, FORMAT_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise AnswersFileError("answers.bad-format", where=where, line=line(FORMAT_KEY))
+    if version > FORMAT_VERSION:
+        raise AnswersFileError("answers.newer-format", where=where, line=line(FORMAT_KEY), version=str(version)[:20])
+    lang = raw.get("lang") or "nl"
+    if not isinstance(lang, str) or lang.strip().lower() not in LANGUAGES:
+        raise AnswersFileError("answers.bad-lang", where=where, line=line("lang"))
+    profile = raw.get("profile")
+    if profile is not None and (not isinstance(profile, str) or not 0 < len(profile.strip()) <= 100):
+        raise AnswersFileError("answers.bad-profile", where=where, line=line("profile"))
+    updated = raw.get("updated")
+    if updated is not None and _iso_date(updated) is None:
+        raise AnswersFileError("answers.bad-updated", where=where, line=line("updated"))
+    skipped_raw = raw.get("skipped") or []
+    if not isinstance(skipped_raw, list) or not all(isinstance(s, str) for s in skipped_raw):
+        raise AnswersFileError("answers.bad-skipped", where=where, line=line("skipped"))
+    body = raw.get("answers", {}) if "answers" in raw else {k: v for k, v in raw.items() if _canon(k).startswith("q.")}
     if body is None:
         body = {}
     if not isinstance(body, Mapping):
-        raise ConfigError(f"{where} line {lines.get('answers', 1)}: 'answers' must hold 'question id: answer' lines")
+        raise AnswersFileError("answers.bad-body", where=where, line=line("answers"))
     qn = questionnaire(catalogue)
     known = qn.ids()
     values: dict[str, Any] = {}
     for key, value in body.items():
-        qid = str(key)
-        line = lines.get(qid, 0)
-        at = f"{where} line {line}" if line else where
+        qid = _canon(key)
+        at = lines.of(qid)
         question = qn.get(qid)
         if question is None:
-            close = difflib.get_close_matches(qid, known, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise ConfigError(f"{at}: unknown question id {qid!r}{hint}")
+            close = difflib.get_close_matches(qid[:100], known, n=1)
+            if close:
+                raise AnswersFileError("answers.unknown-question-close", where=where, line=at, question=qid[:100],
+                                       close=close[0])
+            raise AnswersFileError("answers.unknown-question", where=where, line=at, question=qid[:100])
         try:
             canonical = normalize(question, value)
         except AnswerError as exc:
-            raise ConfigError(f"{at}: {qid}: {describe_error(exc, 'en')}") from None
+            raise AnswersFileError("answers.bad-answer", problem=exc, where=where, line=at, question=qid) from None
         if canonical is not None:
             values[qid] = canonical
-    lang = str(raw.get("lang", "nl"))
-    skipped = [str(s) for s in raw.get("skipped") or [] if str(s) in known]
-    updated = raw.get("updated")
     return Answers(
         data=values,
-        lang=lang if lang in LANGUAGES else "nl",
-        profile=str(raw["profile"]) if raw.get("profile") else None,
-        skipped=skipped,
-        updated=str(updated) if updated else None,
-        lines=lines,
+        lang=lang.strip().lower(),
+        profile=profile.strip() if isinstance(profile, str) else None,
+        skipped=[s for s in skipped_raw if s in known],
+        updated=_iso_date(updated) if updated is not None else None,
+        lines=dict(lines.answers),
     )
 
 
-_ERRORS = {
-    "answer.bad-yesno": {
-        "nl": "'{value}' is geen ja, nee, deels of weet niet",
-        "en": "'{value}' is not yes, no, partly or dont-know",
-    },
-    "answer.bad-choice": {"nl": "'{value}' is geen van: {choices}", "en": "'{value}' is not one of: {choices}"},
-    "answer.bad-number": {"nl": "'{value}' is geen getal (0 of meer)", "en": "'{value}' is not a number (0 or more)"},
-    "answer.bad-date": {
-        "nl": "'{value}' is geen datum (zoals 2026-03-31) of 'nooit'",
-        "en": "'{value}' is not a date (such as 2026-03-31) or 'never'",
-    },
-    "answer.bad-per": {"nl": "geef per onderdeel een getal ({parts})", "en": "give a number per part ({parts})"},
-    "answer.bad-part": {
-        "nl": "onbekend onderdeel '{part}' (kies uit {parts})",
-        "en": "unknown part '{part}' (choose from {parts})",
-    },
-    "answer.bad-text": {"nl": "hier hoort tekst", "en": "text expected here"},
-    "answer.bad-contact": {
-        "nl": "geef naam en telefoon, zoals {{name: ..., phone: ...}}",
-        "en": "give name and phone, such as {{name: ..., phone: ...}}",
-    },
-    "answer.bad-contact-field": {
-        "nl": "onbekend veld '{field}' (name, phone, email, note)",
-        "en": "unknown field '{field}' (name, phone, email, note)",
-    },
-}
-
-
 def describe_error(exc: AnswerError, lang: str) -> str:
-    template = _ERRORS.get(exc.key)
-    if template is None:
-        return exc.key
-    return text(template, lang).format(**exc.params)
+    """What is wrong with an answer, in ``lang``."""
+    return say(exc.key, lang, **exc.params)
 
 
 # --------------------------------------------------------------------------- writing
-
-
-_HEAD = {
-    "nl": [
-        "Antwoorden voor cyberscan. Vul achter elke vraag uw antwoord in en bewaar het bestand.",
-        "Leeg laten mag: dan telt de vraag als niet beantwoord. 'weet niet' mag altijd.",
-        "Gebruik daarna: cyberscan scan uwdomein.nl --answers {file}",
-        "LET OP: contactgegevens zijn persoonsgegevens. Deel dit bestand niet verder dan nodig.",
-    ],
-    "en": [
-        "Answers for cyberscan. Write your answer after each question and save the file.",
-        "Leaving one empty is fine: it counts as unanswered. 'dont-know' is always allowed.",
-        "Then use: cyberscan scan yourdomain.nl --answers {file}",
-        "NOTE: contact details are personal data. Share this file no further than needed.",
-    ],
-}
-_CHOOSE = {
-    "yesno": {
-        "nl": "kies: yes (ja) | no (nee) | partly (deels) | dont-know (weet niet)",
-        "en": "choose: yes | no | partly | dont-know",
-    },
-    "number": {"nl": "een getal", "en": "a number"},
-    "date": {"nl": "een datum (JJJJ-MM-DD) of never (nooit)", "en": "a date (YYYY-MM-DD) or never"},
-    "text": {"nl": "vrije tekst", "en": "free text"},
-    "contact": {
-        "nl": 'zoals {name: "Naam", phone: "06-12345678"}',
-        "en": 'such as {name: "Name", phone: "+31 6 12345678"}',
-    },
-}
 
 
 def _comment(line: str, width: int = 98) -> list[str]:
@@ -651,19 +665,16 @@ def _comment(line: str, width: int = 98) -> list[str]:
 
 
 def _choices(question: Question, lang: str) -> str:
-    if question.type == "choice":
-        opts = " | ".join(f"{o.value} ({text(o.label, lang)})" for o in question.options)
-        return ("kies: " if lang == "nl" else "choose: ") + opts
-    if question.type == "multi":
-        opts = ", ".join(f"{o.value} ({text(o.label, lang)})" for o in question.options)
-        return ("lijst, bijvoorbeeld [a, b], uit: " if lang == "nl" else "a list, e.g. [a, b], of: ") + opts
+    if question.type in ("choice", "multi"):
+        sep = " | " if question.type == "choice" else ", "
+        opts = sep.join(f"{o.value} ({text(o.label, lang)})" for o in question.options)
+        return say(f"answers-file.{question.type}", lang, options=opts)
     if question.type == "number" and question.per:
         parts = ", ".join(f"{o.value} ({text(o.label, lang)})" for o in question.per)
-        unit = text(question.unit, lang)
-        return (f"per onderdeel een getal in {unit}: " if lang == "nl" else f"a number in {unit} per part: ") + parts
+        return say("answers-file.per", lang, unit=text(question.unit, lang), parts=parts)
     if question.type == "number" and question.unit:
-        return text(_CHOOSE["number"], lang) + f" ({text(question.unit, lang)})"
-    return text(_CHOOSE[question.type], lang)
+        return say("answers-file.number-unit", lang, unit=text(question.unit, lang))
+    return say(f"answers-file.{question.type}", lang)
 
 
 def dump_answers(
@@ -675,7 +686,7 @@ def dump_answers(
     file_name: str = "antwoorden.yaml",
 ) -> str:
     """The answers document: every question as a comment, the answer (or nothing) after its id."""
-    lines = [f"# {h.format(file=file_name)}" for h in _HEAD[lang if lang in _HEAD else "nl"]]
+    lines = [f"# {h}" for h in say("answers-file.head", lang, file=file_name).splitlines()]
     lines += ["", f"{FORMAT_KEY}: {FORMAT_VERSION}", f"lang: {lang}"]
     if answers.profile:
         lines.append(f"profile: {json.dumps(answers.profile)}")
@@ -691,7 +702,7 @@ def dump_answers(
             lines += ["", f"  # ---- {title}"]
         lines.append("")
         lines += _comment(text(q.text, lang))
-        lines += _comment(("Waarom: " if lang == "nl" else "Why: ") + text(q.why, lang))
+        lines += _comment(say("answers-file.why", lang, why=text(q.why, lang)))
         lines += _comment(_choices(q, lang))
         value = answers.data.get(q.id)
         lines.append(f"  {q.id}:" + ("" if value is None else f" {json.dumps(value, ensure_ascii=False)}"))

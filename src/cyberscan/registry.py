@@ -43,9 +43,8 @@ class Registry:
                      "section": self.sections}[spec.kind]
             origin = f"{module.__name__}:{attr.__name__}"
             if spec.name in table:
-                raise CatalogueError(
-                    f"{spec.kind} {spec.name!r} is registered twice: {table[spec.name].origin} and {origin}"
-                )
+                raise CatalogueError("plugin.duplicate", kind=spec.kind, name=spec.name, first=table[spec.name].origin,
+                                     second=origin)
             table[spec.name] = Registered(spec, attr, origin)
         extra = getattr(module, "CATALOGUE", None)
         if extra is not None:
@@ -64,7 +63,7 @@ def _modules(name: str) -> list[ModuleType]:
             for info in sorted(pkgutil.iter_modules(module.__path__), key=lambda i: i.name):
                 found.append(importlib.import_module(f"{name}.{info.name}"))
     except ImportError as exc:
-        raise CatalogueError(f"plugin module {name!r} cannot be imported: {exc}") from exc
+        raise CatalogueError("plugin.not-importable", name=name, detail=str(exc)[:200]) from exc
     return found
 
 

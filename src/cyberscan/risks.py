@@ -28,20 +28,26 @@ from .errors import ConfigError
 from .models import AcceptedRisk, Result, Status
 
 FORMAT_KEY = "cyberscan-accepted"
+FORMAT_VERSION = 1
+_TOP_FIELDS = (FORMAT_KEY, "accepted")
 KINDS = ("accepted", "not-applicable")
 _FIELDS = {"finding", "kind", "reason", "who", "expires", "status"}
 
 
-def _lines(text: str, where: str) -> list[int]:
-    """Line (1-based) of each entry of ``accepted``."""
+def _lines(text: str, where: str) -> tuple[dict[str, int], list[int]]:
+    """Line (1-based) of each top-level key, and of each entry of ``accepted``."""
     root = safeyaml.compose(text, where=where)
+    top: dict[str, int] = {}
     out: list[int] = []
     if not isinstance(root, yaml.MappingNode):
-        return out
+        return top, out
     for key, value in root.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == "accepted" and isinstance(value, yaml.SequenceNode):
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        top.setdefault(str(key.value), key.start_mark.line + 1)
+        if key.value == "accepted" and isinstance(value, yaml.SequenceNode):
             out = [item.start_mark.line + 1 for item in value.value]
-    return out
+    return top, out
 
 
 def _iso(value: Any) -> str | None:
@@ -58,14 +64,22 @@ def _iso(value: Any) -> str | None:
 
 
 def parse_risks(text: str, *, where: str = "accepted") -> tuple[AcceptedRisk, ...]:
-    """Read an accepted-risks document; any problem is a ConfigError naming the line."""
-    raw = safeyaml.load(text, where=where) or {}
+    """Read an accepted-risks document: total on any YAML, every problem a ConfigError naming the line."""
+    raw = safeyaml.load(text, where=where)
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("risks.not-a-mapping", where=where, line=1)
+    top, lines = _lines(text, where)
+    for key in raw:
+        if str(key) not in _TOP_FIELDS:
+            raise ConfigError("risks.unknown-top-field", where=where, line=top.get(str(key), 1), field=str(key)[:60])
+    version = raw.get(FORMAT_KEY, FORMAT_VERSION)
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        raise ConfigError("risks.bad-format", where=where, line=top.get(FORMAT_KEY, 1))
     entries = raw.get("accepted") or []
     if not isinstance(entries, list):
-        raise ConfigError("risks.not-a-list", where=where, line=1)
-    lines = _lines(text, where)
+        raise ConfigError("risks.not-a-list", where=where, line=top.get("accepted", 1))
     out = []
     for index, entry in enumerate(entries):
         line = lines[index] if index < len(lines) else 0

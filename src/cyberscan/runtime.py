@@ -32,7 +32,10 @@ from typing import Any, TypeVar
 
 import dns.exception
 import dns.flags
+import dns.name
 import dns.nameserver
+import dns.rdataclass
+import dns.rdatatype
 import dns.resolver
 
 from .catalogue import Check, Profile
@@ -218,6 +221,21 @@ def run_all(fn: Callable[[T], U], items: Iterable[T], *, workers: int, cancel: t
 # ----------------------------------------------------------------------------- resolver
 
 
+class ResolverCache(dns.resolver.LRUCache):
+    """dnspython's cache, minus one shortcut: it files an NXDOMAIN under the queried name for *every*
+    type, also when the name is an alias whose target is gone, so a later CNAME query for that name
+    came back NXDOMAIN and the dangling alias went unseen. Such an NXDOMAIN is not cached for all types."""
+
+    def put(self, key: tuple[dns.name.Name, dns.rdatatype.RdataType, dns.rdataclass.RdataClass],
+            value: dns.resolver.Answer) -> None:
+        response = getattr(value, "response", None)
+        if key[1] == dns.rdatatype.ANY and response is not None and any(
+            rrset.rdtype == dns.rdatatype.CNAME for rrset in response.answer
+        ):
+            return
+        super().put(key, value)
+
+
 def make_resolver(options: ScanOptions, cache: dns.resolver.LRUCache | None = None) -> dns.resolver.Resolver:
     """A resolver that asks the configured nameservers in turn: each attempt waits ``timeout``, all
     attempts of one lookup together at most ``BUDGETS['dns']`` times it (so a silent first nameserver
@@ -231,7 +249,7 @@ def make_resolver(options: ScanOptions, cache: dns.resolver.LRUCache | None = No
     res.timeout = options.timeout
     res.lifetime = options.timeout * servers
     res.use_edns(0, dns.flags.DO, 1232)
-    res.cache = cache if cache is not None else dns.resolver.LRUCache()
+    res.cache = cache if cache is not None else ResolverCache()
     return res
 
 
@@ -267,7 +285,7 @@ class Run:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._cache = dns.resolver.LRUCache()
+        self._cache = ResolverCache()
 
     # -- shared clients
 

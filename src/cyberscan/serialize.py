@@ -140,12 +140,12 @@ def _read_fact(raw: Any, fact_type: type, stored_version: int) -> Any:
     """Structure a stored fact, migrating it forward. Raises ValueError when it cannot be read."""
     current = version_of(fact_type)
     if stored_version > current:
-        raise ValueError(f"version {stored_version} is newer than {current}")
+        raise ValueError(f"stored v{stored_version} > v{current}")  # a technical detail, never a sentence
     data = copy.deepcopy(raw)
     for version in range(stored_version, current):
         step = migration(fact_type, version)
         if step is None:
-            raise ValueError(f"no migration from version {version}")
+            raise ValueError(f"migration v{version}?")
         data = step(data)
     try:
         return _conv.structure(data, fact_type)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
+from tests.fixtures.terminal import CTRL_C, run_in_terminal
 
 ZONE = """
 $TTL 300
@@ -38,36 +40,53 @@ def _free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     # a generous guard only: a hang would fail the test instead of blocking CI
-    return subprocess.run([sys.executable, "-m", "cyberscan.cli", *args], capture_output=True, text=True, timeout=60)
+    environment = {k: v for k, v in os.environ.items() if k != "CYBERSCAN_LANG"}
+    environment.update(env or {})
+    return subprocess.run([sys.executable, "-m", "cyberscan.cli", *args], capture_output=True, text=True, timeout=60,
+                          env=environment)
 
 
 def _assert_clean(proc: subprocess.CompletedProcess[str], code: int, needle: str) -> None:
     assert proc.returncode == code, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr
-    assert needle in proc.stderr
+    assert needle in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 4, proc.stderr  # a message, not a dump
+
+
+def check(args: list[str], code: int, nl: str, en: str) -> None:
+    """The same mistake is told in Dutch by default and in English with --lang en."""
+    _assert_clean(run(*args), code, nl)
+    _assert_clean(run(*args, "--lang", "en"), code, en)
 
 
 def test_garbage_domain(dns: LocalDnsServer) -> None:
-    _assert_clean(run("scan", "not a domain!", "--nameserver", dns.nameserver), 2, "not a valid domain name")
+    check(["scan", "not a domain!", "--nameserver", dns.nameserver], 2, "is geen geldige domeinnaam",
+          "not a valid domain name")
 
 
 def test_ip_address_instead_of_domain(dns: LocalDnsServer) -> None:
-    _assert_clean(run("scan", "192.0.2.1", "--nameserver", dns.nameserver), 2, "is an IP address")
+    check(["scan", "192.0.2.1", "--nameserver", dns.nameserver], 2, "is een IP-adres", "is an IP address")
 
 
 def test_domain_that_does_not_exist(dns: LocalDnsServer) -> None:
-    _assert_clean(run("scan", "nosuch.ok.test", "--nameserver", dns.nameserver), 3, "does not exist")
+    check(["scan", "nosuch.ok.test", "--nameserver", dns.nameserver], 3, "bestaat niet", "does not exist")
 
 
 def test_nameserver_that_refuses(dns: LocalDnsServer) -> None:
-    _assert_clean(run("scan", "elsewhere.test", "--nameserver", dns.nameserver), 3, "refused or failed")
+    check(["scan", "elsewhere.test", "--nameserver", dns.nameserver], 3, "weigerde of kon niet antwoorden",
+          "refused or failed")
 
 
 def test_nameserver_that_never_answers(dns: LocalDnsServer) -> None:
-    proc = run("scan", "slow.test", "--nameserver", dns.nameserver, "--timeout", "1")
-    _assert_clean(proc, 3, "no answer from")
+    check(["scan", "slow.test", "--nameserver", dns.nameserver, "--timeout", "1"], 3, "geen antwoord van",
+          "no answer from")
+
+
+def test_the_language_also_comes_from_the_environment(dns: LocalDnsServer) -> None:
+    _assert_clean(run("scan", "192.0.2.1", env={"CYBERSCAN_LANG": "en"}), 2, "is an IP address")
+    _assert_clean(run("scan", "192.0.2.1", "--lang", "nl", env={"CYBERSCAN_LANG": "en"}), 2, "is een IP-adres")
 
 
 def test_unreachable_nameserver() -> None:
@@ -78,23 +97,43 @@ def test_unreachable_nameserver() -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "needle"),
+    ("args", "nl", "en"),
     [
-        (["scan", "ok.test", "--nameserver", "dns.example"], "--nameserver"),
-        (["scan", "ok.test", "--profile", "nope"], "unknown profile"),
-        (["scan", "ok.test", "--format", "pdfx"], "unknown format"),
-        (["scan", "ok.test", "--timeout", "-1"], "--timeout"),
+        (["scan", "ok.test", "--nameserver", "dns.example"], "--nameserver", "--nameserver"),
+        (["scan", "ok.test", "--nameserver", "dns.example"], "is geen IP of IP:POORT", "is not IP or IP:PORT"),
+        (["scan", "ok.test", "--profile", "nope"], "onbekend profiel", "unknown profile"),
+        (["scan", "ok.test", "--format", "pdfx"], "onbekend formaat", "unknown format"),
+        (["scan", "ok.test", "--timeout", "-1"], "--timeout", "--timeout"),
+        (["scan", "ok.test", "--timeout", "-1"], "Ongeldige waarde voor", "Invalid value for"),
+        (["scan", "ok.test", "--fail-on", "huge"], "is geen van", "is not one of"),
+        (["scan", "ok.test", "--no-such-option"], "Onbekende optie", "No such option"),
+        (["scan"], "Ontbrekend argument 'DOMEINEN...'", "Missing argument 'DOMAINS...'"),
+        (["scan", "ok.test", "--timeout", "-1"], "Probeer 'cyberscan scan --help'", "Try 'cyberscan scan --help'"),
     ],
 )
-def test_bad_options(args: list[str], needle: str) -> None:
-    _assert_clean(run(*args), 2, needle)
+def test_bad_options(args: list[str], nl: str, en: str) -> None:
+    check(args, 2, nl, en)
+
+
+def test_help_is_dutch_by_default_and_english_on_request() -> None:
+    dutch = run("scan", "--help")
+    assert dutch.returncode == 0
+    assert "Gebruik:" in dutch.stdout and "Opties" in dutch.stdout and "Toon dit bericht en stop." in dutch.stdout
+    assert "Scan een of meer DOMEINEN" in dutch.stdout
+    english = run("scan", "--help", "--lang", "en")
+    assert "Usage:" in english.stdout and "Show this message and exit." in english.stdout
+    assert "Scan one or more DOMAINS" in english.stdout
+    group = run("--help")
+    assert "Opdrachten:" in group.stdout and "Beantwoord vragen" in group.stdout
 
 
 def test_one_good_and_one_bad_domain_scans_the_good_one(dns: LocalDnsServer) -> None:
-    proc = run("scan", "ok.test", "nosuch.ok.test", "--nameserver", dns.nameserver, "--format", "json", "--timeout", "2")
-    assert proc.returncode == 3
-    assert '"targets": [\n    "ok.test"\n  ]' in proc.stdout
-    assert "does not exist" in proc.stderr
+    for lang, needle in (("nl", "bestaat niet"), ("en", "does not exist")):
+        proc = run("scan", "ok.test", "nosuch.ok.test", "--nameserver", dns.nameserver, "--format", "json",
+                   "--timeout", "2", "--lang", lang)
+        assert proc.returncode == 3
+        assert '"targets": [\n    "ok.test"\n  ]' in proc.stdout
+        assert needle in proc.stderr
 
 
 def test_domain_with_broken_dnssec_behind_a_validating_resolver_is_still_scanned(dns: LocalDnsServer) -> None:
@@ -106,10 +145,21 @@ def test_domain_with_broken_dnssec_behind_a_validating_resolver_is_still_scanned
 def test_broken_answers_file_on_scan_names_line_and_question(dns: LocalDnsServer, tmp_path: Path) -> None:
     answers = tmp_path / "antwoorden.yaml"
     answers.write_text("answers:\n  q.backup.ofline: ja\n", encoding="utf-8")
-    proc = run("scan", "ok.test", "--nameserver", dns.nameserver, "--answers", str(answers))
-    _assert_clean(proc, 2, "q.backup.ofline")
-    assert "line 2" in proc.stderr
+    args = ["scan", "ok.test", "--nameserver", dns.nameserver, "--answers", str(answers)]
+    check(args, 2, "regel 2: onbekende vraag 'q.backup.ofline'", "line 2: unknown question id 'q.backup.ofline'")
 
 
 def test_missing_answers_file_on_scan(dns: LocalDnsServer, tmp_path: Path) -> None:
-    _assert_clean(run("scan", "ok.test", "--nameserver", dns.nameserver, "--answers", str(tmp_path / "none.yaml")), 4, "cannot read answers file")
+    args = ["scan", "ok.test", "--nameserver", dns.nameserver, "--answers", str(tmp_path / "none.yaml")]
+    check(args, 4, "kan het antwoordenbestand", "cannot read answers file")
+    check(args, 4, "bestaat niet", "no such file")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+@pytest.mark.parametrize(("lang", "prompt", "said"), [("nl", b"[j/N] ", b"niets gescand"), ("en", b"[y/N] ", b"nothing was scanned")])
+def test_ctrl_c_at_the_port_scan_question_stops_cleanly(tmp_path: Path, lang: str, prompt: bytes, said: bytes) -> None:
+    args = ["scan", "museum.test", "--ports", "--nameserver", f"127.0.0.1:{_free_udp_port()}", "--lang", lang]
+    run_ = run_in_terminal(args, [], CTRL_C, cwd=tmp_path, prompt=[prompt])
+    assert not run_.hung and not run_.problem, run_.output
+    assert run_.code == 130, run_.output
+    assert said in run_.output and b"Traceback" not in run_.output

@@ -21,12 +21,10 @@ from cyberscan.questionnaire import (
     answer_results,
     applies,
     dump_answers,
-    load_answers,
     normalize,
     parse_answers,
     parse_questionnaire,
     questionnaire,
-    save_answers,
     score,
     selected,
 )
@@ -200,7 +198,7 @@ def test_parse_answers_reads_canonical_values(cat: Catalogue) -> None:
             "answers:\n  q.access.mfa_email: sometimes\n",
             r"line 2: q.access.mfa_email: 'sometimes' is not one of: all, admins, none",
         ),
-        ("answers:\n  q.backup.offline: [nee\n", r"line \d+: this is not a valid answers file"),
+        ("answers:\n  q.backup.offline: [nee\n", r"line \d+: not valid YAML"),
         ("- q.backup.offline\n", r"line 1: an answers file is"),
         ("answers: [1, 2]\n", r"'answers' must hold"),
     ],
@@ -210,15 +208,44 @@ def test_broken_answers_files_name_the_line_and_question(cat: Catalogue, content
         parse_answers(content, cat, where="antwoorden.yaml")
 
 
-def test_load_answers_reads_a_file_and_refuses_binary(cat: Catalogue, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("content", "nl", "en"),
+    [
+        (
+            "answers:\n  q.backup.offline: nee\n  q.backup.ofline: ja\n",
+            "a.yaml regel 3: onbekende vraag 'q.backup.ofline' (bedoelt u q.backup.offline?)",
+            "a.yaml line 3: unknown question id 'q.backup.ofline' (did you mean q.backup.offline?)",
+        ),
+        (
+            "answers:\n  q.backup.copies: veel\n",
+            "a.yaml regel 2: q.backup.copies: 'veel' is geen getal (0 of meer)",
+            "a.yaml line 2: q.backup.copies: 'veel' is not a number (0 or more)",
+        ),
+        ("- q.backup.offline\n", "a.yaml regel 1: een antwoordenbestand", "a.yaml line 1: an answers file"),
+    ],
+)
+def test_answers_file_problems_are_told_in_the_users_language(cat: Catalogue, content: str, nl: str, en: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_answers(content, cat, where="a.yaml")
+    assert info.value.message("nl").startswith(nl)
+    assert info.value.message("en").startswith(en)
+
+
+def test_read_answers_reads_a_file_and_refuses_binary_and_missing_files(
+    cat: Catalogue, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cyberscan.commands.common import read_answers
+
     path = tmp_path / "a.yaml"
     path.write_text(GOOD, encoding="utf-8")
-    assert load_answers(path, cat)["q.ir.plan"] == "yes"
+    assert read_answers(path, cat, lang="nl")["q.ir.plan"] == "yes"
     path.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(ConfigError):
-        load_answers(path, cat)
-    with pytest.raises(OSError):
-        load_answers(tmp_path / "missing.yaml", cat)
+    with pytest.raises(SystemExit) as info:
+        read_answers(path, cat, lang="nl")
+    assert info.value.code == 2 and "geen tekstbestand" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        read_answers(tmp_path / "missing.yaml", cat, lang="en")
+    assert info.value.code == 4 and "cannot read answers file" in capsys.readouterr().err
 
 
 @settings(max_examples=200, deadline=None)
@@ -273,15 +300,15 @@ def test_template_is_valid_empty_and_commented_in_its_language(cat: Catalogue, l
     assert ("Why:" in content) == (lang == "en")
 
 
-def test_written_answers_read_back_identically(cat: Catalogue, tmp_path: Path) -> None:
+def test_written_answers_read_back_identically(cat: Catalogue) -> None:
     qn = questionnaire(cat)
     answers = parse_answers(GOOD, cat)
     answers.data["q.backup.rto"] = {"collection_db": 48, "website": 2.5}
     answers.data["q.scope.nis2"] = DONT_KNOW
-    path = tmp_path / "antwoorden.yaml"
-    save_answers(path, dump_answers(qn, qn.questions, answers, lang="nl"))
-    assert path.stat().st_mode & 0o777 == 0o600  # contact details are personal data
-    assert load_answers(path, cat).data == answers.data
+    for lang in ("nl", "en"):
+        again = parse_answers(dump_answers(qn, qn.questions, answers, lang=lang), cat)
+        assert again.data == answers.data
+        assert again.lang == lang
 
 
 # ------------------------------------------------------------------ results

@@ -11,16 +11,16 @@ from ..catalogue import text
 from ..docgen import write
 from ..models import Severity
 from ..texts import say
-from .common import EXIT_IO, LANGS, fail, lang_of, load_catalogue, pick_profile
+from .common import EXIT_IO, LANGS, fail, lang_of, load_catalogue, os_detail, pick_profile
 from .help import h
 
 
-@click.command("checks", help=h("checks.help"))
+@click.command("checks", help=h("checks.help"), options_metavar=h("metavar.options"))
 @click.option("--lang", type=LANGS, default=None, help=h("opt.lang"))
-@click.option("--area", help=h("opt.area"))
-@click.option("--tag", help=h("opt.tag"))
+@click.option("--area", metavar=h("metavar.area"), help=h("opt.area"))
+@click.option("--tag", metavar=h("metavar.tag"), help=h("opt.tag"))
 @click.option("--severity", type=click.Choice([s.value for s in Severity]), help=h("opt.severity"))
-@click.option("--profile", "profile_name", help=h("opt.checks-profile"))
+@click.option("--profile", "profile_name", metavar=h("metavar.profile"), help=h("opt.checks-profile"))
 @click.option("--json", "as_json", is_flag=True, help=h("opt.json"))
 def checks_cmd(lang: str | None, area: str | None, tag: str | None, severity: str | None, profile_name: str | None,
                as_json: bool) -> None:
@@ -46,7 +46,7 @@ def checks_cmd(lang: str | None, area: str | None, tag: str | None, severity: st
     click.echo("\n" + say("checks.count", language, count=len(rows), version=cat.version))
 
 
-@click.command("profiles", help=h("profiles.help"))
+@click.command("profiles", help=h("profiles.help"), options_metavar=h("metavar.options"))
 @click.option("--lang", type=LANGS, default=None, help=h("opt.lang"))
 def profiles_cmd(lang: str | None) -> None:
     language = lang_of(lang)
@@ -58,8 +58,8 @@ def profiles_cmd(lang: str | None) -> None:
             click.echo(f"{'':<16} {text(p.description, language)}")
 
 
-@click.command("docs", help=h("docs.help"))
-@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.command("docs", help=h("docs.help"), options_metavar=h("metavar.options"))
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path), metavar=h("metavar.folder"))
 def docs_cmd(folder: Path) -> None:
     language = lang_of(None)
     cat, _ = load_catalogue(lang=language)
@@ -67,4 +67,4 @@ def docs_cmd(folder: Path) -> None:
         for path in write(cat, folder):
             click.echo(str(path))
     except OSError as exc:
-        fail("file.unwritable", EXIT_IO, language, path=str(folder), detail=exc.strerror or str(exc))
+        fail("file.unwritable", EXIT_IO, language, path=str(folder), detail=os_detail(exc, language))

@@ -12,6 +12,7 @@ Exit codes (also in README.md):
 
 from __future__ import annotations
 
+import errno
 import math
 import sys
 from collections.abc import Sequence
@@ -28,7 +29,8 @@ from ..models import AcceptedRisk
 from ..questionnaire import Answers, parse_answers
 from ..render import Report, render
 from ..risks import parse_risks
-from ..texts import LANGUAGES, env_lang, say
+from ..texts import LANGUAGES, env_lang, say, table
+from . import clicktext
 from .output import Planned, plan, write_atomic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_TARGET, EXIT_IO, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -53,6 +55,13 @@ def fail(key: str, code: int, lang: str, /, **params: Any) -> NoReturn:
     sys.exit(code)
 
 
+def os_detail(exc: OSError, lang: str) -> str:
+    """Why the operating system refused, in the user's language (its own words for rarer reasons)."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    key = f"os.{name}"
+    return say(key, lang) if name and key in table() else (exc.strerror or type(exc).__name__)
+
+
 def fail_with(exc: CyberscanError, code: int, lang: str) -> NoReturn:
     click.echo(f"cyberscan: {exc.message(lang)}", err=True)
     sys.exit(code)
@@ -70,9 +79,10 @@ class Seconds(click.ParamType):  # type: ignore[type-arg]
         try:
             number = float(value)
         except (TypeError, ValueError):
-            self.fail(say("option.not-a-number", env_lang(), value=value), param, ctx)
+            self.fail(say("option.not-a-number", clicktext.ACTIVE.lang, value=value), param, ctx)
         if not math.isfinite(number) or not self.low <= number <= self.high:
-            self.fail(say("option.bad-timeout", env_lang(), value=value, low=self.low, high=self.high), param, ctx)
+            self.fail(say("option.bad-timeout", clicktext.ACTIVE.lang, value=value, low=self.low, high=self.high),
+                      param, ctx)
         return number
 
 
@@ -92,13 +102,15 @@ def pick_profile(cat: Catalogue, name: str, *, lang: str) -> Profile:
         fail_with(exc, EXIT_USAGE, lang)
 
 
-def read_text(path: Path, *, lang: str, limit: int = MAX_INPUT_BYTES) -> str:
-    """A small text file the user gave, or a one-line exit (missing: 4, too large or not text: 2)."""
+def read_text(path: Path, *, lang: str, limit: int = MAX_INPUT_BYTES, unreadable: str = "file.unreadable") -> str:
+    """A small text file the user gave, or a one-line exit (missing: 4, too large or not text: 2).
+
+    Never more than ``limit`` + 1 bytes are read, so /dev/zero or a huge file costs nothing."""
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
     except OSError as exc:
-        fail("file.unreadable", EXIT_IO, lang, path=str(path), detail=exc.strerror or str(exc))
+        fail(unreadable, EXIT_IO, lang, path=str(path), detail=os_detail(exc, lang))
     if len(data) > limit:
         fail("file.too-large", EXIT_USAGE, lang, path=str(path), limit=limit)
     try:
@@ -109,7 +121,7 @@ def read_text(path: Path, *, lang: str, limit: int = MAX_INPUT_BYTES) -> str:
 
 def read_answers(path: Path, cat: Catalogue, *, lang: str) -> Answers:
     """A filled answers file, or a one-line exit naming the line and question that are wrong."""
-    content = read_text(path, lang=lang)
+    content = read_text(path, lang=lang, unreadable="answers.unreadable")
     try:
         return parse_answers(content, cat, where=str(path))
     except ConfigError as exc:
@@ -117,7 +129,7 @@ def read_answers(path: Path, cat: Catalogue, *, lang: str) -> Answers:
 
 
 def read_risks(path: Path, *, lang: str) -> tuple[AcceptedRisk, ...]:
-    content = read_text(path, lang=lang)
+    content = read_text(path, lang=lang, unreadable="risks.unreadable")
     try:
         return parse_risks(content, where=str(path))
     except ConfigError as exc:
@@ -157,7 +169,7 @@ def write_reports(report: Report, planned: Sequence[Planned], registry: registry
         try:
             write_atomic(item.path, content)
         except (OSError, UsageError) as exc:
-            detail = exc.message(report.lang) if isinstance(exc, UsageError) else (exc.strerror or str(exc))
+            detail = exc.message(report.lang) if isinstance(exc, UsageError) else os_detail(exc, report.lang)
             fail("file.unwritable", EXIT_IO, report.lang, path=str(item.path), detail=detail)
         written.append(item.path)
     return written

@@ -1,7 +1,8 @@
 """Command-line help in the user's language, from ``texts/help.yaml``.
 
 Click reads help texts when the commands are defined, before any option is parsed, so the language
-is taken from the command line itself (``--lang en`` anywhere) or ``CYBERSCAN_LANG``.
+is taken from the command line itself (``--lang en`` anywhere) or ``CYBERSCAN_LANG``. Click's own
+words follow the same language (:mod:`.clicktext`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from ..texts import LANGUAGES, env_lang, say
+from . import clicktext
 
 
 def help_lang(argv: list[str] | None = None) -> str:
@@ -22,6 +24,7 @@ def help_lang(argv: list[str] | None = None) -> str:
 
 
 LANG = help_lang()
+clicktext.install(LANG)  # before any command is defined: click builds some texts (file, [default: ...]) then
 
 
 def h(key: str) -> str:

@@ -29,8 +29,23 @@ from ..questionnaire import (
     questionnaire,
     selected,
 )
-from .common import EXIT_IO, EXIT_OK, EXIT_USAGE, LANGS, fail, lang_of, load_catalogue, pick_profile, read_answers
+from ..texts import say
+from .common import (
+    EXIT_IO,
+    EXIT_OK,
+    EXIT_USAGE,
+    LANGS,
+    echo,
+    fail,
+    lang_of,
+    load_catalogue,
+    os_detail,
+    pick_profile,
+    read_answers,
+)
+from .help import h
 from .output import write_atomic
+from .prompt import ask
 
 DEFAULT_FILE = "antwoorden.yaml"
 
@@ -42,55 +57,6 @@ HELP = {"h", "help", "hulp"}
 SHORT = {
     "nl": {"w": DONT_KNOW, "j": "yes", "n": "no", "d": "partly"},
     "en": {"d": DONT_KNOW, "dk": DONT_KNOW, "y": "yes", "n": "no", "p": "partly"},
-}
-
-T = {
-    "nl": {
-        "intro": "Vragenlijst digitale veiligheid: {n} vragen, ongeveer tien minuten. Elk antwoord wordt meteen bewaard in {file}.",
-        "resume": "Verder waar u gebleven was: {done} van {n} vragen zijn al beantwoord.",
-        "controls": "Typ het nummer of het antwoord. w = weet niet, o = overslaan, t = terug, ? = waarom, stop = opslaan en stoppen.",
-        "progress": "Vraag {i} van {n} · {section}",
-        "why": "Waarom: {why}",
-        "current": "huidig antwoord: {value} (Enter = houden)",
-        "choose_multi": "Kies één of meer nummers, gescheiden door komma's (0 = geen).",
-        "number": "Een getal{unit}.",
-        "date": "Een datum (zoals 2026-03-31 of 31-3-2026), of 'nooit'.",
-        "part": "  {part}{unit}",
-        "name": "  Naam",
-        "phone": "  Telefoon",
-        "answer": "Antwoord",
-        "dont_know": "Weet niet",
-        "first": "Dit is de eerste vraag.",
-        "empty": "Geef een antwoord, of o om over te slaan.",
-        "saved": "Opgeslagen in {file}. Start dezelfde opdracht opnieuw om verder te gaan.",
-        "done": "Klaar: {answered} vragen beantwoord, {skipped} overgeslagen. Antwoorden staan in {file}.",
-        "next": "Gebruik ze bij de scan: cyberscan scan uwdomein.nl --answers {file}",
-        "all_done": "Alle vragen in {file} zijn beantwoord of overgeslagen ({skipped} overgeslagen). Gebruik --review om ze opnieuw langs te lopen.",
-        "hours": " (uur)",
-    },
-    "en": {
-        "intro": "Digital security questionnaire: {n} questions, about ten minutes. Every answer is saved at once in {file}.",
-        "resume": "Continuing where you left off: {done} of {n} questions are answered already.",
-        "controls": "Type the number or the answer. d = don't know, s = skip, b = back, ? = why, stop = save and stop.",
-        "progress": "Question {i} of {n} · {section}",
-        "why": "Why: {why}",
-        "current": "current answer: {value} (Enter = keep)",
-        "choose_multi": "Choose one or more numbers, separated by commas (0 = none).",
-        "number": "A number{unit}.",
-        "date": "A date (such as 2026-03-31), or 'never'.",
-        "part": "  {part}{unit}",
-        "name": "  Name",
-        "phone": "  Phone",
-        "answer": "Answer",
-        "dont_know": "Don't know",
-        "first": "This is the first question.",
-        "empty": "Give an answer, or s to skip.",
-        "saved": "Saved in {file}. Run the same command again to continue.",
-        "done": "Done: {answered} questions answered, {skipped} skipped. The answers are in {file}.",
-        "next": "Use them with the scan: cyberscan scan yourdomain.nl --answers {file}",
-        "all_done": "Every question in {file} is answered or skipped ({skipped} skipped). Use --review to go through them again.",
-        "hours": " (hours)",
-    },
 }
 
 
@@ -106,25 +72,15 @@ class _Skip(Exception):
     pass
 
 
-@click.command("questionnaire")
-@click.option(
-    "--output",
-    "-o",
-    "output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=f"Answers file to write and resume (default {DEFAULT_FILE}; with --template: standard output).",
-)
-@click.option("--lang", type=LANGS, default=None, help="Language of the questions.")
-@click.option(
-    "--profile",
-    "profile_name",
-    default=None,
-    help="Which questions apply (see `cyberscan profiles`; default: the file's, else default).",
-)
-@click.option("--template", is_flag=True, help="Write an empty answers file with explanations, to fill in by hand.")
-@click.option("--review", is_flag=True, help="Go through every question again, also the answered ones.")
+@click.command("questionnaire", help=h("questionnaire.help"), options_metavar=h("metavar.options"))
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False, path_type=Path), metavar=h("metavar.file"),
+              help=h("opt.questionnaire-output"))
+@click.option("--lang", type=LANGS, default=None, help=h("opt.questionnaire-lang"))
+@click.option("--profile", "profile_name", default=None, metavar=h("metavar.profile"),
+              help=h("opt.questionnaire-profile"))
+@click.option("--template", is_flag=True, help=h("opt.template"))
+@click.option("--review", is_flag=True, help=h("opt.review"))
 def command(output: Path | None, lang: str | None, profile_name: str | None, template: bool, review: bool) -> None:
-    """Answer questions about what a scan cannot see (backups, MFA, incident plan) and save them."""
     lang = lang_of(lang)
     cat, _ = load_catalogue(lang=lang)
     qn = questionnaire(cat)
@@ -140,7 +96,7 @@ def command(output: Path | None, lang: str | None, profile_name: str | None, tem
         if output.exists():
             fail("questionnaire.template-exists", EXIT_USAGE, lang, path=str(output))
         _save(output, content, lang)
-        click.echo(f"{output}", err=True)
+        echo("questionnaire.template-written", lang, path=str(output))
         return
     path = output or Path(DEFAULT_FILE)
     answers = Answers(lang=lang)
@@ -157,7 +113,7 @@ def _save(path: Path, content: str, lang: str) -> None:
     try:
         write_atomic(path, content, mode=0o600)
     except OSError as exc:
-        fail("file.unwritable", EXIT_IO, lang, path=str(path), detail=exc.strerror or str(exc))
+        fail("file.unwritable", EXIT_IO, lang, path=str(path), detail=os_detail(exc, lang))
 
 
 class Session:
@@ -167,7 +123,6 @@ class Session:
         self, cat: Catalogue, qn: Questionnaire, questions: list[Question], answers: Answers, path: Path, lang: str
     ) -> None:
         self.cat, self.qn, self.questions, self.answers, self.path, self.lang = cat, qn, questions, answers, path, lang
-        self.t = T[lang]
 
     # -- persistence
 
@@ -177,8 +132,11 @@ class Session:
         keep = [q for q in self.qn.questions if q.id in wanted]
         _save(self.path, dump_answers(self.qn, keep, self.answers, lang=self.lang, file_name=self.path.name), self.lang)
 
+    def t(self, key: str, **params: Any) -> str:
+        return say(f"questionnaire.{key}", self.lang, **params)
+
     def say(self, key: str, **params: Any) -> None:
-        click.echo(self.t[key].format(**params))
+        click.echo(self.t(key, **params))
 
     # -- the loop
 
@@ -195,7 +153,7 @@ class Session:
         )
         if start >= n:
             skipped = sum(1 for q in self.questions if q.id in self.answers.skipped and q.id not in self.answers.data)
-            self.say("all_done", file=self.path, skipped=skipped)
+            self.say("all-done", file=self.path, skipped=skipped)
             return
         self.say("intro", n=n, file=self.path)
         if done and not review:
@@ -223,7 +181,7 @@ class Session:
                 self.save()
                 history.append(i)
                 i += 1
-        except (_Stop, click.Abort):
+        except (_Stop, click.Abort, KeyboardInterrupt):  # Ctrl-C between two prompts counts too
             self.save()
             click.echo("")
             self.say("saved", file=self.path)
@@ -237,8 +195,7 @@ class Session:
     # -- one question
 
     def prompt(self, prompt_text: str) -> str:
-        raw: str = click.prompt(prompt_text, default="", show_default=False, prompt_suffix=": ")
-        return raw.strip()
+        return ask(f"{prompt_text}: ")
 
     def command_of(self, raw: str) -> None:
         word = raw.lower()
@@ -253,12 +210,12 @@ class Session:
         lang = self.lang
         section = text(self.qn.sections.get(q.section, {}), lang) or q.section
         click.echo("")
-        click.secho(self.t["progress"].format(i=i, n=n, section=section), bold=True)
+        click.secho(self.t("progress", i=i, n=n, section=section), bold=True)
         click.echo(text(q.text, lang))
-        click.secho(self.t["why"].format(why=text(q.why, lang)), dim=True)
+        click.secho(self.t("why", why=text(q.why, lang)), dim=True)
         current = self.answers.data.get(q.id)
         if current is not None:
-            click.echo("  (" + self.t["current"].format(value=label(q, current, lang)) + ")")
+            click.echo(f"  ({self.t('current', value=label(q, current, lang))})")
         if q.type == "contact":
             self._contact(q, current)
             return
@@ -267,7 +224,7 @@ class Session:
             return
         choices = self._show_options(q)
         while True:
-            raw = self.prompt(self.t["answer"])
+            raw = self.prompt(self.t("answer"))
             if not raw:
                 if current is not None:
                     return
@@ -298,20 +255,22 @@ class Session:
         lang = self.lang
         if q.type == "yesno":
             values = ["yes", "no", "partly", DONT_KNOW]
-            labels = {"nl": ["Ja", "Nee", "Deels", "Weet niet"], "en": ["Yes", "No", "Partly", "Don't know"]}[lang]
+            labels = [self.t(f"option-{value}") for value in values]
             click.echo("   " + "   ".join(f"{k}) {lab}" for k, lab in enumerate(labels, 1)))
             return values
         if q.type in ("choice", "multi"):
             values = [o.value for o in q.options] + [DONT_KNOW]
             for k, option in enumerate(q.options, 1):
                 click.echo(f"   {k}) {text(option.label, lang)}")
-            click.echo(f"   {len(values)}) {self.t['dont_know']}")
+            click.echo(f"   {len(values)}) {self.t('option-dont-know')}")
             if q.type == "multi":
-                self.say("choose_multi")
+                self.say("choose-multi")
             return values
         if q.type == "number":
-            unit = f" ({text(q.unit, lang)})" if q.unit else ""
-            self.say("number", unit=unit)
+            if q.unit:
+                self.say("number-unit", unit=text(q.unit, lang))
+            else:
+                self.say("number")
         elif q.type == "date":
             self.say("date")
         return []
@@ -352,14 +311,13 @@ class Session:
 
     def _per(self, q: Question, current: Any) -> None:
         lang = self.lang
-        unit = f" ({text(q.unit, lang)})" if q.unit else ""
         values: dict[str, Any] = dict(current) if isinstance(current, dict) else {}
         for part in q.per:
             while True:
                 old = values.get(part.value)
-                raw = self._sub(
-                    self.t["part"].format(part=text(part.label, lang), unit=unit), None if old is None else str(old)
-                )
+                prompt_text = (self.t("part-unit", part=text(part.label, lang), unit=text(q.unit, lang)) if q.unit
+                               else self.t("part", part=text(part.label, lang)))
+                raw = self._sub(prompt_text, None if old is None else str(old))
                 if raw is None or self._dont_know(raw):
                     values.pop(part.value, None)
                     break
@@ -378,8 +336,8 @@ class Session:
 
     def _contact(self, q: Question, current: Any) -> None:
         old = dict(current) if isinstance(current, dict) else {}
-        name = self._sub(self.t["name"], old.get("name"))
-        phone = self._sub(self.t["phone"], old.get("phone"))
+        name = self._sub(self.t("name"), old.get("name"))
+        phone = self._sub(self.t("phone"), old.get("phone"))
         contact = {k: v for k, v in {**old, "name": name, "phone": phone}.items() if v}
         if not contact:
             raise _Skip

@@ -24,6 +24,7 @@ from .common import (
     fail_with,
     lang_of,
     load_catalogue,
+    os_detail,
     pick_profile,
     plan_reports,
     read_answers,
@@ -41,7 +42,7 @@ def load_scan(path: Path, registry: Registry, lang: str) -> Any:
         with path.open("rb") as handle:
             raw = handle.read(MAX_REPORT_BYTES + 1)
     except OSError as exc:
-        fail("file.unreadable", EXIT_IO, lang, path=str(path), detail=exc.strerror or str(exc))
+        fail("file.unreadable", EXIT_IO, lang, path=str(path), detail=os_detail(exc, lang))
     if len(raw) > MAX_REPORT_BYTES:
         fail("file.too-large", EXIT_USAGE, lang, path=str(path), limit=MAX_REPORT_BYTES)
     try:
@@ -54,14 +55,17 @@ def load_scan(path: Path, registry: Registry, lang: str) -> Any:
         fail("report.not-a-report", EXIT_USAGE, lang, path=str(path), detail=exc.message(lang))
 
 
-@click.command("report", help=h("report.help"))
-@click.argument("results_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--answers", "answers_file", type=click.Path(dir_okay=False, path_type=Path), help=h("opt.answers"))
-@click.option("--accepted", "risks_file", type=click.Path(dir_okay=False, path_type=Path), help=h("opt.accepted"))
-@click.option("--format", "formats", multiple=True, default=["terminal"], show_default=True, help=h("opt.format"))
-@click.option("--output", "-o", help=h("opt.output"))
+@click.command("report", help=h("report.help"), options_metavar=h("metavar.options"))
+@click.argument("results_file", type=click.Path(dir_okay=False, path_type=Path), metavar=h("metavar.report"))
+@click.option("--answers", "answers_file", type=click.Path(dir_okay=False, path_type=Path), metavar=h("metavar.file"),
+              help=h("opt.answers"))
+@click.option("--accepted", "risks_file", type=click.Path(dir_okay=False, path_type=Path), metavar=h("metavar.file"),
+              help=h("opt.accepted"))
+@click.option("--format", "formats", multiple=True, default=["terminal"], show_default=True,
+              metavar=h("metavar.format"), help=h("opt.format"))
+@click.option("--output", "-o", metavar=h("metavar.output"), help=h("opt.output"))
 @click.option("--lang", type=LANGS, default=None, help=h("opt.lang"))
-@click.option("--profile", "profile_name", default=None, help=h("opt.report-profile"))
+@click.option("--profile", "profile_name", default=None, metavar=h("metavar.profile"), help=h("opt.report-profile"))
 @click.option("--supplier", "for_suppliers", is_flag=True, help=h("opt.supplier"))
 def command(
     results_file: Path,

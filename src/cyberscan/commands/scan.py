@@ -40,6 +40,7 @@ from .common import (
     fail_with,
     lang_of,
     load_catalogue,
+    os_detail,
     pick_profile,
     plan_reports,
     read_answers,
@@ -48,6 +49,7 @@ from .common import (
 )
 from .help import h
 from .history import db_option, report_extra, save_scan, store_for_scan
+from .prompt import ask_yes_no
 
 
 def parse_nameservers(values: Sequence[str], lang: str) -> tuple[Nameserver, ...]:
@@ -90,30 +92,41 @@ def stoppable(lang: str) -> Iterator[threading.Event]:
 
 
 def confirm_authorised(targets: Sequence[str], lang: str) -> bool:
+    """Ask before a port scan (only on a terminal). Ctrl-C here stops cleanly: exit 130, nothing scanned."""
     if not sys.stdin.isatty():
         echo("scan.ports-need-confirmation", lang)
         return False
-    return click.confirm(say("scan.ports-question", lang, targets=", ".join(targets)), default=False, err=True)
+    try:
+        return ask_yes_no(say("scan.ports-question", lang, targets=", ".join(targets)), lang)
+    except click.Abort:
+        click.echo("", err=True)
+        fail("scan.interrupted-at-prompt", EXIT_INTERRUPTED, lang)
 
 
-@click.command("scan", help=h("scan.help"))
-@click.argument("domains", nargs=-1, required=True)
-@click.option("--profile", "profile_name", default="default", show_default=True, help=h("opt.profile"))
-@click.option("--format", "formats", multiple=True, default=["terminal"], show_default=True, help=h("opt.format"))
-@click.option("--output", "-o", help=h("opt.output"))
+@click.command("scan", help=h("scan.help"), options_metavar=h("metavar.options"))
+@click.argument("domains", nargs=-1, required=True, metavar=h("metavar.domains"))
+@click.option("--profile", "profile_name", default="default", show_default=True, metavar=h("metavar.profile"),
+              help=h("opt.profile"))
+@click.option("--format", "formats", multiple=True, default=["terminal"], show_default=True,
+              metavar=h("metavar.format"), help=h("opt.format"))
+@click.option("--output", "-o", metavar=h("metavar.output"), help=h("opt.output"))
 @click.option("--lang", type=LANGS, default=None, help=h("opt.lang"))
-@click.option("--nameserver", "nameservers", multiple=True, metavar="IP[:PORT]", help=h("opt.nameserver"))
-@click.option("--timeout", type=Seconds(MIN_TIMEOUT, MAX_TIMEOUT), default=5.0, show_default=True, help=h("opt.timeout"))
-@click.option("--ca-bundle", type=click.Path(dir_okay=False), help=h("opt.ca-bundle"))
+@click.option("--nameserver", "nameservers", multiple=True, metavar=h("metavar.nameserver"), help=h("opt.nameserver"))
+@click.option("--timeout", type=Seconds(MIN_TIMEOUT, MAX_TIMEOUT), default=5.0, show_default=True,
+              metavar=h("metavar.seconds"), help=h("opt.timeout"))
+@click.option("--ca-bundle", type=click.Path(dir_okay=False), metavar=h("metavar.file"), help=h("opt.ca-bundle"))
 @click.option("--allow-private", is_flag=True, help=h("opt.allow-private"))
-@click.option("--dkim-selector", "dkim_selectors", multiple=True, help=h("opt.dkim-selector"))
-@click.option("--host", "extra_hosts", multiple=True, help=h("opt.host"))
+@click.option("--dkim-selector", "dkim_selectors", multiple=True, metavar=h("metavar.selector"),
+              help=h("opt.dkim-selector"))
+@click.option("--host", "extra_hosts", multiple=True, metavar=h("metavar.host"), help=h("opt.host"))
 @click.option("--ports", is_flag=True, help=h("opt.ports"))
 @click.option("--i-am-authorised", "authorised", is_flag=True, help=h("opt.authorised"))
-@click.option("--answers", "answers_file", type=click.Path(dir_okay=False, path_type=Path), help=h("opt.answers"))
-@click.option("--accepted", "risks_file", type=click.Path(dir_okay=False, path_type=Path), help=h("opt.accepted"))
+@click.option("--answers", "answers_file", type=click.Path(dir_okay=False, path_type=Path), metavar=h("metavar.file"),
+              help=h("opt.answers"))
+@click.option("--accepted", "risks_file", type=click.Path(dir_okay=False, path_type=Path), metavar=h("metavar.file"),
+              help=h("opt.accepted"))
 @click.option("--catalogue", "catalogue_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help=h("opt.catalogue"))
+              metavar=h("metavar.folder"), help=h("opt.catalogue"))
 @click.option("--fail-on", type=click.Choice(["none", *[s.value for s in Severity]]), default="none", show_default=True,
               help=h("opt.fail-on"))
 @click.option("--no-progress", is_flag=True, help=h("opt.no-progress"))
@@ -221,7 +234,7 @@ def _ca_bundle(value: str | None, lang: str) -> str | None:
     try:
         data = Path(value).read_bytes()[: 16 * 1024 * 1024]
     except OSError as exc:
-        fail("file.unreadable", EXIT_USAGE, lang, path=value, detail=exc.strerror or str(exc))
+        fail("file.unreadable", EXIT_USAGE, lang, path=value, detail=os_detail(exc, lang))
     if not pem_certificates(data):
         fail("option.bad-ca-bundle", EXIT_USAGE, lang, path=value)
     return value

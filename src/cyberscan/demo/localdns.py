@@ -8,6 +8,8 @@ which is all cyberscan needs when pointed at it with ``--nameserver``.
 
 from __future__ import annotations
 
+import errno
+import os
 import socket
 import socketserver
 import struct
@@ -258,7 +260,7 @@ class LocalDnsServer:
                 continue
             break
         else:  # pragma: no cover
-            raise OSError("no free port for the local DNS server")
+            raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
         udp.zones = tcp.zones = zones
         self._servers: list[socketserver.BaseServer] = [udp, tcp]
         self.address = host
