@@ -402,7 +402,7 @@ class Endpoint:
         """
         if not self._slot.acquire(timeout=max(0.01, self.deadline.remaining)):
             self.deadline.check(f"{self.address}:{port}")
-            raise ProbeTimeout(f"{self.address}:{port}: no free connection slot in time")
+            raise ProbeTimeout(f"{self.address}:{port}: slot wait")
         try:
             sock = socket.create_connection((self.address, port), timeout=self.timeout)
             watch = self._reaper.watch(sock, self.deadline)

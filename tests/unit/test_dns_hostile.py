@@ -18,7 +18,6 @@ import dns.flags
 import dns.message
 import dns.query
 import dns.rdatatype
-import pytest
 
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from cyberscan.facts.mail import SpfFact

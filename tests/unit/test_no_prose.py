@@ -42,35 +42,19 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("parsers/securitytxt.py", "-----BEGIN PGP SIGNATURE-----"): "OpenPGP armor line (RFC 4880) the parser looks for",
     ("parsers/securitytxt.py", "-----END PGP SIGNATURE-----"): "OpenPGP armor line (RFC 4880) the parser looks for",
     ("parsers/nmap.py", "subject alternative name:"): "text nmap's ssl-cert script prints, which the parser reads",
-    # --- TODO (merge): technical details in files owned by the area helpers (probes, parsers, facts),
-    # shown as evidence beside a translated message; they should become tokens or text keys there.
-    ("parsers/dkim.py", "t=y: receivers may treat signatures as unsigned"): "TODO parsers/dkim.py: warning as prose",
-    ("parsers/dkim.py", "v=DKIM1 must be the first tag"): "TODO parsers/dkim.py: problem as prose",
-    ("parsers/dkim.py", "p= is not valid base64"): "TODO parsers/dkim.py: problem as prose",
-    ("parsers/dkim.py", "not an Ed25519 public key"): "TODO parsers/dkim.py: problem as prose",
-    ("parsers/dkim.py", "k={} but the key is {}"): "TODO parsers/dkim.py: problem as prose",
-    ("parsers/dkim.py", "the key data cannot be read"): "TODO parsers/dkim.py: problem as prose",
-    ("parsers/dmarc.py", "the record must start with v=DMARC1"): "TODO parsers/dmarc.py: problem as prose",
-    ("parsers/dmarc.py", "empty address in list"): "TODO parsers/dmarc.py: problem as prose",
-    ("parsers/dmarc.py", "p= should directly follow v=DMARC1"): "TODO parsers/dmarc.py: warning as prose",
-    ("parsers/mtasts.py", "the record must start with v=STSv1"): "TODO parsers/mtasts.py: problem as prose",
-    ("parsers/mtasts.py", "a policy in enforce or testing mode must list mx patterns"):
-        "TODO parsers/mtasts.py: problem as prose",
-    ("parsers/spf.py", "only spaces may separate terms"): "TODO parsers/spf.py: problem as prose",
-    ("parsers/spf.py", "an 'all' mechanism makes the redirect ineffective"): "TODO parsers/spf.py: warning as prose",
-    ("parsers/tlsrpt.py", "the record must start with v=TLSRPTv1"): "TODO parsers/tlsrpt.py: problem as prose",
-    ("parsers/nmap.py", "nmap gave no output"): "TODO parsers/nmap.py: error detail as prose",
-    ("parsers/nmap.py", "incomplete or invalid nmap XML ({})"): "TODO parsers/nmap.py: error detail as prose",
-    ("parsers/nmap.py", "not nmap XML (root element <{}>)"): "TODO parsers/nmap.py: error detail as prose",
-    ("probes/tlsraw.py", "handshake message before ServerHello"): "TODO probes/tlsraw.py: error detail as prose",
-    ("probes/tlsraw.py", "no answer in time"): "TODO probes/tlsraw.py: error detail as prose",
-    ("probes/tlsraw.py", "record type {}"): "TODO probes/tlsraw.py: error detail as prose",
-    ("facts/mail.py", "a policy that was cut off at the size limit is an error now"):
-        "TODO facts/mail.py: migration refusal as prose",
+    ("parsers/banner.py", "Microsoft IIS httpd"): "a product name as nmap reports it (the banner parser uses nmap's names)",
+    ("parsers/banner.py", "OpenResty web app server"): "a product name as nmap reports it",
 }
 
 
+# SQL statements (the history store): keywords in capitals, as SQL is written, are not prose
+SQL = re.compile(r"\b(SELECT|INSERT INTO|CREATE (TABLE|INDEX|UNIQUE INDEX)|UPDATE|DELETE FROM|ALTER TABLE|ORDER BY|"
+                 r"GROUP BY|PRIMARY KEY|NOT NULL|REFERENCES|ON CONFLICT)\b")
+
+
 def is_prose(value: str) -> bool:
+    if SQL.search(value):
+        return False
     return bool(THREE_WORDS.search(value) or SENTENCE.search(value))
 
 

@@ -50,7 +50,7 @@ def _pattern(value: Any, what: str) -> re.Pattern[str] | None:
     try:
         return re.compile(str(value), re.IGNORECASE)
     except re.error as exc:
-        raise ValueError(f"{what}: invalid regular expression {value!r} ({exc})") from None
+        raise ValueError(f"{what}: regex {value!r}: {exc}") from None
 
 
 def rules(params: Mapping[str, Any]) -> list[PortRule]:

@@ -113,6 +113,6 @@ class StsPolicyFetch:
 @migrates(StsPolicyFetch, 1)
 def _sts_v1(data: dict[str, Any]) -> dict[str, Any]:
     if data.get("problem") == "too-large":  # a cut-off answer is not judged any more
-        raise ValueError("a policy that was cut off at the size limit is an error now")
+        raise ValueError("too-large")
     return data
 

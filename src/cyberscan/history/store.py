@@ -289,7 +289,7 @@ def _not_sqlite(path: Path) -> str:
         raise HistoryError("history.unreachable", path=str(path), detail=exc.strerror or str(exc)) from None
     if not head or head == SQLITE_HEADER:
         return ""
-    return "not an SQLite database"
+    return "not-sqlite"
 
 
 def _move_aside(path: Path) -> Path:

@@ -57,7 +57,7 @@ def parse_uri_list(value: str) -> tuple[tuple[ReportUri, ...], list[Issue]]:
     for raw in value.split(","):
         uri = raw.strip()
         if not uri:
-            issues.append(Issue("bad-uri", "empty address in list"))
+            issues.append(Issue("bad-uri", "''"))
             continue
         target = uri.split("!", 1)[0]  # optional size limit: mailto:a@b.nl!10m
         if "!" in uri and not _SIZE.match(uri.split("!", 1)[1]):
@@ -94,7 +94,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
         (warnings if issue.code == "empty-tag" else errors).append(issue)
     tags = parsed.tags
     if not tags or tags[0][0] != "v":
-        errors.append(Issue("v-not-first", "the record must start with v=DMARC1"))
+        errors.append(Issue("v-not-first", "v=DMARC1"))
     elif tags[0][1] != "DMARC1":
         errors.append(Issue("bad-version", tags[0][1][:40]))
     policy_raw = parsed.get("p")
@@ -106,7 +106,7 @@ def parse_dmarc(text: str) -> DmarcRecord:
     else:
         policy = policy_raw.lower()
         if tags and len(tags) > 1 and tags[1][0] != "p":
-            warnings.append(Issue("p-not-second", "p= should directly follow v=DMARC1"))
+            warnings.append(Issue("p-not-second", "p="))
     sp_raw = parsed.get("sp")
     subdomain_policy: str | None = None
     if sp_raw is not None:

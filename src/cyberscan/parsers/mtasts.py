@@ -42,7 +42,7 @@ def parse_sts_record(text: str) -> StsRecord:
     parsed = parse_tag_list(text)
     errors = [i for i in parsed.issues if i.code != "empty-tag"]
     if not parsed.tags or parsed.tags[0] != ("v", "STSv1"):
-        errors.append(Issue("bad-version", "the record must start with v=STSv1"))
+        errors.append(Issue("bad-version", "v=STSv1"))
     sts_id = parsed.get("id")
     if sts_id is None:
         errors.append(Issue("missing-id", "no id= tag"))
@@ -91,7 +91,7 @@ def parse_sts_policy(body: str) -> StsPolicy:
     else:
         max_age = int(raw_age)
     if mode in ("enforce", "testing") and not mx:
-        errors.append(Issue("missing-mx", "a policy in enforce or testing mode must list mx patterns"))
+        errors.append(Issue("missing-mx", "mx"))
     return StsPolicy(version, mode, tuple(mx), max_age, tuple(errors), tuple(warnings))
 
 

@@ -159,14 +159,14 @@ def parse_nmap_xml(text: str | bytes) -> NmapRun:
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     if not text.strip():
-        return NmapRun(error="nmap gave no output")
+        return NmapRun(error="nmap: no output")
     try:
         root = ET.fromstring(text)  # noqa: S314 - see the module docstring
     except (ET.ParseError, ValueError) as exc:
         # a run killed halfway ends without closing tags; keep what is complete
-        return _partial(text, f"incomplete or invalid nmap XML ({exc})")
+        return _partial(text, f"nmap XML: {exc}")
     if root.tag != "nmaprun":
-        return NmapRun(error=f"not nmap XML (root element <{root.tag}>)")
+        return NmapRun(error=f"nmap XML: root <{root.tag}>")
     hosts = tuple(h for h in (_host(el) for el in root.findall("host")) if h is not None)
     finished_el = root.find("runstats/finished")
     return NmapRun(

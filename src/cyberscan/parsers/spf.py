@@ -199,7 +199,7 @@ def parse_spf(text: str) -> SpfRecord:
         errors.append(Issue("non-ascii", ""))
     body = text[6:]
     if "\t" in body or "\n" in body or "\r" in body:
-        errors.append(Issue("bad-whitespace", "only spaces may separate terms"))
+        errors.append(Issue("bad-whitespace", "\\t"))
     seen_all = False
     modifiers_seen: set[str] = set()
     for raw in body.replace("\t", " ").split(" "):
@@ -251,5 +251,5 @@ def parse_spf(text: str) -> SpfRecord:
         terms.append(term)
     record = SpfRecord(text, tuple(terms), tuple(errors), tuple(warnings))
     if record.all_term is not None and record.modifier("redirect") is not None:
-        warnings.append(Issue("redirect-ignored", "an 'all' mechanism makes the redirect ineffective"))
+        warnings.append(Issue("redirect-ignored", "all"))
     return SpfRecord(text, tuple(terms), tuple(errors), tuple(warnings))

@@ -27,7 +27,7 @@ def parse_tlsrpt(text: str) -> TlsRptRecord:
     parsed = parse_tag_list(text)
     errors = [i for i in parsed.issues if i.code != "empty-tag"]
     if not parsed.tags or parsed.tags[0] != ("v", "TLSRPTv1"):
-        errors.append(Issue("bad-version", "the record must start with v=TLSRPTv1"))
+        errors.append(Issue("bad-version", "v=TLSRPTv1"))
     rua: list[str] = []
     raw = parsed.get("rua")
     if raw is None:

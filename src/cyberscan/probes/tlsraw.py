@@ -151,7 +151,7 @@ def read_flight(sock: socket.socket, *, limit: int = 256 * 1024) -> ServerFlight
                 return flight if flight.outcome == "accepted" else ServerFlight("closed", detail="connection closed")
             ctype, _rversion, length = struct.unpack("!BHH", header)
             if ctype not in (0x14, 0x15, 0x16, 0x17) or length > 18432:
-                return flight if flight.outcome == "accepted" else ServerFlight("garbage", detail=f"record type {ctype}")
+                return flight if flight.outcome == "accepted" else ServerFlight("garbage", detail=f"record {ctype}")
             payload = reader.read(length)
             if payload is None:
                 return flight if flight.outcome == "accepted" else ServerFlight("closed", detail="truncated record")
@@ -174,7 +174,7 @@ def read_flight(sock: socket.socket, *, limit: int = 256 * 1024) -> ServerFlight
                 if mtype == 14 or (mtype == 2 and flight.version >= TLS13):
                     return flight
     except TimeoutError:
-        return flight if flight.outcome == "accepted" else ServerFlight("timeout", detail="no answer in time")
+        return flight if flight.outcome == "accepted" else ServerFlight("timeout", detail="timeout")
     except OSError as exc:
         return flight if flight.outcome == "accepted" else ServerFlight("closed", detail=str(exc))
 
@@ -184,7 +184,7 @@ def _apply(flight: ServerFlight, mtype: int, msg: bytes) -> ServerFlight:
         if mtype == 2:
             return parse_server_hello(msg)
         if flight.outcome != "accepted":
-            return ServerFlight("garbage", detail="handshake message before ServerHello")
+            return ServerFlight("garbage", detail="before ServerHello")
         if mtype == 11:
             return _replace(flight, certificates=parse_certificate_list(msg))
         if mtype == 12:

@@ -66,7 +66,7 @@ def print_to_pdf(html: str, *, browser: str | None = None, timeout: float = TIME
             text = detail.decode("utf-8", "replace").strip().splitlines()[-1:] if detail else [str(exc)]
             raise UsageError("pdf.browser-failed", browser=browser, detail=(text[0] if text else "")[:200]) from None
         if not pdf.is_file() or pdf.stat().st_size == 0:
-            raise UsageError("pdf.browser-failed", browser=browser, detail="no PDF written")
+            raise UsageError("pdf.browser-failed", browser=browser, detail="0 bytes")
         return pdf.read_bytes()
 
 
