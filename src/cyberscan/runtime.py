@@ -77,16 +77,16 @@ class Deadline:
     def expired(self) -> bool:
         return self.cancelled or self.remaining <= 0
 
-    def check(self, detail: str = "") -> None:
+    def check(self, detail: str = "deadline") -> None:
         """Raise Interrupted or ProbeTimeout when the time is up."""
         if self.cancelled:
             raise Interrupted(detail)
         if self.remaining <= 0:
             raise ProbeTimeout(detail)
 
-    def timeout(self, per_read: float) -> float:
+    def timeout(self, per_read: float, detail: str = "deadline") -> float:
         """The timeout for the next blocking call: ``per_read``, or what is left when that is less."""
-        self.check()
+        self.check(detail)
         return max(0.01, min(per_read, self.remaining))
 
 
@@ -391,7 +391,7 @@ class Endpoint:
     @property
     def timeout(self) -> float:
         """The per-read timeout: ``--timeout``, or what is left of the deadline when that is less."""
-        return self.deadline.timeout(self._per_read)
+        return self.deadline.timeout(self._per_read, f"{self.address}: deadline")
 
     @contextlib.contextmanager
     def connect(self, port: int) -> Iterator[socket.socket]:

@@ -304,7 +304,7 @@ def test_a_domain_with_thousands_of_mx_and_many_ns_records_stays_bounded_and_say
     hosts = "\n".join(f"mx{i} A 192.0.2.{1 + i % 250}" for i in range(2000))
     zones = CountingZones()
     zones.add_text("huge.test", zone_text("huge.test", f"{mx}\n{ns}\n{hosts}\n"))
-    result, took = timed(scan_zones, zones, "huge.test", ["mail.mx", "dns.ns", "mail.starttls"], timeout=0.3)
+    result, took = timed(scan_zones, zones, "huge.test", ["mail.mx", "dns.ns", "mail.starttls"], timeout=3.0)
     assert took < BOUND
     inventory = fact(result, "hosts.inventory")
     assert len(inventory.with_role("mx")) == 10 and inventory.capped == 1990
