@@ -210,7 +210,9 @@ def test_with_nmap(daemons: dict[str, str], dns_server: LocalDnsServer, tmp_path
     check("net.exposed.supplier", "info", "not-hosted")
     outdated = [r for r in net["net.software.outdated"] if r["status"] != "error"]
     assert outdated and all(r["status"] in ("pass", "warn", "fail", "info") for r in outdated)
-    assert any("OpenSSH" in json.dumps(r["params"]) for r in outdated)
+    # Debian's own OpenSSH build (9.2p1 Debian 2+deb12uN) gets security fixes until Debian 12's support
+    # ends: judged by the distribution, it is not outdated although upstream 9.2 is old
+    assert not any("OpenSSH" in json.dumps(r["params"]) for r in outdated if r["status"] in ("warn", "fail")), outdated
     # Debian's sshd says "OpenSSH_9.2p1 Debian-2+deb12uN": judged as OpenSSH 9.2p1, built by Debian
     ssh = next(p for p in by_address[HOST]["open"] if p["port"] == 22)
     assert (ssh["product"], ssh["distribution"]) == ("OpenSSH", "Debian") and re.fullmatch(r"\d+\.\d+p\d+", ssh["version"])
