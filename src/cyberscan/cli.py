@@ -9,7 +9,7 @@ import logging
 
 import click
 
-from .commands import catalogue, demo, questionnaire, report, scan
+from .commands import catalogue, demo, questionnaire, report, scan, share
 from .commands.common import EXIT_INTERRUPTED, EXIT_USAGE, fail_with, lang_of
 from .commands.help import h
 from .errors import CyberscanError
@@ -31,6 +31,10 @@ main.add_command(demo.command)
 main.add_command(catalogue.checks_cmd)
 main.add_command(catalogue.profiles_cmd)
 main.add_command(catalogue.docs_cmd)
+main.add_command(share.export_cmd)
+main.add_command(share.submit_cmd)
+main.add_command(share.compare_cmd)
+main.add_command(share.hub_group)
 
 
 def run() -> None:
