@@ -308,16 +308,18 @@ def token_group() -> None:
 @click.option("--label", default="", help=h("opt.token-label"))
 @click.option("--max-organisations", type=click.IntRange(1, 10000), default=1, show_default=True,
               help=h("opt.max-organisations"))
+@click.option("--count", type=click.IntRange(1, 1000), default=1, show_default=True, help=h("opt.token-count"))
 @click.option("--lang", type=LANGS, default=None, help=h("opt.lang"))
-def token_create_cmd(database: str | None, label: str, max_organisations: int, lang: str | None) -> None:
+def token_create_cmd(database: str | None, label: str, max_organisations: int, count: int, lang: str | None) -> None:
     language = lang_of(lang)
     serve = _configure(database, language)
     try:
         serve.migrate()
-        token = serve.create_token(label, max_organisations)
+        tokens = [serve.create_token(label, max_organisations) for _ in range(count)]
     except Exception as exc:  # noqa: BLE001 - any database failure is one clear line
         fail("hub.database-failed", EXIT_IO, language, detail=type(exc).__name__ + ": " + str(exc)[:200])
-    click.echo(token)
+    for token in tokens:
+        click.echo(token)
     echo("hub.token-created", language)
 
 

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
+from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
 from ..share.summary import quarter_of_week, schema, validate
@@ -28,6 +29,8 @@ from .models import EnrolmentToken, token_digest
 from .periods import is_closed
 from .ratelimit import Buckets
 
+MAX_BATCH = 100
+MAX_BATCH_BYTES = 4 * 1024 * 1024
 api = NinjaAPI(title="cyberscan hub", version="1", urls_namespace="hub-api", docs_url="/docs")
 buckets = Buckets(settings.HUB_RATE)
 
@@ -39,7 +42,7 @@ class TokenAuth(HttpBearer):
         try:
             found = EnrolmentToken.objects.filter(digest=token_digest(token), revoked=False).first()
         except (OperationalError, InterfaceError):
-            return None
+            raise HttpError(503, say("api.database", "en")) from None  # not "unauthorised": try again
         if found is not None:
             request.hub_raw_token = token
         return found  # type: ignore[no-any-return]
@@ -102,6 +105,58 @@ def submit(request: HttpRequest) -> HttpResponse:
     if stored.created:
         return JsonResponse({"submission_id": data["submission_id"], "stored": True}, status=201)
     return JsonResponse({"submission_id": data["submission_id"], "stored": False}, status=200)
+
+
+_BATCH_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["submissions"],
+    "properties": {"submissions": {"type": "array", "maxItems": MAX_BATCH, "items": schema()}}}}}}}
+_ITEM_KEYS = {403: "token-full", 409: "conflict"}
+
+
+@api.post("/submissions/batch", auth=TokenAuth(), openapi_extra=_BATCH_BODY,
+          summary="Submit up to 100 summaries at once (one result per summary, in order)")
+def submit_batch(request: HttpRequest) -> HttpResponse:
+    token: EnrolmentToken = request.auth
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    if not length.isdigit() or int(length) > MAX_BATCH_BYTES:
+        return _error(413, "too-large", limit=MAX_BATCH_BYTES)
+    try:
+        data = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return _error(400, "not-json", errors=["(top): not JSON"])
+    items = data.get("submissions") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
+        return _error(400, "batch-invalid", errors=[f"submissions: a list of 1 to {MAX_BATCH} summaries"], limit=MAX_BATCH)
+    wait = buckets.take(token.digest, len(items))
+    if wait:
+        return _error(429, "rate-limited", retry=max(1, math.ceil(wait)))
+    today = datetime.now(UTC).date()
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    valid: list[tuple[int, dict[str, Any]]] = []
+    for index, item in enumerate(items):
+        problems = validate(item)
+        if problems:
+            results[index] = {"status": 400, "detail": say("api.invalid", "en"), "errors": problems[:20]}
+            continue
+        period_problem = _period_problem(item["week"], today)
+        if period_problem:
+            results[index] = {"status": 422, "detail": say(f"api.{period_problem}", "en",
+                                                            period=quarter_of_week(item["week"]))}
+            continue
+        valid.append((index, item))
+    if valid:
+        try:
+            statuses = store.save_many([item for _, item in valid], token, request.hub_raw_token)
+        except (OperationalError, InterfaceError, DatabaseError):
+            return _error(503, "database", retry=2)
+        for (index, item), status in zip(valid, statuses, strict=True):
+            entry: dict[str, Any] = {"status": status, "submission_id": item["submission_id"]}
+            if status in _ITEM_KEYS:
+                entry["detail"] = say(f"api.{_ITEM_KEYS[status]}", "en")
+            else:
+                entry["stored"] = status == 201
+            results[index] = entry
+    return JsonResponse({"results": results}, status=200)
 
 
 @api.get("/aggregates", summary="The published aggregates (JSON)")

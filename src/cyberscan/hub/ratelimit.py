@@ -16,16 +16,16 @@ class Buckets:
         self._lock = threading.Lock()
         self._state: dict[str, tuple[float, float]] = {}
 
-    def take(self, key: str) -> float:
-        """0 when a request may go ahead, else the seconds to wait."""
+    def take(self, key: str, cost: int = 1) -> float:
+        """0 when ``cost`` submissions may go ahead, else the seconds to wait."""
         now = self.clock()
         with self._lock:
             tokens, last = self._state.get(key, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
-            if tokens >= 1:
-                self._state[key] = (tokens - 1, now)
+            if tokens >= min(cost, self.burst):
+                self._state[key] = (tokens - cost, now)
                 if len(self._state) > self.limit:
                     self._state.pop(next(iter(self._state)))
                 return 0.0
             self._state[key] = (tokens, now)
-            return (1 - tokens) / self.rate
+            return (min(cost, self.burst) - tokens) / self.rate

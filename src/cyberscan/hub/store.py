@@ -32,39 +32,65 @@ class TokenFull(Exception):
     """The token already enrolled as many organisations as it may."""
 
 
+def _enrol(locked: EnrolmentToken, raw_token: str, organisation: str) -> None:
+    digest = enrolment_digest(raw_token, organisation)
+    if not Enrolment.objects.filter(token=locked, digest=digest).exists():
+        if Enrolment.objects.filter(token=locked).count() >= locked.max_organisations:
+            raise TokenFull
+        Enrolment.objects.create(token=locked, digest=digest)
+
+
 def save(summary: Mapping[str, Any], token: EnrolmentToken, raw_token: str) -> Stored:
     """Store a validated ``summary`` exactly once. Raises Conflict or TokenFull."""
     with transaction.atomic():
         locked = EnrolmentToken.objects.select_for_update().get(pk=token.pk)
-        digest = enrolment_digest(raw_token, str(summary["organisation"]))
-        if not Enrolment.objects.filter(token=locked, digest=digest).exists():
-            if Enrolment.objects.filter(token=locked).count() >= locked.max_organisations:
-                raise TokenFull
-            Enrolment.objects.create(token=locked, digest=digest)
+        _enrol(locked, raw_token, str(summary["organisation"]))
+        return _store_one(summary)
+
+
+def save_many(summaries: list[Mapping[str, Any]], token: EnrolmentToken, raw_token: str) -> list[int]:
+    """Store validated summaries in one transaction; an HTTP-like status per summary (201 stored,
+    200 already stored, 403 token full, 409 conflict)."""
+    out: list[int] = []
+    with transaction.atomic():
+        locked = EnrolmentToken.objects.select_for_update().get(pk=token.pk)
+        for summary in summaries:
+            try:
+                _enrol(locked, raw_token, str(summary["organisation"]))
+                out.append(201 if _store_one(summary).created else 200)
+            except TokenFull:
+                out.append(403)
+            except Conflict:
+                out.append(409)
+    return out
+
+
+def _store_one(summary: Mapping[str, Any]) -> Stored:
+    """Insert one summary unless its id is stored (inside the caller's transaction)."""
+    existing = Submission.objects.filter(submission_id=summary["submission_id"]).first()
+    if existing is not None:
+        if canonical(existing.payload) != canonical(dict(summary)):
+            raise Conflict
+        return Stored(False)
+    try:
+        with transaction.atomic():
+            Submission.objects.create(
+                submission_id=summary["submission_id"],
+                organisation=summary["organisation"],
+                period=quarter_of_week(str(summary["week"])),
+                week=summary["week"],
+                sector=summary["sector"],
+                size=summary["size"],
+                province=summary["province"] or "",
+                tool_version=summary["tool_version"],
+                catalogue_version=summary["catalogue_version"],
+                payload=dict(summary),
+            )
+    except IntegrityError:  # the same id arrived at the same moment from another connection
         existing = Submission.objects.filter(submission_id=summary["submission_id"]).first()
-        if existing is not None:
-            if canonical(existing.payload) != canonical(dict(summary)):
-                raise Conflict
-            return Stored(False)
-        try:
-            with transaction.atomic():
-                Submission.objects.create(
-                    submission_id=summary["submission_id"],
-                    organisation=summary["organisation"],
-                    period=quarter_of_week(str(summary["week"])),
-                    week=summary["week"],
-                    sector=summary["sector"],
-                    size=summary["size"],
-                    province=summary["province"] or "",
-                    tool_version=summary["tool_version"],
-                    catalogue_version=summary["catalogue_version"],
-                    payload=dict(summary),
-                )
-        except IntegrityError:  # the same id arrived at the same moment from another connection
-            existing = Submission.objects.filter(submission_id=summary["submission_id"]).first()
-            if existing is None or canonical(existing.payload) != canonical(dict(summary)):
-                raise Conflict from None
-            return Stored(False)
+        if existing is None or canonical(existing.payload) != canonical(dict(summary)):
+            raise Conflict from None
+        return Stored(False)
     return Stored(True)
 
 
