@@ -50,19 +50,62 @@ def save(summary: Mapping[str, Any], token: EnrolmentToken, raw_token: str) -> S
 
 def save_many(summaries: list[Mapping[str, Any]], token: EnrolmentToken, raw_token: str) -> list[int]:
     """Store validated summaries in one transaction; an HTTP-like status per summary (201 stored,
-    200 already stored, 403 token full, 409 conflict)."""
+    200 already stored, 403 token full, 409 conflict). Reads and writes in bulk."""
     out: list[int] = []
     with transaction.atomic():
         locked = EnrolmentToken.objects.select_for_update().get(pk=token.pk)
+        digests = {str(s["organisation"]): enrolment_digest(raw_token, str(s["organisation"])) for s in summaries}
+        known = set(Enrolment.objects.filter(token=locked, digest__in=list(digests.values()))
+                    .values_list("digest", flat=True))
+        room = locked.max_organisations - Enrolment.objects.filter(token=locked).count()
+        fresh = []
+        for digest in dict.fromkeys(digests.values()):
+            if digest not in known and room > 0:
+                fresh.append(Enrolment(token=locked, digest=digest))
+                known.add(digest)
+                room -= 1
+        Enrolment.objects.bulk_create(fresh)
+        ids = [str(s["submission_id"]) for s in summaries]
+        stored = {sid: canonical(payload) for sid, payload in
+                  Submission.objects.filter(submission_id__in=ids).values_list("submission_id", "payload")}
+        new: dict[str, Mapping[str, Any]] = {}
         for summary in summaries:
-            try:
-                _enrol(locked, raw_token, str(summary["organisation"]))
-                out.append(201 if _store_one(summary).created else 200)
-            except TokenFull:
+            sid = str(summary["submission_id"])
+            if digests[str(summary["organisation"])] not in known:
                 out.append(403)
-            except Conflict:
-                out.append(409)
+            elif sid in stored or sid in new:
+                previous = stored.get(sid) or canonical(dict(new[sid]))
+                out.append(200 if previous == canonical(dict(summary)) else 409)
+            else:
+                new[sid] = summary
+                out.append(201)
+        if new:
+            try:
+                with transaction.atomic():
+                    Submission.objects.bulk_create([_row(s) for s in new.values()])
+            except IntegrityError:  # another connection stored some of them at this moment: one by one
+                for index, summary in enumerate(summaries):
+                    if out[index] == 201 and str(summary["submission_id"]) in new:
+                        try:
+                            out[index] = 201 if _store_one(summary).created else 200
+                        except Conflict:
+                            out[index] = 409
     return out
+
+
+def _row(summary: Mapping[str, Any]) -> Submission:
+    return Submission(
+        submission_id=summary["submission_id"],
+        organisation=summary["organisation"],
+        period=quarter_of_week(str(summary["week"])),
+        week=summary["week"],
+        sector=summary["sector"],
+        size=summary["size"],
+        province=summary["province"] or "",
+        tool_version=summary["tool_version"],
+        catalogue_version=summary["catalogue_version"],
+        payload=dict(summary),
+    )
 
 
 def _store_one(summary: Mapping[str, Any]) -> Stored:
@@ -74,18 +117,7 @@ def _store_one(summary: Mapping[str, Any]) -> Stored:
         return Stored(False)
     try:
         with transaction.atomic():
-            Submission.objects.create(
-                submission_id=summary["submission_id"],
-                organisation=summary["organisation"],
-                period=quarter_of_week(str(summary["week"])),
-                week=summary["week"],
-                sector=summary["sector"],
-                size=summary["size"],
-                province=summary["province"] or "",
-                tool_version=summary["tool_version"],
-                catalogue_version=summary["catalogue_version"],
-                payload=dict(summary),
-            )
+            _row(summary).save(force_insert=True)
     except IntegrityError:  # the same id arrived at the same moment from another connection
         existing = Submission.objects.filter(submission_id=summary["submission_id"]).first()
         if existing is None or canonical(existing.payload) != canonical(dict(summary)):
