@@ -123,7 +123,7 @@ def _load(hub: Hub, database: str, folder: Path, restart: Callable[[], None]) ->
         for position, item in enumerate(items):
             _, token, body, expect = item
             broken = body.endswith(b": ")  # not JSON at all: it cannot travel inside a batch
-            if expect == "unauthorised" or broken or position % 9 == 0:  # some one at a time, on the single endpoint
+            if expect == "unauthorised" or broken or position % 25 == 0:  # some one at a time, on the single endpoint
                 flush()
                 status, data = _post(hub.url + "/api/submissions", token, body, session)
                 with lock:

@@ -55,8 +55,8 @@ def run(bind: str, *, workers: int = 2, threads: int = 16, certfile: Path | None
 
     options: dict[str, Any] = {
         "bind": bind, "workers": workers, "threads": threads, "worker_class": "gthread",
-        "accesslog": None, "errorlog": "-", "loglevel": "warning", "timeout": 60, "graceful_timeout": 20,
-        "keepalive": 5, "limit_request_line": 4094, "limit_request_fields": 50, "preload_app": True,
+        "accesslog": None, "errorlog": "-", "loglevel": "warning", "timeout": 60, "graceful_timeout": 10,
+        "keepalive": 2, "limit_request_line": 4094, "limit_request_fields": 50, "preload_app": True,
         "proc_name": "cyberscan-hub",
     }
     if certfile and keyfile:
