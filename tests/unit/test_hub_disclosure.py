@@ -8,6 +8,7 @@ case). The check is brute force over rational arithmetic, independent of the mod
 from __future__ import annotations
 
 import itertools
+import os
 from fractions import Fraction
 
 import pytest
@@ -89,7 +90,7 @@ def populations(draw: st.DrawFn) -> list[dict[str, dict[str, str]]]:
     return periods
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=int(os.environ.get("CYBERSCAN_SDC_EXAMPLES", "120")), deadline=None)
 @given(populations())
 def test_no_small_group_can_be_recomputed_from_what_is_published(groups: list[dict[str, dict[str, str]]]) -> None:
     k = 5

@@ -29,6 +29,7 @@ every cell always satisfies the rule, so the repair always ends.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -202,8 +203,11 @@ def release(periods: Sequence[PeriodInput], *, k: int = DEFAULT_K,
                     break
             if len(trial.counted) < k or violations(trial, values, dimensions, history, k):
                 continue
-            if best is None or trial.value(values, dimensions) > best.value(values, dimensions):
-                best = trial
+            fixed = _exact_fix(trial, values, dimensions, history, k, old)
+            if fixed is None:
+                continue
+            if best is None or fixed.value(values, dimensions) > best.value(values, dimensions):
+                best = fixed
         if best is not None:
             trial = best
             cells = _cells(values, trial.counted, dimensions, trial.hidden)
@@ -218,6 +222,49 @@ def release(periods: Sequence[PeriodInput], *, k: int = DEFAULT_K,
     return tuple(out)
 
 
+def _dimension_cells(history: Sequence[PeriodRelease], dim: str | None) -> list[frozenset[str]]:
+    return [orgs for rel in history for (d, _), orgs in rel.cells.items() if d == ALL or d == dim]
+
+
+def _exact_ok(trial: _Trial, values: Mapping[str, Mapping[str, str]], dims: Mapping[str, Sequence[str]],
+              history: Sequence[PeriodRelease], k: int, only: str | None = None) -> str | None:
+    """The first breakdown (or ``"all"``) from which a small set could be recomputed, else None."""
+    cells = _cells(values, trial.counted, dims, trial.hidden)
+    for dim in ([only] if only else [*dims, None]):
+        now = [orgs for (d, _), orgs in cells.items() if d == ALL or d == dim]
+        if small_set_recomputable([*_dimension_cells(history, dim), *now], k):
+            return dim or ALL
+    return None
+
+
+def _exact_fix(trial: _Trial, values: Mapping[str, Mapping[str, str]], dims: Mapping[str, Sequence[str]],
+               history: Sequence[PeriodRelease], k: int, old: set[str]) -> _Trial | None:
+    """Repair what the exact check finds: per breakdown, the previous period's pattern ("the same
+    suppression across periods"), or newcomers held back, or the whole breakdown hidden."""
+    previous = history[-1] if history else None
+    for _ in range(4 * (len(dims) + 1)):
+        failing = _exact_ok(trial, values, dims, history, k)
+        if failing is None:
+            return trial
+        options: list[_Trial] = []
+        if failing != ALL and previous is not None:
+            same = {**trial.hidden, failing: past_hidden(previous, failing, dims[failing])}
+            options.append(_Trial(set(trial.counted), set(trial.newcomers), {d: set(h) for d, h in same.items()}))
+        options.append(_Trial(set(old), set(), {d: set(h) for d, h in trial.hidden.items()}))
+        if failing != ALL:
+            hide = {**trial.hidden, failing: set(dims[failing])}
+            options.append(_Trial(set(trial.counted), set(trial.newcomers), {d: set(h) for d, h in hide.items()}))
+            options.append(_Trial(set(old), set(), {d: set(h) for d, h in hide.items()}))
+        for option in options:
+            if len(option.counted) >= k and not violations(option, values, dims, history, k) and \
+                    _exact_ok(option, values, dims, history, k, only=failing if failing != ALL else None) is None:
+                trial = option
+                break
+        else:
+            return None
+    return None
+
+
 def violations(trial: _Trial, values: Mapping[str, Mapping[str, str]], dims: Mapping[str, Sequence[str]],
                history: Sequence[PeriodRelease], k: int) -> bool:
     probe = _Trial(set(trial.counted), set(trial.newcomers), {d: set(h) for d, h in trial.hidden.items()},
@@ -229,6 +276,9 @@ def audit(releases: Sequence[PeriodRelease], dimensions: Mapping[str, Sequence[s
     """Every way ``releases`` break the rule (see the module docstring), as readable lines: empty when safe."""
     problems: list[str] = []
     shown = [r for r in releases if r.published]
+    for dim in [*dimensions, None]:
+        if small_set_recomputable(_dimension_cells(shown, dim), k):
+            problems.append(f"a set of fewer than {k} can be recomputed from the {dim or 'total'} cells")
     for index, rel in enumerate(shown):
         total = len(rel.cells[TOTAL])
         if total < k:
@@ -255,3 +305,86 @@ def audit(releases: Sequence[PeriodRelease], dimensions: Mapping[str, Sequence[s
                     if 0 < len(moved) < k:
                         problems.append(f"{earlier.period}->{rel.period}: {dim} {sorted(block)} changes by {len(moved)}")
     return problems
+
+
+# ----------------------------------------------------------------------------- the exact check
+
+_PRIME = (1 << 61) - 1  # arithmetic modulo a large prime: a set found "recomputable" here may be a false alarm
+MAX_SEARCH = 14  # more small combinations than 2**14 to try: treat as recomputable (hide more)
+
+
+def _rref(rows: list[list[int]]) -> list[tuple[int, list[int]]]:
+    """Reduced row echelon form modulo the prime: (pivot column, row) for each independent row."""
+    matrix = [[v % _PRIME for v in r] for r in rows]
+    width = len(matrix[0]) if matrix else 0
+    pivots: list[int] = []
+    rank = 0
+    for col in range(width):
+        found = next((i for i in range(rank, len(matrix)) if matrix[i][col]), None)
+        if found is None:
+            continue
+        matrix[rank], matrix[found] = matrix[found], matrix[rank]
+        inverse = pow(matrix[rank][col], _PRIME - 2, _PRIME)
+        matrix[rank] = [v * inverse % _PRIME for v in matrix[rank]]
+        for i in range(len(matrix)):
+            if i != rank and matrix[i][col]:
+                factor = matrix[i][col]
+                matrix[i] = [(a - factor * b) % _PRIME for a, b in zip(matrix[i], matrix[rank], strict=True)]
+        pivots.append(col)
+        rank += 1
+        if rank == len(matrix):
+            break
+    return [(col, matrix[i]) for i, col in enumerate(pivots)]
+
+
+def _nullspace(matrix: list[list[int]], width: int) -> list[list[int]]:
+    """A basis of {y : matrix @ y = 0} (vectors of length ``width``), modulo the prime."""
+    reduced = _rref(matrix) if matrix else []
+    pivots = {c: r for c, r in reduced}
+    basis = []
+    for free in range(width):
+        if free in pivots:
+            continue
+        y = [0] * width
+        y[free] = 1
+        for c, r in pivots.items():
+            y[c] = (-r[free]) % _PRIME
+        basis.append(y)
+    return basis
+
+
+def small_set_recomputable(cells: Sequence[frozenset[str]], k: int) -> bool:
+    """Whether some set of 1..k-1 organisations has figures that follow exactly from ``cells`` (sums
+    over sets of organisations) by adding and subtracting them. Exact search in the span of the
+    cells restricted to the small classes of organisations that no cell tells apart."""
+    classes: dict[tuple[int, ...], int] = {}
+    members: dict[str, list[int]] = {}
+    for index, cell in enumerate(cells):
+        for org in cell:
+            members.setdefault(org, []).append(index)
+    for indices in members.values():
+        key = tuple(indices)
+        classes[key] = classes.get(key, 0) + 1
+    signatures = list(classes)
+    small = [s for s in signatures if classes[s] < k]
+    if not small:
+        return False
+    big = [s for s in signatures if classes[s] >= k]
+    n = len(cells)
+    # combinations y of cells whose sum vanishes on every large class, then what they give on the small ones
+    big_rows = [[1 if i in set(s) else 0 for i in range(n)] for s in big]
+    combos = _nullspace(big_rows, n) if big_rows else [[1 if i == j else 0 for i in range(n)] for j in range(n)]
+    small_sets = [set(s) for s in small]
+    span = [[sum(y[i] for i in s) % _PRIME for s in small_sets] for y in combos]
+    basis = _rref([r for r in span if any(r)]) if any(any(r) for r in span) else []
+    if len(basis) > MAX_SEARCH:
+        return True
+    weights = [classes[s] for s in small]
+    for size in range(1, len(basis) + 1):
+        for chosen in itertools.combinations(range(len(basis)), size):
+            vector = [sum(basis[i][1][j] for i in chosen) % _PRIME for j in range(len(small))]
+            if all(v in (0, 1) for v in vector):
+                weight = sum(w for w, v in zip(weights, vector, strict=True) if v)
+                if 0 < weight < k:
+                    return True
+    return False
