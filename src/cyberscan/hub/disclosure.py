@@ -255,13 +255,11 @@ def _exact_fix(trial: _Trial, values: Mapping[str, Mapping[str, str]], dims: Map
             hide = {**trial.hidden, failing: set(dims[failing])}
             options.append(_Trial(set(trial.counted), set(trial.newcomers), {d: set(h) for d, h in hide.items()}))
             options.append(_Trial(set(old), set(), {d: set(h) for d, h in hide.items()}))
-        for option in options:
-            if len(option.counted) >= k and not violations(option, values, dims, history, k) and \
-                    _exact_ok(option, values, dims, history, k, only=failing if failing != ALL else None) is None:
-                trial = option
-                break
-        else:
+        valid = [o for o in options if len(o.counted) >= k and not violations(o, values, dims, history, k)
+                 and _exact_ok(o, values, dims, history, k, only=failing if failing != ALL else None) is None]
+        if not valid:
             return None
+        trial = max(valid, key=lambda o: o.value(values, dims))  # the first of equals: the same pattern as before
     return None
 
 

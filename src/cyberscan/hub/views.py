@@ -53,14 +53,14 @@ def context(data: Mapping[str, Any], lang: str) -> dict[str, Any]:
     out["checklist_chart"] = charts.bars([(title(i), s["ready"]) for i, s in checklist.items()], label=t["checklist"])
     out["themes_chart"] = charts.bars([(title(i), s["ready"]) for i, s in themes.items()], label=t["themes"])
     out["gaps"] = [{"title": title(g["item"]), "share": g["gap"]} for g in overall["gaps"]]
-    trend_points = []
+    trend_rows = []
     for period in periods:
         g = aggregates.group(period, "all", "all")
         mean = g["frameworks"]["den-checklist"]["mean"] if g else None
-        if mean is not None:
-            trend_points.append((period["period"], float(mean)))
-    out["trend"] = charts.trend(trend_points, label=t["trend"])
-    out["trend_rows"] = trend_points
+        if g is not None and mean is not None:
+            trend_rows.append({"period": period["period"], "organisations": g["organisations"], "mean": float(mean)})
+    out["trend"] = charts.trend([(r["period"], r["mean"]) for r in trend_rows], label=t["trend"])
+    out["trend_rows"] = trend_rows
     breakdowns = []
     for dimension, vocabulary in data.get("dimensions", {}).items():
         rows = []
