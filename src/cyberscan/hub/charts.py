@@ -7,8 +7,9 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH = 640
+WIDTH = 760
 BAR = 22
+LABEL = 52  # characters of a bar's label; the full text is in its tooltip
 
 
 def _pct(share: float) -> str:
@@ -18,14 +19,16 @@ def _pct(share: float) -> str:
 def bars(rows: Sequence[tuple[str, float]], *, label: str) -> Markup:
     """Horizontal bars, one per (label, share 0..1)."""
     height = BAR * len(rows) + 10
-    left, right = 260, 60
+    left, right = 360, 60
     span = WIDTH - left - right
     parts = [f'<svg class="chart bars" role="img" aria-label="{escape(label)}" viewBox="0 0 {WIDTH} {height}" '
              f'width="{WIDTH}" height="{height}" xmlns="http://www.w3.org/2000/svg">']
     for i, (name, share) in enumerate(rows):
         y = 5 + i * BAR
         width = max(0.0, min(share, 1.0)) * span
-        parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12">{escape(name)}</text>')
+        short = name if len(name) <= LABEL else name[:LABEL - 1].rstrip() + "…"
+        parts.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12">{escape(short)}'
+                     f'<title>{escape(name)}</title></text>')
         parts.append(f'<rect class="bar" x="{left}" y="{y + 3}" width="{width:.1f}" height="{BAR - 6}" fill="#2a6f97" '
                      f'data-value="{share:.4f}"><title>{escape(name)}: {_pct(share)}</title></rect>')
         parts.append(f'<text x="{left + width + 6:.1f}" y="{y + 15}" font-size="12">{_pct(share)}</text>')
@@ -56,11 +59,14 @@ def trend(points: Sequence[tuple[str, float]], *, label: str) -> Markup:
     """A line of shares (0..1) over periods."""
     height, bottom, top, left = 200, 30, 10, 40
     span_y = height - bottom - top
-    step = (WIDTH - left - 20) / max(len(points) - 1, 1)
+    step = (WIDTH - left - 50) / max(len(points) - 1, 1)
     coords = [(left + i * step, height - bottom - max(0.0, min(v, 1.0)) * span_y) for i, (_, v) in enumerate(points)]
     parts = [f'<svg class="chart trend" role="img" aria-label="{escape(label)}" viewBox="0 0 {WIDTH} {height}" '
              f'width="{WIDTH}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
-             f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH - 10}" y2="{height - bottom}" stroke="#999"/>']
+             f'<line x1="{left}" y1="{height - bottom}" x2="{WIDTH - 10}" y2="{height - bottom}" stroke="#999"/>',
+             f'<text x="{left - 6}" y="{height - bottom + 4}" text-anchor="end" font-size="11">0%</text>',
+             f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" font-size="11">100%</text>',
+             f'<line x1="{left}" y1="{top}" x2="{WIDTH - 10}" y2="{top}" stroke="#eee"/>']
     if len(coords) > 1:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         parts.append(f'<polyline points="{path}" fill="none" stroke="#2a6f97" stroke-width="2"/>')
