@@ -24,8 +24,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.hubdata import summary  # noqa: E402
-from tests.integration.hubserver import Hub, create_token  # noqa: E402
+from tests.integration.hubdata import summary
+from tests.integration.hubserver import Hub, create_token
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ def org_id(n: int) -> str:
 
 
 def summary(org: int, serial: int, *, week: str | None = None, rnd: random.Random | None = None,
-            sector: str | None = None, size: str | None = None, province: str | None | bool = False,
+            sector: str | None = None, size: str | None = None, province: str | bool | None = False,
             level: float | None = None) -> dict[str, Any]:
     rnd = rnd or random.Random(org * 1_000_003 + serial)
     frameworks: dict[str, Any] = {}

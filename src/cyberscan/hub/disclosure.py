@@ -7,24 +7,23 @@ organisations (counts, shares, score sums) or an order statistic of them. Organi
 with their latest submission (an organisation that does not submit again keeps its last state), so
 between two periods a cell changes only by the organisations that joined it.
 
-The rule (threshold rule plus secondary suppression, in time as well):
+The rule (threshold rule plus secondary suppression, across breakdowns and in time):
 
 1. *Threshold.* A cell shows only with at least ``k`` organisations (default 10, never below 5);
    a period shows only when its total does.
-2. *Secondary suppression.* In each breakdown the hidden cells together hold 0 or at least ``k``
-   organisations, so "total minus the groups shown" never isolates a small group. The total is
-   always shown with the period, so adding up another breakdown recomputes nothing new: two
-   breakdowns of one period are linked only through their common total.
-3. *Across periods.* For any two published periods and each breakdown, take the groups that can be
-   told apart in both (the common coarsening of the two periods' shown/hidden patterns): the set of
-   organisations that entered or left such a group between the two periods is 0 or at least ``k``.
-   Newcomers are therefore held back until ``k`` of them (per such group) can be counted together,
-   so subtracting last quarter from this one never shows one newcomer.
+2. *Nothing small can be recomputed.* No set of 1..k-1 organisations has figures that follow
+   exactly from adding and subtracting published cells (the totals and the groups of one breakdown,
+   over every published period, organisations assumed unchanged between periods). This covers
+   "total minus the groups shown" (secondary suppression), a second breakdown giving the total, and
+   "this quarter minus the last" (a newcomer waits until it has company).
+   :func:`small_set_recomputable` checks it exactly (see docs/hub.md).
 
 Periods are decided oldest first and what was published stays as it was. For a new period every cell
-starts shown and every newcomer counted; each violation found is repaired by holding back newcomers
-or hiding one more cell (the smallest), until none is left. Holding back every newcomer and hiding
-every cell always satisfies the rule, so the repair always ends.
+starts shown and every newcomer counted; fast repairs (hide the smallest cells, hold newcomers back
+when a group changes by fewer than ``k``) come first, then the exact check decides, and what it finds
+is repaired by keeping the previous period's pattern, holding newcomers back or hiding a breakdown.
+Of the safe results the one that shows most is kept. Holding back every newcomer and hiding every
+breakdown always satisfies the rule, so the search always ends with a safe answer.
 """
 
 from __future__ import annotations
