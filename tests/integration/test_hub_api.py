@@ -221,3 +221,43 @@ def test_hub_commands_say_when_the_extra_is_missing(tmp_path: Path) -> None:
                            "print(any(m.startswith(('django', 'ninja', 'gunicorn')) for m in sys.modules))"],
                           env=env, capture_output=True, text=True, timeout=60, check=True)
     assert base.stdout.strip() == "False"  # the base install never imports the hub's framework
+
+
+def test_den_staff_issue_and_revoke_tokens_in_the_admin(tmp_path: Path) -> None:
+    import re
+
+    database = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    env = {**hub_env(tmp_path), "DJANGO_SUPERUSER_PASSWORD": "correct horse battery", "DJANGO_SUPERUSER_USERNAME": "den",
+           "DJANGO_SUPERUSER_EMAIL": "den@den.test"}
+    create_token(database, tmp_path)  # migrates
+    made = _cli(["hub", "manage", "--database", database, "createsuperuser", "--noinput"], env)
+    assert made.returncode == 0, made.stderr
+    with Hub(database, tmp_path) as running:
+        web = requests.Session()
+        login = web.get(running.url + "/admin/login/", timeout=30)
+        assert web.get(running.url + "/static/admin/css/base.css", timeout=30).status_code == 200
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
+        assert csrf
+        web.post(running.url + "/admin/login/?next=/admin/", timeout=30, headers={"Referer": running.url + "/admin/login/"},
+                 data={"csrfmiddlewaretoken": csrf.group(1), "username": "den", "password": "correct horse battery"})
+        form = web.get(running.url + "/admin/hub/enrolmenttoken/add/", timeout=30)
+        assert form.status_code == 200
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        assert csrf
+        saved = web.post(running.url + "/admin/hub/enrolmenttoken/add/", timeout=30,
+                         headers={"Referer": running.url + "/admin/hub/enrolmenttoken/add/"},
+                         data={"csrfmiddlewaretoken": csrf.group(1), "label": "pilot", "max_organisations": "2",
+                               "_save": "Save"})
+        token = re.search(r"(cst_[A-Za-z0-9_-]{20,})", saved.text)
+        assert token, saved.text[-2000:]
+        assert _post(running, token.group(1), json.dumps(summary(50, 1))).status_code == 201
+        listing = web.get(running.url + "/admin/hub/enrolmenttoken/", timeout=30)
+        assert token.group(1) not in listing.text  # shown once, when made
+        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', listing.text)
+        assert csrf
+        with sqlite3.connect(database.removeprefix("sqlite:///")) as conn:
+            pk = conn.execute("SELECT id FROM hub_enrolmenttoken WHERE label = 'pilot'").fetchone()[0]
+        web.post(running.url + "/admin/hub/enrolmenttoken/", timeout=30,
+                 headers={"Referer": running.url + "/admin/hub/enrolmenttoken/"},
+                 data={"csrfmiddlewaretoken": csrf.group(1), "action": "revoke", "_selected_action": str(pk)})
+        assert _post(running, token.group(1), json.dumps(summary(50, 2))).status_code == 401
