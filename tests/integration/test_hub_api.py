@@ -261,3 +261,16 @@ def test_den_staff_issue_and_revoke_tokens_in_the_admin(tmp_path: Path) -> None:
                  headers={"Referer": running.url + "/admin/hub/enrolmenttoken/"},
                  data={"csrfmiddlewaretoken": csrf.group(1), "action": "revoke", "_selected_action": str(pk)})
         assert _post(running, token.group(1), json.dumps(summary(50, 2))).status_code == 401
+
+
+def test_openapi_page_uses_only_the_hubs_own_assets(hub: tuple[Hub, str, Path]) -> None:
+    import re
+
+    running, _, _ = hub
+    page = requests.get(running.url + "/api/docs", timeout=30)
+    assert page.status_code == 200
+    refs = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert refs and all(r.startswith("/") for r in refs), refs
+    assert all(requests.get(running.url + r, timeout=30).status_code == 200 for r in refs)
+    spec = requests.get(running.url + "/api/openapi.json", timeout=30).json()
+    assert {"/api/submissions", "/api/submissions/batch", "/api/aggregates", "/api/aggregates.csv"} <= set(spec["paths"])

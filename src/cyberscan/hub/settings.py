@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "ninja",  # its API page then uses its own bundled assets, not a CDN
     "cyberscan.hub.apps.HubConfig",
 ]
 MIDDLEWARE = [
