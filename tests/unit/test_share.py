@@ -189,3 +189,29 @@ def test_token_comes_from_the_environment_or_a_file(tmp_path: Path) -> None:
         assert "two words" not in err.value.message("en")
     with pytest.raises(UsageError):
         client.read_token(tmp_path / "missing", {})
+
+
+def test_compare_places_the_organisation_from_a_downloaded_aggregates_file(demo_report: Path, tmp_path: Path,
+                                                                          data_home: Path) -> None:
+    from cyberscan.hub import aggregates
+    from tests.integration.hubdata import ITEMS, summary
+
+    latest = {"2025-Q1": {}}
+    for org in range(30):
+        s = summary(org, 1, week="2025-W07", sector="museum", size="small", province=None, level=org / 30)
+        latest["2025-Q1"][s["organisation"]] = s
+    path = tmp_path / "aggregates.json"
+    path.write_text(json.dumps(aggregates.build(latest, ["2025-Q1"], items=ITEMS, k=10)), encoding="utf-8")
+    shown = CliRunner().invoke(main, ["compare", str(demo_report), "--aggregates", str(path), "--sector", "museum",
+                                      "--size", "small"])
+    assert shown.exit_code == 0, shown.output
+    assert "2025-Q1" in shown.output and "tenth" in shown.output
+    as_json = CliRunner().invoke(main, ["compare", str(demo_report), "--aggregates", str(path), "--format", "json"])
+    data = json.loads(as_json.stdout)
+    assert data["group"] == ["sector", "museum"] and data["items"]
+    assert any(i["band"] for i in data["items"])
+    neither = CliRunner().invoke(main, ["compare", str(demo_report)])
+    assert neither.exit_code == 2
+    (tmp_path / "x.json").write_text('{"not": "aggregates"}')
+    wrong = CliRunner().invoke(main, ["compare", str(demo_report), "--aggregates", str(tmp_path / "x.json")])
+    assert wrong.exit_code == 2
