@@ -84,6 +84,8 @@ def submit(request: HttpRequest) -> HttpResponse:
     wait = buckets.take(token.digest)
     if wait:
         return _error(429, "rate-limited", retry=max(1, math.ceil(wait)))
+    if len(request.body) > settings.MAX_SUBMISSION_BYTES:  # sent without a Content-Length
+        return _error(413, "too-large", limit=settings.MAX_SUBMISSION_BYTES)
     try:
         data = json.loads(request.body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
