@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from .commands import catalogue, clicktext, demo, history, questionnaire, report, scan
+from .commands import catalogue, clicktext, demo, history, questionnaire, report, scan, share
 from .commands.common import EXIT_INTERRUPTED, EXIT_USAGE, fail_with, lang_of
 from .commands.help import h, help_lang
 from .errors import CyberscanError
@@ -51,6 +51,10 @@ main.add_command(catalogue.docs_cmd)
 main.add_command(history.history_cmd)
 main.add_command(history.diff_cmd)
 main.add_command(history.rescore_cmd)
+main.add_command(share.export_cmd)
+main.add_command(share.submit_cmd)
+main.add_command(share.compare_cmd)
+main.add_command(share.hub_group)
 
 
 def run() -> None:
