@@ -21,6 +21,8 @@ import click
 from .. import catalogue as catalogue_mod
 from ..assessment import Assessment, reassess
 from ..errors import ConfigError, UsageError
+from ..history.record import answers_from
+from ..history.store import HistoryError
 from ..share import client, compare, identity
 from ..share.summary import PROVINCES, SECTORS, SIZES, Organisation, summarise, validate
 from ..texts import say, text
@@ -38,17 +40,34 @@ from .common import (
     read_risks,
 )
 from .help import h
+from .history import open_or_fail
 from .output import check_writable, write_atomic
 from .report import load_scan
 
 EXIT_HUB = 5  # the hub refused the submission or could not be reached
 
 
-def latest_assessment(lang: str) -> Assessment:
-    """The latest assessment in history: the seam for ``cyberscan.history`` (issue 11).
-
-    Until history is wired in, a stored scan has to be named on the command line."""
-    fail("share.no-history", EXIT_USAGE, lang)
+def latest_assessment(lang: str, db: str | None = None) -> Assessment:
+    """The newest assessment in the history store (``--db`` / ``CYBERSCAN_DB`` / the default),
+    judged again under the installed catalogue with the answers and accepted risks it was made with."""
+    store = open_or_fail(db, lang)
+    try:
+        summaries = store.list()
+        if not summaries:
+            fail("share.no-history", EXIT_USAGE, lang)
+        newest = max(summaries, key=lambda s: (s.started, s.id or 0))
+        record = store.get(newest.id or 0)
+        cat, registry = load_catalogue(lang=lang)
+        stored = store.scan(newest.id or 0, registry)
+        answers = answers_from(record.answers, cat)
+        try:
+            return reassess(stored, answers=answers, accepted=record.accepted, catalogue=cat, registry=registry)
+        except ConfigError as exc:
+            fail_with(exc, EXIT_USAGE, lang)
+    except HistoryError as exc:
+        fail_with(exc, EXIT_IO, lang)
+    finally:
+        store.close()
 
 
 def _assessment(scan_file: Path | None, answers_file: Path | None, risks_file: Path | None, lang: str) -> Assessment:
