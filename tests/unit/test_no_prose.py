@@ -42,6 +42,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("parsers/securitytxt.py", "-----BEGIN PGP SIGNATURE-----"): "OpenPGP armor line (RFC 4880) the parser looks for",
     ("parsers/securitytxt.py", "-----END PGP SIGNATURE-----"): "OpenPGP armor line (RFC 4880) the parser looks for",
     ("parsers/nmap.py", "subject alternative name:"): "text nmap's ssl-cert script prints, which the parser reads",
+    ("hub/serve.py", "cyberscan hub manage"): "the program name Django's management commands print in their usage",
     ("parsers/banner.py", "Microsoft IIS httpd"): "a product name as nmap reports it (the banner parser uses nmap's names)",
     ("parsers/banner.py", "OpenResty web app server"): "a product name as nmap reports it",
 }
@@ -106,7 +107,8 @@ def findings(path: Path) -> list[tuple[int, str]]:
     return out
 
 
-MODULES = sorted(SRC.rglob("*.py"))
+# Django migrations are generated code (they copy the models' help texts, which come from texts/hub.yaml)
+MODULES = sorted(p for p in SRC.rglob("*.py") if "migrations" not in p.parts)
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: p.relative_to(SRC).as_posix())

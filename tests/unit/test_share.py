@@ -145,7 +145,9 @@ def test_export_needs_anonymous_and_a_self_description(demo_report: Path, data_h
     assert unknown.exit_code == 2 and "--sector" in unknown.output
     dutch = CliRunner().invoke(main, ["export", "--anonymous", str(demo_report)], env={"CYBERSCAN_LANG": ""})
     assert "geef de eerste keer --sector" in dutch.output
-    history = CliRunner().invoke(main, ["export", "--anonymous", "--sector", "museum", "--size", "small"])
+    empty = data_home / "empty-history.db"  # no scan saved yet: the newest assessment cannot be taken
+    history = CliRunner().invoke(main, ["export", "--anonymous", "--sector", "museum", "--size", "small"],
+                                 env={"CYBERSCAN_DB": str(empty), "CYBERSCAN_LANG": "en"})
     assert history.exit_code == 2 and "JSON report" in history.output
 
 

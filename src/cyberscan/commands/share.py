@@ -172,7 +172,7 @@ def export_cmd(scan_file: Path | None, anonymous: bool, output: Path | None, sec
 @click.option("--hub", "hub_url", required=True, help=h("opt.hub"))
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path), default=None, help=h("opt.token-file"))
 @click.option("--ca-bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help=h("opt.ca-bundle"))
+              help=h("opt.hub-ca-bundle"))
 @_with_org_options
 def submit_cmd(scan_file: Path | None, hub_url: str, token_file: Path | None, ca_bundle: Path | None,
                sector: str | None, size: str | None, province: str | None, answers_file: Path | None,
@@ -210,7 +210,7 @@ def _read_aggregates(path: Path, lang: str) -> Any:
 @click.option("--aggregates", "aggregates_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help=h("opt.aggregates"))
 @click.option("--ca-bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help=h("opt.ca-bundle"))
+              help=h("opt.hub-ca-bundle"))
 @click.option("--by", type=click.Choice(["sector", "size", "province", "all"]), default="sector", show_default=True,
               help=h("opt.compare-by"))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,

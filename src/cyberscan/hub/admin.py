@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from ..texts import say
+from ..texts import env_lang, say
 from .models import EnrolmentToken, new_token, token_digest
 
 
@@ -33,10 +33,10 @@ class EnrolmentTokenAdmin(admin.ModelAdmin):
             return
         super().save_model(request, obj, form, change)
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description=say("hub.admin.revoke", env_lang()))
     def revoke(self, request: HttpRequest, queryset: Any) -> None:
         queryset.update(revoked=True)
 
-    @admin.action(description="Reinstate selected tokens")
+    @admin.action(description=say("hub.admin.reinstate", env_lang()))
     def reinstate(self, request: HttpRequest, queryset: Any) -> None:
         queryset.update(revoked=False)

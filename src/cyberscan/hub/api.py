@@ -75,7 +75,7 @@ def _period_problem(week: str, today: date) -> str | None:
 _BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": schema()}}}}
 
 
-@api.post("/submissions", auth=TokenAuth(), openapi_extra=_BODY, summary="Submit one anonymous summary")
+@api.post("/submissions", auth=TokenAuth(), openapi_extra=_BODY, summary=say("hub.api.submit", "en"))
 def submit(request: HttpRequest) -> HttpResponse:
     token: EnrolmentToken = request.auth
     length = request.META.get("CONTENT_LENGTH") or "0"
@@ -116,7 +116,7 @@ _ITEM_KEYS = {403: "token-full", 409: "conflict"}
 
 
 @api.post("/submissions/batch", auth=TokenAuth(), openapi_extra=_BATCH_BODY,
-          summary="Submit up to 100 summaries at once (one result per summary, in order)")
+          summary=say("hub.api.batch", "en"))
 def submit_batch(request: HttpRequest) -> HttpResponse:
     token: EnrolmentToken = request.auth
     length = request.META.get("CONTENT_LENGTH") or "0"
@@ -128,7 +128,7 @@ def submit_batch(request: HttpRequest) -> HttpResponse:
         return _error(400, "not-json", errors=["(top): not JSON"])
     items = data.get("submissions") if isinstance(data, dict) else None
     if not isinstance(items, list) or not 0 < len(items) <= MAX_BATCH:
-        return _error(400, "batch-invalid", errors=[f"submissions: a list of 1 to {MAX_BATCH} summaries"], limit=MAX_BATCH)
+        return _error(400, "batch-invalid", errors=[f"submissions: 1..{MAX_BATCH}"], limit=MAX_BATCH)
     wait = buckets.take(token.digest, len(items))
     if wait:
         return _error(429, "rate-limited", retry=max(1, math.ceil(wait)))
@@ -161,7 +161,7 @@ def submit_batch(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"results": results}, status=200)
 
 
-@api.get("/aggregates", summary="The published aggregates (JSON)")
+@api.get("/aggregates", summary=say("hub.api.aggregates", "en"))
 def aggregates_json(request: HttpRequest) -> HttpResponse:
     try:
         return JsonResponse(store.published())
@@ -169,7 +169,7 @@ def aggregates_json(request: HttpRequest) -> HttpResponse:
         return _error(503, "database", retry=2)
 
 
-@api.get("/aggregates.csv", summary="The published aggregates (CSV)")
+@api.get("/aggregates.csv", summary=say("hub.api.aggregates-csv", "en"))
 def aggregates_csv(request: HttpRequest) -> HttpResponse:
     try:
         text = aggregates.to_csv(store.published())

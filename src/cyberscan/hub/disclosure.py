@@ -67,7 +67,7 @@ class PeriodRelease:
 
 def check_k(k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or k < MIN_K:
-        raise ValueError(f"k must be an integer of at least {MIN_K}")
+        raise ValueError(f"k >= {MIN_K}")
     return k
 
 
@@ -274,7 +274,7 @@ def audit(releases: Sequence[PeriodRelease], dimensions: Mapping[str, Sequence[s
     shown = [r for r in releases if r.published]
     for dim in [*dimensions, None]:
         if small_set_recomputable(_dimension_cells(shown, dim), k):
-            problems.append(f"a set of fewer than {k} can be recomputed from the {dim or 'total'} cells")
+            problems.append(f"recomputable: < {k} from {dim or 'total'}")
     for rel in shown:
         total = len(rel.cells[TOTAL])
         if total < k:

@@ -13,6 +13,8 @@ import secrets
 
 from django.db import models
 
+from ..texts import env_lang, say
+
 TOKEN_PREFIX = "cst_"  # noqa: S105 - the visible prefix of every token, not a secret
 
 
@@ -31,12 +33,12 @@ def new_token() -> str:
 
 
 class EnrolmentToken(models.Model):
-    label = models.CharField(max_length=200, blank=True, help_text="For DEN staff only, e.g. the programme or event.")
+    label = models.CharField(max_length=200, blank=True, help_text=say("hub.model.label-help", env_lang()))
     digest = models.CharField(max_length=64, unique=True, editable=False)
     created = models.DateField(auto_now_add=True)
     revoked = models.BooleanField(default=False)
     max_organisations = models.PositiveIntegerField(
-        default=1, help_text="How many pseudonymous organisation ids this token may enrol.")
+        default=1, help_text=say("hub.model.max-help", env_lang()))
 
     class Meta:
         verbose_name = "enrolment token"

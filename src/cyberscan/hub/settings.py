@@ -53,7 +53,7 @@ def database(url: str) -> dict[str, object]:
             "CONN_MAX_AGE": 0,
             "OPTIONS": {"connect_timeout": 5},
         }
-    raise ValueError("database URL must start with sqlite:/// or postgresql://")
+    raise ValueError("database: sqlite:/// | postgresql://")
 
 
 def _secret_key() -> str:
