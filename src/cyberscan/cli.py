@@ -7,14 +7,16 @@ command line) or ``CYBERSCAN_LANG=en`` asks for English.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-from .commands import catalogue, clicktext, demo, history, questionnaire, report, scan, share
+from .commands import clicktext
 from .commands.common import EXIT_INTERRUPTED, EXIT_USAGE, fail_with, lang_of
 from .commands.help import h, help_lang
 from .errors import CyberscanError
@@ -22,39 +24,66 @@ from .version import __version__
 
 PROG = "cyberscan"
 
+# name -> (module, attribute): a command's module is imported only when that command runs, so
+# `cyberscan history` does not pay for the scanner, the renderers or the hub (start-up time)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scan": ("cyberscan.commands.scan", "command"),
+    "report": ("cyberscan.commands.report", "command"),
+    "questionnaire": ("cyberscan.commands.questionnaire", "command"),
+    "demo": ("cyberscan.commands.demo", "command"),
+    "checks": ("cyberscan.commands.catalogue", "checks_cmd"),
+    "profiles": ("cyberscan.commands.catalogue", "profiles_cmd"),
+    "docs": ("cyberscan.commands.catalogue", "docs_cmd"),
+    "history": ("cyberscan.commands.history", "history_cmd"),
+    "diff": ("cyberscan.commands.history", "diff_cmd"),
+    "rescore": ("cyberscan.commands.rescore", "rescore_cmd"),
+    "export": ("cyberscan.commands.share", "export_cmd"),
+    "submit": ("cyberscan.commands.share", "submit_cmd"),
+    "compare": ("cyberscan.commands.share", "compare_cmd"),
+    "hub": ("cyberscan.commands.share", "hub_group"),
+}
+
 
 class Cyberscan(click.Group):
-    """The top-level group: before parsing, click is set to speak the invocation's language."""
+    """The top-level group: click speaks the invocation's language; commands load when they run."""
 
     def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, *a: Any, **kw: Any) -> Any:
         argv = list(args) if args is not None else sys.argv[1:]
         clicktext.install(help_lang(argv))
         return super().main(argv, prog_name or PROG, *a, **kw)
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        found = COMMANDS.get(cmd_name)
+        if found is None:
+            return None
+        command: click.Command = getattr(importlib.import_module(found[0]), found[1])
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help`` from the help texts, without importing every command."""
+        rows = [(name, h(f"{name}.help").split(". ")[0].rstrip(".")) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section(h("main.commands")):
+                formatter.write_dl(rows)
+
 
 @click.group(cls=Cyberscan, context_settings={"help_option_names": ["-h", "--help"]}, help=h("main.help"),
              options_metavar=h("metavar.options"), subcommand_metavar=h("metavar.command"))
 @click.version_option(__version__, prog_name=PROG, help=h("opt.version"), message=h("main.version"))
 @click.option("-v", "--verbose", count=True, help=h("opt.verbose"))
-def main(verbose: int) -> None:
+@click.option("--lang", type=click.Choice(["nl", "en"]), default=None, help=h("opt.lang"))
+def main(verbose: int, lang: str | None) -> None:
+    if lang:  # before the command: every text of this run in that language (commands read CYBERSCAN_LANG)
+        os.environ["CYBERSCAN_LANG"] = lang
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
-main.add_command(scan.command)
-main.add_command(report.command)
-main.add_command(questionnaire.command)
-main.add_command(demo.command)
-main.add_command(catalogue.checks_cmd)
-main.add_command(catalogue.profiles_cmd)
-main.add_command(catalogue.docs_cmd)
-main.add_command(history.history_cmd)
-main.add_command(history.diff_cmd)
-main.add_command(history.rescore_cmd)
-main.add_command(share.export_cmd)
-main.add_command(share.submit_cmd)
-main.add_command(share.compare_cmd)
-main.add_command(share.hub_group)
 
 
 def run() -> None:

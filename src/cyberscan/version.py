@@ -1,12 +1,7 @@
-"""The installed version of cyberscan, and the User-Agent its requests carry."""
+"""The version of cyberscan (the one place it is written; pyproject.toml reads it), and its User-Agent."""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("cyberscan")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0+unknown"
+__version__ = "0.2.0"
 
 USER_AGENT = f"cyberscan/{__version__} (+https://github.com/cyberscan; readiness scan for heritage organisations)"

@@ -24,14 +24,12 @@ import click
 from .. import catalogue as catalogue_mod
 from .. import registry as registry_mod
 from ..catalogue import Catalogue, Profile
-from ..errors import ConfigError, CyberscanError, UsageError
+from ..errors import ConfigError, CyberscanError
 from ..models import AcceptedRisk
 from ..questionnaire import Answers, parse_answers
-from ..render import Report, render
 from ..risks import parse_risks
 from ..texts import LANGUAGES, env_lang, say, table
 from . import clicktext
-from .output import Planned, plan, write_atomic
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_TARGET, EXIT_IO, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 MAX_INPUT_BYTES = 1024 * 1024  # answers and accepted-risk files
@@ -134,42 +132,3 @@ def read_risks(path: Path, *, lang: str) -> tuple[AcceptedRisk, ...]:
         return parse_risks(content, where=str(path))
     except ConfigError as exc:
         fail_with(exc, EXIT_USAGE, lang)
-
-
-def check_formats(formats: Sequence[str], registry: registry_mod.Registry, lang: str) -> None:
-    unknown = [f for f in formats if f not in registry.renderers]
-    if unknown:
-        raise click.BadParameter(say("option.bad-format", lang, value=unknown[0],
-                                     choices=", ".join(sorted(registry.renderers))), param_hint="--format")
-
-
-def plan_reports(formats: Sequence[str], output: str | None, registry: registry_mod.Registry, *, stem: str,
-                 lang: str) -> list[Planned]:
-    """Check where the reports go before any work is done (exit 2 when that cannot work)."""
-    suffixes = {name: reg.spec.suffix for name, reg in registry.renderers.items()}
-    try:
-        return plan(formats, output, suffixes, stem=stem)
-    except UsageError as exc:
-        fail_with(exc, EXIT_USAGE, lang)
-
-
-def write_reports(report: Report, planned: Sequence[Planned], registry: registry_mod.Registry) -> list[Path]:
-    """Render and write each planned report; standard output for the terminal format (in colour on a
-    terminal). Returns the files written; a write that fails exits 4 after saying which."""
-    written: list[Path] = []
-    for item in planned:
-        try:
-            if item.path is None:
-                coloured = report.with_extra(color=True) if item.fmt == "terminal" else report
-                click.echo(render(item.fmt, coloured, registry), nl=False)  # click strips colour when not a terminal
-                continue
-            content = render(item.fmt, report, registry)
-        except UsageError as exc:  # a format this computer cannot make (pdf without a browser)
-            fail_with(exc, EXIT_USAGE, report.lang)
-        try:
-            write_atomic(item.path, content)
-        except (OSError, UsageError) as exc:
-            detail = exc.message(report.lang) if isinstance(exc, UsageError) else os_detail(exc, report.lang)
-            fail("file.unwritable", EXIT_IO, report.lang, path=str(item.path), detail=detail)
-        written.append(item.path)
-    return written

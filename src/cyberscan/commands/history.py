@@ -1,4 +1,4 @@
-"""``cyberscan history``, ``cyberscan diff`` and ``cyberscan rescore``, and what ``scan`` needs to save.
+"""``cyberscan history`` and ``cyberscan diff``, and what ``scan`` needs to save (``rescore``: rescore.py).
 
 The store is chosen with ``--db PATH|URL``, else ``CYBERSCAN_DB``, else ``history.sqlite`` in the
 user's data folder. ``history`` and ``diff`` read only the stored rows (no catalogue, no facts);
@@ -21,15 +21,14 @@ from typing import IO, Any
 
 import click
 
-from ..assessment import Assessment, reassess
-from ..errors import ConfigError, CyberscanError, UsageError
-from ..history import HistoryError, Record, Store, Summary, open_store, record_of
+from ..errors import UsageError
+from ..history import HistoryError, Record, Store, Summary, open_store
 from ..history.context import since, trend
 from ..history.diff import KINDS, NOT_COMPARABLE, UNCHANGED, Change, Diff, compare
-from ..history.record import answers_from, subject_label
+from ..history.record import AssessmentLike, subject_label
 from ..scope import normalize_domain
 from ..texts import say
-from .common import EXIT_IO, EXIT_OK, EXIT_USAGE, LANGS, echo, fail, fail_with, lang_of, load_catalogue
+from .common import EXIT_IO, EXIT_USAGE, LANGS, echo, fail, fail_with, lang_of
 from .help import h
 
 FORMATS = click.Choice(["text", "json"])
@@ -352,64 +351,6 @@ def _same(a: Record, b: Record) -> bool:
     return view(a) == view(b)
 
 
-@click.command("rescore", help=h("rescore.help"))
-@click.argument("number", type=int, required=False)
-@click.option("--all", "every", is_flag=True, help=h("opt.rescore-all"))
-@click.option("--force", is_flag=True, help=h("opt.rescore-force"))
-@click.option("--catalogue", "catalogue_dirs", multiple=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help=h("opt.catalogue"))
-@click.option("--lang", type=LANGS, default=None, help=h("opt.lang"))
-@db_option
-def rescore_cmd(number: int | None, every: bool, force: bool, catalogue_dirs: tuple[Path, ...], lang: str | None,
-                db: str | None) -> None:
-    language = lang_of(lang)
-    if (number is None) == (not every):
-        fail("rescore.what", EXIT_USAGE, language)
-    cat, registry = load_catalogue(catalogue_dirs, lang=language)
-    done = current = 0
-    code = EXIT_OK
-    with open_or_fail(db, language) as store:
-        try:
-            chosen = [s.id or 0 for s in store.list()] if every else [store.get(number or 0).summary.id or 0]
-            for stored_id in chosen:
-                old = store.get(stored_id)
-                profile = cat.profiles.get(old.summary.profile)
-                if profile is None:
-                    echo("rescore.no-profile", language, id=stored_id, profile=old.summary.profile)
-                    code = max(code, EXIT_USAGE)
-                    continue
-                try:
-                    stored_scan = store.scan(stored_id, registry)
-                except CyberscanError as exc:
-                    if isinstance(exc, HistoryError) and exc.key != "history.no-such-id":
-                        raise
-                    echo("rescore.unreadable", language, id=stored_id, detail=exc.message(language))
-                    code = max(code, EXIT_IO)
-                    continue
-                try:
-                    judged = reassess(stored_scan, profile=profile, answers=answers_from(old.answers, cat),
-                                      accepted=old.accepted, catalogue=cat, registry=registry)
-                except ConfigError as exc:
-                    fail_with(exc, EXIT_USAGE, language)
-                fresh = record_of(judged)
-                if not force and _same(old, fresh):
-                    echo("rescore.current", language, id=stored_id)
-                    current += 1
-                    continue
-                new_id = store.save(judged, rescored_from=stored_id)
-                change = compare(old, fresh)
-                counts = change.counts
-                echo("rescore.done", language, old=stored_id, new=new_id, old_catalogue=old.summary.catalogue_version,
-                     new_catalogue=fresh.summary.catalogue_version, fixed=counts["fixed"], new_count=counts["new"],
-                     worse=counts["worse"], better=counts["better"])
-                done += 1
-        except HistoryError as exc:
-            fail_with(exc, EXIT_USAGE if exc.key in _USAGE_KEYS else EXIT_IO, language)
-    if every:
-        echo("rescore.summary", language, count=done, current=current)
-    raise SystemExit(code)
-
-
 # ----------------------------------------------------------------------------- for `cyberscan scan`
 
 
@@ -418,12 +359,12 @@ def store_for_scan(db: str | None, no_save: bool, lang: str) -> Store | None:
     return None if no_save else open_or_fail(db, lang)
 
 
-def report_extra(store: Store | None, assessment: Assessment) -> dict[str, Any]:
+def report_extra(store: Store | None, assessment: AssessmentLike) -> dict[str, Any]:
     """What the report shows about history (``Report.extra``): ``since`` and ``trend`` for a scan of
     one domain, computed before the new assessment is saved. Empty without a store."""
-    if store is None or len(assessment.targets) != 1:
+    if store is None or len(assessment.scan.targets) != 1:
         return {}
-    domain = assessment.targets[0]
+    domain = assessment.scan.targets[0]
     try:
         previous = store.latest(domain)
         return {"since": since(previous, assessment, domain=domain), "trend": trend(store, domain, current=assessment)}
@@ -432,9 +373,9 @@ def report_extra(store: Store | None, assessment: Assessment) -> dict[str, Any]:
         return {}
 
 
-def save_scan(store: Store | None, assessment: Assessment, lang: str) -> bool:
+def save_scan(store: Store | None, assessment: AssessmentLike, lang: str) -> bool:
     """Save a finished (or interrupted: marked incomplete) assessment; says where. False when it failed."""
-    if store is None or not assessment.targets:
+    if store is None or not assessment.scan.targets:
         return True
     try:
         number = store.save(assessment)
@@ -443,9 +384,8 @@ def save_scan(store: Store | None, assessment: Assessment, lang: str) -> bool:
         return False
     finally:
         store.close()
-    echo("history.saved" if assessment.complete else "history.saved-incomplete", lang, id=number, path=store.where)
+    echo("history.saved" if assessment.scan.complete else "history.saved-incomplete", lang, id=number, path=store.where)
     return True
 
 
-__all__ = ["diff_cmd", "history_cmd", "open_or_fail", "report_extra", "rescore_cmd", "save_scan",
-           "store_for_scan"]
+__all__ = ["diff_cmd", "history_cmd", "open_or_fail", "report_extra", "save_scan", "store_for_scan"]

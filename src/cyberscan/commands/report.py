@@ -18,7 +18,6 @@ from .common import (
     EXIT_IO,
     EXIT_USAGE,
     LANGS,
-    check_formats,
     echo,
     fail,
     fail_with,
@@ -26,13 +25,12 @@ from .common import (
     load_catalogue,
     os_detail,
     pick_profile,
-    plan_reports,
     read_answers,
     read_risks,
-    write_reports,
 )
 from .help import h
 from .output import check_writable, write_atomic
+from .reports import check_formats, plan_reports, write_reports
 
 MAX_REPORT_BYTES = 256 * 1024 * 1024
 

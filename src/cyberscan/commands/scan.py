@@ -34,7 +34,6 @@ from .common import (
     EXIT_USAGE,
     LANGS,
     Seconds,
-    check_formats,
     echo,
     fail,
     fail_with,
@@ -42,14 +41,13 @@ from .common import (
     load_catalogue,
     os_detail,
     pick_profile,
-    plan_reports,
     read_answers,
     read_risks,
-    write_reports,
 )
 from .help import h
 from .history import db_option, report_extra, save_scan, store_for_scan
 from .prompt import ask_yes_no
+from .reports import check_formats, plan_reports, write_reports
 
 
 def parse_nameservers(values: Sequence[str], lang: str) -> tuple[Nameserver, ...]:

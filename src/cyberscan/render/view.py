@@ -81,7 +81,7 @@ FIRST_ACTIONS = 5
 @functools.cache
 def _strings() -> Mapping[str, Mapping[str, str]]:
     raw = (resources.files("cyberscan.render") / "strings.yaml").read_text(encoding="utf-8")
-    data: Mapping[str, Mapping[str, str]] = yaml.safe_load(raw)
+    data: Mapping[str, Mapping[str, str]] = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     return data
 
 

@@ -23,6 +23,7 @@ DEFAULT_LANG = "nl"
 ENV_LANG = "CYBERSCAN_LANG"
 
 Text = Mapping[str, str]
+_SAFE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where available: ten times faster
 
 
 def text(value: Text, lang: str) -> str:
@@ -63,7 +64,7 @@ def table() -> Mapping[str, Text]:
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".yaml"):
             continue
-        data = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+        data = yaml.load(entry.read_text(encoding="utf-8"), Loader=_SAFE) or {}  # noqa: S506 - a safe loader
         for key, value in data.items():
             merged[str(key)] = {str(k): str(v) for k, v in value.items()}
     return merged
