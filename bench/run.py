@@ -17,8 +17,9 @@ import time
 
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
-from cyberscan.engine import Nameserver, ScanOptions, scan
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
+from cyberscan.engine import scan
+from cyberscan.options import Nameserver, ScanOptions
 
 ZONE = """
 $TTL 300
