@@ -36,6 +36,7 @@ from .readiness import Readiness
 from .readiness import assess as assess_readiness
 from .registry import Registry
 from .risks import apply as apply_risks
+from .runtime import Shared
 from .scope import normalize_domain
 from .version import __version__
 
@@ -114,11 +115,13 @@ def assess(
     progress: Progress | None = None,
     now: datetime | None = None,
     check_targets: bool = True,
+    shared: Shared | None = None,
 ) -> Assessment:
     """Scan ``targets`` and assess them. Library entry point; never prints, never exits.
 
     Domains that cannot be scanned at all (no such domain, no nameserver answers) are listed in
-    ``failures`` and left out; the others are scanned. Set ``cancel`` to stop early: the assessment
+    ``failures`` and left out; the others are scanned. A batch passes one ``shared`` to every call
+    (DNS cache, per-address limiter, facts per address computed once). Set ``cancel`` to stop early: the assessment
     then covers what was judged so far and ``complete`` is False.
     Raises UsageError for a target that is not a domain name, ConfigError for an unknown profile.
     """
@@ -142,7 +145,7 @@ def assess(
     started = now or datetime.now(UTC)
     if reachable:
         raw = scan(reachable, catalogue=catalogue, profile=chosen, registry=registry, options=options,
-                   progress=progress, now=started, cancel=cancel)
+                   progress=progress, now=started, cancel=cancel, shared=shared)
     else:
         raw = _empty_scan(catalogue, chosen, started, options)
     raw = replace(raw, notices=(*notices, *raw.notices))

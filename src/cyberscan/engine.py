@@ -37,7 +37,7 @@ from .models import (
 )
 from .options import ScanOptions
 from .registry import Registry
-from .runtime import Run
+from .runtime import Run, Shared
 from .scope import Scope
 from .version import __version__
 
@@ -176,6 +176,7 @@ def scan(
     progress: Progress | None = None,
     now: datetime | None = None,
     cancel: threading.Event | None = None,
+    shared: Shared | None = None,
 ) -> Scan:
     """Scan ``targets`` (already normalised domain names) under ``profile``.
 
@@ -198,6 +199,7 @@ def scan(
         checks=running,
         cancel=cancel,
         data=catalogue.extras,
+        shared=shared,
     )
     needed = sorted({(p, t) for t in targets for c in running for p in c.needs})
     _collect(run, needed, options.workers, progress)

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import dns.exception
 import dns.flags
@@ -253,6 +253,123 @@ def make_resolver(options: ScanOptions, cache: dns.resolver.LRUCache | None = No
     return res
 
 
+# ----------------------------------------------------------------------------- what scans share
+
+
+class Limiter(Protocol):
+    """Politeness per address, for every scan that shares it: at most a number of connections to one
+    address at once (and, for limiters that pace, a minimum time between two connection starts).
+
+    :class:`LocalLimiter` serves the threads of one process; a limiter shared by worker processes or
+    machines (Redis) implements the same two methods."""
+
+    def acquire(self, address: str, timeout: float) -> bool:
+        """Take a slot for ``address``, waiting at most ``timeout`` seconds; False if none came free."""
+        ...
+
+    def release(self, address: str) -> None:
+        """Give back a slot taken with :meth:`acquire`."""
+        ...
+
+
+class LocalLimiter:
+    """:class:`Limiter` for the threads of one process: ``per_address`` connections at once, and
+    connection starts to one address at least ``interval`` seconds apart."""
+
+    def __init__(self, per_address: int, interval: float = 0.0) -> None:
+        self.per_address = max(1, per_address)
+        self.interval = max(0.0, interval)
+        self._lock = threading.Lock()
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next: dict[str, float] = {}
+
+    def _slot(self, address: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            sem = self._slots.get(address)
+            if sem is None:
+                sem = self._slots[address] = threading.BoundedSemaphore(self.per_address)
+            return sem
+
+    def acquire(self, address: str, timeout: float) -> bool:
+        end = time.monotonic() + max(0.0, timeout)
+        if not self._slot(address).acquire(timeout=max(0.0, timeout)):
+            return False
+        if self.interval:
+            with self._lock:  # reserve the next start time, then wait for it outside the lock
+                now = time.monotonic()
+                start = max(now, self._next.get(address, now))
+                self._next[address] = start + self.interval
+            if start > end:
+                self._slot(address).release()
+                return False
+            if start > now:
+                time.sleep(start - now)
+        return True
+
+    def release(self, address: str) -> None:
+        self._slot(address).release()
+
+
+class Slot:
+    """One address's slots of a :class:`Limiter`, used like a semaphore (``with slot:``)."""
+
+    def __init__(self, limiter: Limiter, address: str) -> None:
+        self.limiter = limiter
+        self.address = address
+
+    def acquire(self, timeout: float = 3600.0) -> bool:
+        return self.limiter.acquire(self.address, timeout)
+
+    def release(self) -> None:
+        self.limiter.release(self.address)
+
+    def __enter__(self) -> Slot:
+        if not self.acquire():
+            raise ProbeTimeout(f"{self.address}: slot wait")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Shared:
+    """What the scans of one batch share (one per process): the DNS cache, the per-address limiter,
+    and facts that depend only on an address, not on the domain that led there (a hoster's TLS
+    configuration on a shared address, a mail provider's STARTTLS), computed once for the batch.
+
+    A single scan makes its own; a batch passes one to every :func:`cyberscan.assess` call."""
+
+    def __init__(self, *, limiter: Limiter | None = None, per_address: int = 4, interval: float = 0.0,
+                 cache: dns.resolver.LRUCache | None = None) -> None:
+        self.limiter: Limiter = limiter or LocalLimiter(per_address, interval)
+        self.cache = cache if cache is not None else ResolverCache()
+        self._lock = threading.Lock()
+        self._once: dict[tuple[Any, ...], Future[Any]] = {}
+
+    def once(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """``compute()`` once per ``key`` for everyone sharing this object; later and concurrent
+        callers get the same value, or the same exception (a timed-out walk is not retried by the
+        next domain on that address). The key must hold everything the value depends on."""
+        with self._lock:
+            future = self._once.get(key)
+            owner = future is None
+            if owner:
+                future = self._once[key] = Future()
+        assert future is not None
+        if owner:
+            try:
+                future.set_result(compute())
+            except BaseException as exc:  # noqa: BLE001 - handed to every caller
+                future.set_exception(exc)
+        value: T = future.result()
+        return value
+
+    def forget(self, key: tuple[Any, ...]) -> None:
+        """Drop one remembered value (an interrupted computation must not be shared)."""
+        with self._lock:
+            self._once.pop(key, None)
+
+
 # ----------------------------------------------------------------------------- the run
 
 
@@ -270,6 +387,7 @@ class Run:
         checks: Iterable[Check] = (),
         cancel: threading.Event | None = None,
         data: Mapping[str, Any] | None = None,
+        shared: Shared | None = None,
     ) -> None:
         self.probes = probes
         self.profile = profile
@@ -284,24 +402,19 @@ class Run:
         self._futures: dict[tuple[str, str], Future[ProbeOutcome]] = {}
         self._lock = threading.Lock()
         self._local = threading.local()
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._cache = ResolverCache()
+        self.shared = shared or Shared(per_address=options.per_host_connections)
 
     # -- shared clients
 
     def resolver(self) -> dns.resolver.Resolver:
         res: dns.resolver.Resolver | None = getattr(self._local, "resolver", None)
         if res is None:
-            res = make_resolver(self.options, self._cache)
+            res = make_resolver(self.options, self.shared.cache)
             self._local.resolver = res
         return res
 
-    def slot(self, address: str) -> threading.BoundedSemaphore:
-        with self._lock:
-            sem = self._slots.get(address)
-            if sem is None:
-                sem = self._slots[address] = threading.BoundedSemaphore(self.options.per_host_connections)
-            return sem
+    def slot(self, address: str) -> Slot:
+        return Slot(self.shared.limiter, address)
 
     def add_notice(self, notice: Notice) -> None:
         with self._lock:
@@ -367,14 +480,14 @@ class Endpoint:
         *,
         per_read: float,
         reaper: Reaper,
-        slot: threading.BoundedSemaphore | None = None,
+        slot: Slot | None = None,
     ) -> None:
         self.address = address
         self.name = name
         self.deadline = deadline
         self._per_read = per_read
         self._reaper = reaper
-        self._slot = slot or threading.BoundedSemaphore(4)
+        self._slot = slot or Slot(LocalLimiter(4), address)
 
     @classmethod
     def standalone(cls, address: str, *, timeout: float, budget: float, name: str = "") -> Endpoint:
@@ -502,6 +615,16 @@ class ProbeContext:
         with self._run.slot(address):
             yield
 
+    def once(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """A value that depends only on ``key`` (an address and port, never the domain), computed
+        once for every scan sharing this run's :class:`Shared` (see :meth:`Shared.once`)."""
+        self.check_cancelled()
+        try:
+            return self._run.shared.once(key, compute)
+        except Interrupted:
+            self._run.shared.forget(key)
+            raise
+
     def map(self, fn: Callable[[T], U], items: Iterable[T], *, workers: int = 8) -> list[U]:
         """Run ``fn`` over ``items`` concurrently (fan-out over hosts and addresses)."""
         return run_all(fn, items, workers=workers, cancel=self._run.cancel)
@@ -510,4 +633,5 @@ class ProbeContext:
         self._run.add_notice(Notice(key, params, self.target))
 
 
-__all__ = ["Deadline", "Endpoint", "OutOfScope", "ProbeContext", "Reaper", "Run", "make_resolver", "run_all"]
+__all__ = ["Deadline", "Endpoint", "Limiter", "LocalLimiter", "OutOfScope", "ProbeContext", "Reaper", "Run", "Shared",
+           "Slot", "make_resolver", "run_all"]
