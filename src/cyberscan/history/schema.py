@@ -10,7 +10,7 @@ fills in; everything else is plain SQL both understand.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DIALECTS = {
     "sqlite": {"pk": "INTEGER PRIMARY KEY", "ref": "INTEGER", "blob": "BLOB", "real": "REAL"},
@@ -81,6 +81,28 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             nl TEXT NOT NULL,
             en TEXT NOT NULL,
             PRIMARY KEY (check_id, check_version, catalogue_version)
+        )""",
+    ),
+    2: (
+        # a batch of domains (scan --targets, the workers): what it is, and what is done of it, so an
+        # interrupted batch resumes without scanning a domain twice or skipping one
+        """CREATE TABLE batches (
+            id TEXT NOT NULL PRIMARY KEY,
+            created TEXT NOT NULL,
+            source TEXT NOT NULL,
+            total INTEGER NOT NULL,
+            meta TEXT NOT NULL,
+            finished TEXT
+        )""",
+        "CREATE INDEX batches_source ON batches (source, created)",
+        # one row per domain of a batch that is done: assessed (assessment_id) or not scannable (failure)
+        """CREATE TABLE batch_items (
+            batch_id TEXT NOT NULL REFERENCES batches (id),
+            domain TEXT NOT NULL,
+            assessment_id {ref} REFERENCES assessments (id),
+            failure TEXT,
+            finished TEXT NOT NULL,
+            PRIMARY KEY (batch_id, domain)
         )""",
     ),
 }

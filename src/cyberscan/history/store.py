@@ -39,6 +39,7 @@ import urllib.parse
 import uuid
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -63,6 +64,37 @@ _PG_LOCK = 0x63796265  # advisory lock id for migrations ("cybe")
 
 class HistoryError(CyberscanError):
     """The history store cannot be opened, read or written (key in ``texts/history.yaml``)."""
+
+
+BatchItemKey = tuple[str, str]  # (batch id, domain)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    """A batch of domains (``scan --targets``, the workers) and how many of them are done."""
+
+    id: str
+    created: str
+    source: str
+    total: int
+    meta: Mapping[str, Any]
+    finished: str | None
+    done: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One done domain of a batch: its assessment, or why it could not be scanned (key, params)."""
+
+    domain: str
+    assessment: int | None
+    failure: Mapping[str, Any] | None
+    finished: str
+
+
+def _batch_info(row: Sequence[Any], done: int) -> BatchInfo:
+    return BatchInfo(str(row[0]), str(row[1]), str(row[2]), int(row[3]), json.loads(row[4]),
+                     str(row[5]) if row[5] is not None else None, done)
 
 
 # ----------------------------------------------------------------------------- where
@@ -430,9 +462,34 @@ class Store:
 
     # -------------------------------------------------------------- writing
 
-    def save(self, assessment: AssessmentLike, *, rescored_from: int | None = None) -> int:
+    def save(self, assessment: AssessmentLike, *, rescored_from: int | None = None,
+             batch: BatchItemKey | None = None) -> int:
         """Store ``assessment`` in one transaction; returns its id. With ``rescored_from`` (the id of
-        the judgement it re-judges) the facts are not stored again: they are that judgement's."""
+        the judgement it re-judges) the facts are not stored again: they are that judgement's.
+
+        With ``batch`` (batch id, domain) the batch's item is marked done in the same transaction,
+        and only once: when that item is already done (a task delivered twice, two workers racing)
+        nothing is stored and the id of the assessment saved first is returned."""
+        if batch is not None:
+            done = self._batch_item(batch)
+            if done is not None:
+                return done
+        try:
+            return self._save(assessment, rescored_from=rescored_from, batch=batch)
+        except HistoryError:
+            if batch is not None and (done := self._batch_item(batch)) is not None:
+                return done  # another writer committed the same item first (unique key)
+            raise
+
+    def _batch_item(self, batch: BatchItemKey) -> int | None:
+        with self._guard():
+            rows = self._db.query("SELECT assessment_id, failure FROM batch_items WHERE batch_id = ? AND domain = ?",
+                                  batch)
+        if not rows:
+            return None
+        return int(rows[0][0]) if rows[0][0] is not None else 0
+
+    def _save(self, assessment: AssessmentLike, *, rescored_from: int | None, batch: BatchItemKey | None) -> int:
         record = record_of(assessment, uid=uuid.uuid4().hex, saved=_now(),
                            kind="rescore" if rescored_from is not None else "scan", rescored_from=rescored_from)
         scan = assessment.scan
@@ -450,7 +507,57 @@ class Store:
                 if not rows:
                     raise HistoryError("history.no-such-id", id=rescored_from, path=self.where)
                 facts_id = int(rows[0][0])
-            return self._insert(record, facts_id, judgement, titles)
+            number = self._insert(record, facts_id, judgement, titles)
+            if batch is not None:
+                self._db.query("INSERT INTO batch_items (batch_id, domain, assessment_id, failure, finished) "
+                               "VALUES (?, ?, ?, NULL, ?)", (*batch, number, _now()))
+            return number
+
+    # -------------------------------------------------------------- batches
+
+    def start_batch(self, batch_id: str, *, source: str, total: int, meta: Mapping[str, Any]) -> None:
+        """Record a batch (idempotent: a batch already known keeps what it had)."""
+        with self._guard(), self._db.transaction():
+            self._db.query("INSERT INTO batches (id, created, source, total, meta, finished) VALUES (?, ?, ?, ?, ?, NULL) "
+                           "ON CONFLICT DO NOTHING", (batch_id, datetime.now(UTC).isoformat(timespec="microseconds"), source, int(total), _dump(dict(meta))))
+
+    def finish_batch(self, batch_id: str) -> None:
+        with self._guard(), self._db.transaction():
+            self._db.query("UPDATE batches SET finished = ? WHERE id = ? AND finished IS NULL", (_now(), batch_id))
+
+    def record_failure(self, batch: BatchItemKey, key: str, params: Mapping[str, Any]) -> bool:
+        """Mark a batch item done without an assessment (the domain cannot be scanned at all);
+        False when the item was already done."""
+        with self._guard(), self._db.transaction():
+            if self._db.query("SELECT 1 FROM batch_items WHERE batch_id = ? AND domain = ?", batch):
+                return False
+            self._db.query("INSERT INTO batch_items (batch_id, domain, assessment_id, failure, finished) "
+                           "VALUES (?, ?, NULL, ?, ?)", (*batch, _dump({"key": key, "params": dict(params)}), _now()))
+        return True
+
+    def batch(self, batch_id: str) -> BatchInfo | None:
+        with self._guard():
+            rows = self._db.query("SELECT id, created, source, total, meta, finished FROM batches WHERE id = ?",
+                                  (batch_id,))
+            if not rows:
+                return None
+            done = self._db.query("SELECT COUNT(*) FROM batch_items WHERE batch_id = ?", (batch_id,))
+        return _batch_info(rows[0], int(done[0][0]))
+
+    def unfinished_batch(self, source: str) -> BatchInfo | None:
+        """The newest batch of ``source`` (a fingerprint of the targets) that did not finish."""
+        with self._guard():
+            rows = self._db.query("SELECT id, created, source, total, meta, finished FROM batches "
+                                  "WHERE source = ? AND finished IS NULL ORDER BY created DESC, id DESC", (source,))
+        return self.batch(str(rows[0][0])) if rows else None
+
+    def batch_items(self, batch_id: str) -> dict[str, BatchItem]:
+        """Every done item of a batch, by domain."""
+        with self._guard():
+            rows = self._db.query("SELECT domain, assessment_id, failure, finished FROM batch_items WHERE batch_id = ? "
+                                  "ORDER BY domain", (batch_id,))
+        return {str(d): BatchItem(str(d), int(a) if a is not None else None,
+                                  json.loads(f) if f is not None else None, str(t)) for d, a, f, t in rows}
 
     def _insert(self, record: Record, facts_id: int, judgement: Any,
                 titles: Mapping[tuple[str, int], tuple[str, str]]) -> int:
