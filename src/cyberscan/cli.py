@@ -9,7 +9,7 @@ import logging
 
 import click
 
-from .commands import catalogue, demo, history, questionnaire, report, scan
+from .commands import agent, catalogue, demo, history, questionnaire, report, scan
 from .commands.common import EXIT_INTERRUPTED, EXIT_USAGE, fail_with, lang_of
 from .commands.help import h
 from .errors import CyberscanError
@@ -34,6 +34,7 @@ main.add_command(catalogue.docs_cmd)
 main.add_command(history.history_cmd)
 main.add_command(history.diff_cmd)
 main.add_command(history.rescore_cmd)
+main.add_command(agent.command)
 
 
 def run() -> None:
