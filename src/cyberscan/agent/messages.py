@@ -65,8 +65,8 @@ def _status(value: str | None, lang: str) -> str:
 def _describe(item: Item, lang: str, catalogue: Catalogue) -> dict[str, str]:
     """title, what, todo and where of one item, in ``lang``."""
     check = catalogue.checks.get(item.check_id) if item.check_id else None
-    title = text(check.title, lang) if check is not None else say(f"agent.kind.{item.kind}", lang)
     where = _where(item)
+    title = text(check.title, lang) if check is not None else item.domain
     params = dict(item.params)
     todo = text(check.remediation, lang) if check is not None else ""
     what = ""
@@ -121,9 +121,11 @@ def _summary_lines(item: Item, lang: str, catalogue: Catalogue) -> list[str]:
         lines.append(say("agent.summary.problems", lang))
         for problem in problems[:MAX_SUMMARY_PROBLEMS]:
             check = catalogue.checks.get(str(problem.get("check_id")))
-            title = text(check.title, lang) if check is not None else str(problem.get("check_id"))
+            said = message_for(catalogue, check, str(problem.get("message", "")), dict(problem.get("params") or {}), lang)
             severity = say(f"agent.severity.{problem.get('severity', 'info')}", lang)
-            lines.append(f"  - [{severity}] {clean(title)} ({clean(subject_label(str(problem.get('key', ''))))})")
+            status = say(f"agent.status.{problem.get('status', 'fail')}", lang)
+            where = clean(subject_label(str(problem.get("key", ""))))
+            lines.append(f"  - [{severity}, {status}] {where}: {clean(said)}")
         if len(problems) > MAX_SUMMARY_PROBLEMS:
             lines.append("  " + say("agent.summary.more", lang, count=len(problems) - MAX_SUMMARY_PROBLEMS,
                                     domain=item.domain))

@@ -188,8 +188,8 @@ def _rescored(store: Store, setup: Setup, previous: Record) -> Record:
 def _problems(results: Sequence[Result]) -> list[dict[str, Any]]:
     found = [r for r in results if r.status in (Status.FAIL, Status.WARN) and r.accepted is None]
     found.sort(key=lambda r: (-r.severity.rank, 0 if r.status is Status.FAIL else 1, r.key))
-    return [{"check_id": r.check_id, "key": r.key, "severity": r.severity.value, "status": r.status.value}
-            for r in found]
+    return [{"check_id": r.check_id, "key": r.key, "severity": r.severity.value, "status": r.status.value,
+             "message": r.message, "params": to_jsonable(dict(r.params))} for r in found]
 
 
 def _summary(final: Assessment, previous: Record | None, diff: Diff | None, setup: Setup, now: datetime
