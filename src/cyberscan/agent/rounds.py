@@ -230,11 +230,12 @@ class Round:
     """One round against one store (see the module's docstring)."""
 
     def __init__(self, store: Store, setup: Setup, *, cancel: threading.Event,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, pause: Callable[[float], bool] | None = None) -> None:
         self.store = store
         self.setup = setup
         self.cancel = cancel
         self.clock = clock
+        self.pause = pause or cancel.wait  # the wait before confirming: True when stopped meanwhile
         self.rules = setup.config.rules
         self.lang = setup.lang
 
@@ -310,7 +311,7 @@ class Round:
         still: dict[str, TargetError] = {}
         if waiting:
             log.info(say("agent.log.confirm", self.lang, count=waiting, seconds=round(rules.confirm_after, 1)))
-            if self.cancel.wait(rules.confirm_after):
+            if self.pause(rules.confirm_after) or self.cancel.is_set():
                 return self._interrupted(number)
             selected = setup.catalogue.select(setup.profile)
             for domain, plan in plans.items():
