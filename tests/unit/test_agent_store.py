@@ -6,8 +6,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from cyberscan.agent.lock import round_lock
 from cyberscan.assessment import Assessment
 from cyberscan.history import open_store

@@ -277,8 +277,12 @@ def settle(
     first: bool,
     score: float | None,
     summary: Mapping[str, Any] | None = None,
+    confirmable: bool = True,
 ) -> Settled:
-    """The items of one domain's round and the baseline after it, from the confirmed assessment."""
+    """The items of one domain's round and the baseline after it, from the confirmed assessment.
+
+    With ``confirmable`` False (the confirmation could not scan the domain at all) no candidate is
+    confirmed and none of their keys takes the level the first scan saw: they come back next round."""
     stamp = now.isoformat(timespec="seconds")
     new_states = {k: replace(v) for k, v in states.items()}
     meta = replace(meta)
@@ -287,9 +291,14 @@ def settle(
     by_key = {r.key: r for r in results if r.source == "scan"}
     dated_by_key = {d.key: d for d in dated}
     alerted: set[str] = set()
+    hold: set[str] = set()  # candidates not confirmed for lack of an answer: their baseline stays
 
     # the candidates: does the regression hold in the confirmed assessment?
     for c in found:
+        if not confirmable:
+            log["unconfirmed"].append(c.key)
+            hold.add(c.key)
+            continue
         if c.kind == EXPIRY:
             item = dated_by_key.get(c.key)
             if item is None:
@@ -315,6 +324,7 @@ def settle(
         r = by_key.get(c.key)
         if r is None or not r.judged or r.status not in LEVEL:
             log["unconfirmed"].append(c.key)
+            hold.add(c.key)
             continue
         level = LEVEL[r.status]
         if level <= c.base or r.accepted is not None:
@@ -335,6 +345,18 @@ def settle(
             alerted.add(c.key)
         new_states[c.key] = state
 
+    # the score compares like with like only when nothing judged last round is in error now
+    judged_checks = {st.check_id for k, st in states.items() if st.level is not None and st.errors == 0
+                     and not k.startswith("expiry.")}
+    comparable = True
+    for r in by_key.values():
+        if r.status is not Status.ERROR:
+            continue
+        before = states.get(r.key)
+        if (before is not None and before.errors == 0) or (before is None and r.check_id in judged_checks):
+            comparable = False
+            break
+
     # every finding of this round: the baseline follows what was judged; errors leave it alone
     unjudged_by_check: dict[str, list[Result]] = {}
     ran: set[str] = set()
@@ -345,6 +367,9 @@ def settle(
     for key, r in by_key.items():
         state = new_states.get(key) or KeyState(check_id=r.check_id)
         state.check_id, state.severity, state.seen_round = r.check_id, r.severity.value, round_no
+        if key in hold:
+            new_states[key] = state
+            continue
         if r.judged and r.status in LEVEL:
             level = LEVEL[r.status]
             if state.level is not None and level == 0 and state.level > 0:
@@ -384,6 +409,8 @@ def settle(
             stage = stage_of(item.end, now, lifetime, rules.expiry_days)
             # a new item counts as known only in the first round: else its stage was a candidate
             state.stage = stage if first else 0 if any(c.key == item.key for c in found) else stage
+        elif item.key in hold:
+            pass  # the stage passed is still to be confirmed
         state.end, state.seen_round = item.end.isoformat(), round_no
         new_states[item.key] = state
     for key, state in list(new_states.items()):
@@ -401,10 +428,11 @@ def settle(
                            "reminders": state.reminders + 1}))
         state.last_sent, state.reminders = stamp, state.reminders + 1
 
-    # the score
-    if not first and meta.score is not None and score is not None and meta.score - score >= rules.score_drop - 1e-9:
+    # the score (kept from the last round it could be compared in)
+    if comparable and not first and meta.score is not None and score is not None \
+            and meta.score - score >= rules.score_drop - 1e-9:
         items.append(Item(SCORE, domain, f"score|{domain}", params={"before": meta.score, "now": score}))
-    if score is not None:
+    if score is not None and (comparable or first or meta.score is None):
         meta.score = score
     if first:
         items.append(Item(SUMMARY, domain, f"summary|{domain}", params=dict(summary or {})))

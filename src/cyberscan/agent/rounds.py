@@ -140,6 +140,7 @@ class _Plan:
     diff: Diff | None
     found: list[Candidate]
     confirmed: Assessment | None = None
+    confirmable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +324,9 @@ class Round:
                                     accepted=accepted, cancel=self.cancel)
                 if self.cancel.is_set() or not again.complete:
                     return self._interrupted(number)
+                if again.failures or not any(r.judged for r in again.scan.results):
+                    plan.confirmable = False  # no answer at all now: nothing is confirmed, nothing dropped
+                    continue
                 plan.confirmed = merge(plan.first, again, ids, profile=setup.profile, answers=answers,
                                        accepted=accepted)
             for domain in unscannable:
@@ -340,8 +344,9 @@ class Round:
             plan.meta.unscannable = None
             summary = _summary(final, plan.previous, plan.diff, setup, started) if plan.initial else None
             settled = settle(domain, final.results, dated(final.scan.outcomes), plan.found, plan.states, plan.meta,
-                             rules, started, round_no=plan.meta.rounds + 1, first=plan.initial, score=score,
-                             summary=summary)
+                             rules, started, round_no=plan.meta.rounds + 1, first=plan.initial,
+                             score=score if plan.confirmable else None,
+                             summary=summary, confirmable=plan.confirmable)
             _save_states(self.store, domain, settled.states, settled.meta, iso(started))
             items.extend(settled.items)
             detail["domains"][domain] = {"assessment": saved, "score": score,
