@@ -214,9 +214,8 @@ def test_a_score_drop_is_said_once() -> None:
 
 def cert(days_left: float, lifetime_days: float, *, identity: str = "aa", now: datetime = NOW) -> Dated:
     end = now + timedelta(days=days_left)
-    subject = Subject(domain=DOMAIN, host="www.museum.test", address="192.0.2.1", port=443, service="https")
-    return Dated(f"expiry.certificate|{subject.key}", CERTIFICATE, DOMAIN, "tls.scan", identity, end,
-                 end - timedelta(days=lifetime_days), subject)
+    return Dated(f"expiry.certificate|{DOMAIN}|{identity}", CERTIFICATE, DOMAIN, "tls.scan", identity, end,
+                 end - timedelta(days=lifetime_days), ("www.museum.test (192.0.2.1:443)",))
 
 
 @pytest.mark.parametrize(("lifetime", "names"), [

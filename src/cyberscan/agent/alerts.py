@@ -251,10 +251,7 @@ def _dated_params(item: Dated, stage: int, lifetime: timedelta | None, rules: Ru
         "expired": remaining.total_seconds() <= 0,
         "end": item.end.date().isoformat(),
         "lifetime_days": round(lifetime.total_seconds() / 86400) if lifetime is not None else None,
-        "host": item.subject.host or item.domain,
-        "address": item.subject.address or "",
-        "port": item.subject.port,
-        "service": item.subject.service or "",
+        "where": list(item.where),
     }
 
 

@@ -25,7 +25,7 @@ import dns.rrset
 
 from ..facts.dns import DnssecFact
 from ..facts.smtp import StarttlsFact
-from ..facts.tls import TlsEndpoint, TlsScan
+from ..facts.tls import CertInfo, TlsEndpoint, TlsScan
 from ..facts.web import HttpSite
 from ..models import ProbeOutcome, Subject
 from ..parsers.securitytxt import looks_like_securitytxt, parse_securitytxt
@@ -42,14 +42,14 @@ PROBES = {CERTIFICATE: ("tls.scan", "smtp.starttls"), SECURITYTXT: ("http.site",
 class Dated:
     """Something that runs out: ``key`` names where it is, ``identity`` which one it is."""
 
-    key: str  # expiry.<what>|domain|host|address|port|service
+    key: str  # expiry.<what>|domain|<which>: one certificate (fingerprint), one Expires value, the zone
     what: str  # certificate | securitytxt | signature
     domain: str
     probe: str
     identity: str  # certificate fingerprint, the Expires value, the signature expiration
     end: datetime
     start: datetime | None  # None: unknown (security.txt): the first time it was seen counts
-    subject: Subject
+    where: tuple[str, ...]  # where it is served or found, for people ("www.museum.nl (192.0.2.1:443)")
 
     def lifetime(self, first_seen: datetime | None = None) -> timedelta | None:
         start = self.start or first_seen
@@ -88,8 +88,12 @@ def stage_name(stage: int, lifetime: timedelta | None, days: Sequence[int]) -> s
 # ----------------------------------------------------------------------------- from facts
 
 
-def _key(what: str, domain: str, subject: Subject) -> str:
-    return f"expiry.{what}|{subject.with_domain(domain).key}"
+def _label(subject: Subject) -> str:
+    spot = f"[{subject.address}]" if subject.address and ":" in subject.address else (subject.address or "")
+    if spot and subject.port:
+        spot = f"{spot}:{subject.port}"
+    host = subject.host or subject.domain
+    return f"{host} ({spot})" if spot else host
 
 
 def _aware(moment: datetime) -> datetime:
@@ -97,16 +101,21 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _certificates(domain: str, probe: str, endpoints: Iterable[TlsEndpoint]) -> Iterator[Dated]:
+    """One item per certificate (by fingerprint), wherever it is served: one alert for one certificate."""
+    by_print: dict[str, tuple[CertInfo, list[Subject]]] = {}
     for e in endpoints:
         cert = e.certificate
         if e.error is not None or cert is None:
             continue
-        subject = e.subject
-        yield Dated(_key(CERTIFICATE, domain, subject), CERTIFICATE, domain, probe, cert.sha256,
-                    _aware(cert.not_after), _aware(cert.not_before), subject.with_domain(domain))
+        by_print.setdefault(cert.sha256, (cert, []))[1].append(e.subject.with_domain(domain))
+    for fingerprint, (cert, subjects) in by_print.items():
+        yield Dated(f"expiry.{CERTIFICATE}|{domain}|{fingerprint}", CERTIFICATE, domain, probe, fingerprint,
+                    _aware(cert.not_after), _aware(cert.not_before), tuple(sorted({_label(s) for s in subjects})))
 
 
 def _signatures(domain: str, fact: DnssecFact) -> Iterator[Dated]:
+    """The zone's signatures: the record whose newest signature runs out first decides."""
+    found = []
     for signed in (fact.soa, fact.dnskey):
         if not signed.rrsigs:
             continue
@@ -115,16 +124,18 @@ def _signatures(domain: str, fact: DnssecFact) -> Iterator[Dated]:
         except (dns.exception.DNSException, ValueError):
             continue
         usable = [s for s in sigs if s.type_covered == dns.rdatatype.from_text(signed.rdtype)] or list(sigs)
-        if not usable:
-            continue
-        latest = max(usable, key=lambda s: s.expiration)  # the record stays valid while one signature does
-        subject = Subject(domain=domain, host=None, service=f"rrsig-{signed.rdtype.lower()}")
-        yield Dated(_key(SIGNATURE, domain, subject), SIGNATURE, domain, "dns.dnssec", str(latest.expiration),
-                    datetime.fromtimestamp(latest.expiration, UTC), datetime.fromtimestamp(latest.inception, UTC),
-                    subject.with_domain(domain))
+        if usable:
+            found.append(max(usable, key=lambda s: s.expiration))  # valid while one signature is
+    if found:
+        first = min(found, key=lambda s: s.expiration)
+        yield Dated(f"expiry.{SIGNATURE}|{domain}", SIGNATURE, domain, "dns.dnssec", str(first.expiration),
+                    datetime.fromtimestamp(first.expiration, UTC), datetime.fromtimestamp(first.inception, UTC),
+                    (domain,))
 
 
 def _securitytxt(domain: str, site: HttpSite) -> Iterator[Dated]:
+    """One item per Expires value, wherever the file is served."""
+    by_value: dict[str, tuple[datetime, list[str]]] = {}
     for e in site.endpoints:
         final = e.securitytxt.final
         if e.securitytxt.error is not None or final is None or final.truncated or final.status != 200:
@@ -134,9 +145,11 @@ def _securitytxt(domain: str, site: HttpSite) -> Iterator[Dated]:
         doc = parse_securitytxt(final.body)
         if doc.expires is None:
             continue
-        subject = e.subject
-        yield Dated(_key(SECURITYTXT, domain, subject), SECURITYTXT, domain, "http.site", doc.expires.isoformat(),
-                    _aware(doc.expires), None, subject.with_domain(domain))
+        by_value.setdefault(doc.expires.isoformat(), (_aware(doc.expires), []))[1].append(
+            _label(e.subject.with_domain(domain)))
+    for value, (end, where) in by_value.items():
+        yield Dated(f"expiry.{SECURITYTXT}|{domain}|{value}", SECURITYTXT, domain, "http.site", value, end, None,
+                    tuple(sorted(set(where))))
 
 
 def dated(outcomes: Iterable[ProbeOutcome]) -> list[Dated]:

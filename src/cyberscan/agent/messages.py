@@ -75,11 +75,9 @@ def _describe(item: Item, lang: str, catalogue: Catalogue) -> dict[str, str]:
     if item.kind == EXPIRY:
         kind = str(params.get("what", "certificate"))
         suffix = "-expired" if params.get("expired") else ""
-        where = clean(str(params.get("host") or item.domain))
-        if params.get("address") and kind != "signature":
-            where += f" ({params['address']}:{params.get('port')})" if params.get("port") else f" ({params['address']})"
+        where = clean(", ".join(str(w) for w in params.get("where") or [item.domain]))
         what = say(f"agent.expiry.{kind}{suffix}", lang, where=where, days=params.get("days"), end=params.get("end"),
-                   lifetime=params.get("lifetime_days") or "?", what=str(params.get("service", "")).removeprefix("rrsig-").upper())
+                   lifetime=params.get("lifetime_days") or "?")
         todo = say(f"agent.todo.{kind}", lang)
         title = say("agent.kind.expiry", lang) + ": " + where
     elif item.kind == SCORE:
