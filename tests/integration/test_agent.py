@@ -12,7 +12,8 @@ Rounds (``--once``, as cron or a systemd timer runs it):
 
  1. first round: one overview, not an alert per finding
  2. nothing changed: nothing
- 3. DMARC switched back to p=none: one alert
+ 3. DMARC switched back to p=none: one message (two findings: the DMARC policy, and a domain
+    without mail that no longer rejects spoofing)
  4. the certificate swapped for one that expires in 5 days (of 30): one alert
  5. a remote desktop opened: one alert
  6. the website does not answer for one round (nginx stopped): nothing
@@ -60,6 +61,7 @@ SECRET = "hook-key-7f3a9c"
 SMTP_PASSWORD = "smtp-pass-51d2e8"
 SMTP_USER = "agent@agent.test"
 DMARC = f"mail.dmarc.policy|{DOMAIN}||||"
+NONSENDING = f"mail.nonsending|{DOMAIN}||||"  # a domain without mail should reject spoofing: DMARC none fails it too
 SPF = f"mail.spf|{DOMAIN}||||"
 RDP_KEY = f"net.exposed.rdp|{DOMAIN}||{WEB}|3389|"  # then the service name
 QUIET = {"summary", "score"}  # items that are not an alert about one change
@@ -192,7 +194,8 @@ def test_rounds_against_changing_servers_alert_once_per_confirmed_change(
         # 3. DMARC back to p=none
         zone('"v=DMARC1; p=reject;"', '"v=DMARC1; p=none;"')
         agent.once()
-        assert _alerts(hook) == [("new-fail", DMARC)]
+        assert sorted(_alerts(hook)) == [("new-fail", DMARC), ("new-fail", NONSENDING)]  # two findings, one message
+        assert len(hook.received) == 2
 
         # 4. the certificate swapped for one that expires in five days (it lives 30)
         now = datetime.now(UTC)
@@ -202,13 +205,13 @@ def test_rounds_against_changing_servers_alert_once_per_confirmed_change(
         time.sleep(1.5)
         agent.once()
         expiry = [a for a in _alerts(hook) if a[0] == "expiry"]
-        assert len(expiry) == 1 and len(_alerts(hook)) == 2, _alerts(hook)  # one certificate, on apex and www
+        assert len(expiry) == 1 and len(_alerts(hook)) == 3, _alerts(hook)  # one certificate, on apex and www
 
         # 5. a remote desktop opened on the web server
         with Listeners(WEB, {3389: RDP}):
             agent.once()
             kind, key = _alerts(hook)[-1]
-            assert kind == "exposed" and key.startswith(RDP_KEY) and len(_alerts(hook)) == 3
+            assert kind == "exposed" and key.startswith(RDP_KEY) and len(_alerts(hook)) == 4
 
             # 6. the website does not answer for one round
             os.killpg(web.process.pid, signal.SIGSTOP)
@@ -216,19 +219,19 @@ def test_rounds_against_changing_servers_alert_once_per_confirmed_change(
                 timeout_round = agent.once(during_pause=lambda: os.killpg(web.process.pid, signal.SIGCONT))
             finally:
                 os.killpg(web.process.pid, signal.SIGCONT)
-            assert len(_alerts(hook)) == 3, _said(timeout_round)
+            assert len(_alerts(hook)) == 4, _said(timeout_round)
 
             # 7. VNC opened, closed again before the confirmation
             vnc = Listeners(WEB, {5900: VNC}).__enter__()
             flap = agent.once(during_pause=lambda: vnc.__exit__(None, None, None))
-            assert "verdwenen 1" in _said(flap) and len(_alerts(hook)) == 3
+            assert "verdwenen 1" in _said(flap) and len(_alerts(hook)) == 4
 
         # 8. the remote desktop closed (fixed) ...
         agent.once()
         # 9. ... and open again two rounds later: not new
         with Listeners(WEB, {3389: RDP}):
             back = agent.once()
-        assert "terug na herstel 1" in _said(back) and len(_alerts(hook)) == 3
+        assert "terug na herstel 1" in _said(back) and len(_alerts(hook)) == 4
 
         # 10. the mail server is down and SPF becomes +all
         delivered = len(mailbox.messages())
@@ -236,7 +239,7 @@ def test_rounds_against_changing_servers_alert_once_per_confirmed_change(
         try:
             zone('"v=spf1 -all"', '"v=spf1 +all"')
             down = agent.once()
-            assert _alerts(hook)[-1] == ("new-fail", SPF) and len(_alerts(hook)) == 4
+            assert _alerts(hook)[-1] == ("new-fail", SPF) and len(_alerts(hook)) == 5
             assert "niet afgeleverd" in _said(down)
             with open_store(agent.db) as store:
                 (waiting,) = store.agent.pending()
@@ -256,7 +259,7 @@ def test_rounds_against_changing_servers_alert_once_per_confirmed_change(
     assert len(mails) == len(hook.received) == 6, [m["Subject"] for m in mails]
     assert all(r.signed for r in hook.received)
     keys = [k for _, k in _alerts(hook)]
-    assert len(keys) == len(set(keys)) == 4  # DMARC, the certificate, RDP, SPF
+    assert len(keys) == len(set(keys)) == 5  # DMARC (and non-sending), the certificate, RDP, SPF
     assert [m["Subject"] for m in mails] == [r.body["subject"] for r in hook.received]
     first, dmarc, cert, rdp, _spf_hook = hook.received[0], hook.received[1], hook.received[2], hook.received[3], \
         hook.received[4]

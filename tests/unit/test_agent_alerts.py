@@ -86,6 +86,8 @@ CASES = [
     Case("a new subject of a check that ran: new fail", [_r("web.hsts", "pass", host="www.museum.test")],
          [_r("web.hsts", "pass", host="www.museum.test"), _r("web.hsts", "fail", host="shop.museum.test")], None,
          (NEW_FAIL,)),
+    Case("a new subject gone again at confirmation: a flap", [_r("net.exposed.vnc", "pass")],
+         [_r("net.exposed.vnc", "fail", port=5900)], [_r("net.exposed.vnc", "pass")], ()),
     Case("a newly exposed service", [_r("net.exposed.rdp", "pass")],
          [_r("net.exposed.rdp", "fail", port=3389)], None, (EXPOSED,)),
     Case("a newly exposed service at warning level", [_r("net.exposed.rdp", "pass")],

@@ -289,6 +289,12 @@ def settle(
     dated_by_key = {d.key: d for d in dated}
     alerted: set[str] = set()
     hold: set[str] = set()  # candidates not confirmed for lack of an answer: their baseline stays
+    unjudged_by_check: dict[str, list[Result]] = {}
+    ran: set[str] = set()
+    for seen in by_key.values():
+        ran.add(seen.check_id)
+        if not seen.judged:
+            unjudged_by_check.setdefault(seen.check_id, []).append(seen)
 
     # the candidates: does the regression hold in the confirmed assessment?
     for c in found:
@@ -318,11 +324,15 @@ def settle(
             new_states[c.key] = fresh
             alerted.add(c.key)
             continue
-        r = by_key.get(c.key)
-        if r is None or not r.judged or r.status not in LEVEL:
+        found_now = by_key.get(c.key)
+        if found_now is None and c.check_id in ran and not _covered(c.key, unjudged_by_check.get(c.check_id, ())):
+            log["flapped"].append(c.key)  # gone again: its check ran and saw no problem there
+            continue
+        if found_now is None or not found_now.judged or found_now.status not in LEVEL:
             log["unconfirmed"].append(c.key)
             hold.add(c.key)
             continue
+        r = found_now
         level = LEVEL[r.status]
         if level <= c.base or r.accepted is not None:
             log["flapped"].append(c.key)
@@ -355,12 +365,6 @@ def settle(
             break
 
     # every finding of this round: the baseline follows what was judged; errors leave it alone
-    unjudged_by_check: dict[str, list[Result]] = {}
-    ran: set[str] = set()
-    for r in by_key.values():
-        ran.add(r.check_id)
-        if not r.judged:
-            unjudged_by_check.setdefault(r.check_id, []).append(r)
     for key, r in by_key.items():
         state = new_states.get(key) or KeyState(check_id=r.check_id)
         state.check_id, state.severity, state.seen_round = r.check_id, r.severity.value, round_no
@@ -418,10 +422,11 @@ def settle(
     for key, state in sorted(new_states.items()):
         if key in alerted or not state.open or not state.level or not _due(state, rules, now):
             continue
-        r = by_key.get(key)
+        now_result = by_key.get(key)
         items.append(Item(REMINDER, domain, key, state.check_id, state.severity, None, state.status,
-                          r.message if r is not None else "",
-                          {**(_finding_params(r) if r is not None else {}), "since": state.opened or "",
+                          now_result.message if now_result is not None else "",
+                          {**(_finding_params(now_result) if now_result is not None else {}),
+                           "since": state.opened or "",
                            "reminders": state.reminders + 1}))
         state.last_sent, state.reminders = stamp, state.reminders + 1
 
