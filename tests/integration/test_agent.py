@@ -129,6 +129,7 @@ class Agent:
         lines: list[dict[str, Any]] = []
         for raw in proc.stderr:
             assert "Traceback" not in raw, raw + proc.stderr.read()
+            assert SECRET not in raw and SMTP_PASSWORD not in raw
             entry = json.loads(raw)
             lines.append(entry)
             if during_pause is not None and "opnieuw controleren" in entry["message"]:

@@ -168,3 +168,18 @@ def test_a_stop_during_a_round_stores_nothing_half(agent: tuple[Store, Setup], z
     assert result.status == INTERRUPTED and store.count() == 1
     assert store.agent.rounds()[-1].status == INTERRUPTED
     assert [(i.kind, i.key) for i in _round(agent).items if i.kind != SCORE] == [(NEW_FAIL, DMARC_KEY)]
+
+
+def test_a_domain_that_cannot_be_scanned_while_others_can_is_alerted_once(zone: Zone, tmp_path: Path) -> None:
+    text = f"""
+domains: [{DOMAIN}, gone.test]
+options: {{timeout: 0.5, nameserver: ["{zone.server.nameserver}"], allow_private: true}}
+rules: {{confirm_after: 0}}
+"""
+    setup = prepare(parse_config(text, where="agent.yaml", base=tmp_path), "en")
+    with open_store(tmp_path / "history.sqlite") as store:
+        rounds = [Round(store, setup, cancel=threading.Event()).run() for _ in range(3)]
+    kinds = [[(i.kind, i.domain) for i in r.items] for r in rounds]
+    assert kinds[0] == [(SUMMARY, DOMAIN), ("unscannable", "gone.test")]
+    assert kinds[1] == kinds[2] == []  # said once, while it stays so
+    assert rounds[0].detail["unscannable"]["gone.test"]["confirmed"]

@@ -40,6 +40,7 @@ STATUS_OF_LEVEL = {2: "fail", 1: "warn", 0: "pass"}
 # kinds of message items
 NEW_FAIL, WORSENED, EXPOSED, EXPIRY, SCORE = "new-fail", "worse", "exposed", "expiry", "score"
 UNSCANNABLE, CANNOT_CHECK, REMINDER, SUMMARY, NO_NETWORK = "unscannable", "cannot-check", "reminder", "summary", "no-network"
+RISE = "rise"  # a rise that is no alert by itself (a new warning): confirmed only when the score dropped
 ALERTS = (NEW_FAIL, WORSENED, EXPOSED, EXPIRY, SCORE, UNSCANNABLE)
 
 # findings about a date that runs out are judged by the dated items, against their own lifetime
@@ -205,7 +206,7 @@ def candidates(results: Iterable[Result], dated: Sequence[Dated], states: Mappin
             continue
         kind = _kind(r, base, level)
         if kind is None or r.severity.rank < rules.min_severity.rank:
-            continue
+            kind = RISE
         out.append(Candidate(r.key, kind, r.check_id, base, level))
     for item in dated:
         state = states.get(item.key)
@@ -343,6 +344,8 @@ def settle(
             log["reopened"].append(c.key)  # it cleared a round or two ago: not new
             state.open = state.cleared_open
             state.cleared_round = None
+        elif c.kind == RISE:
+            log["confirmed"].append(c.key)  # it holds; no message of its own (the score may say it)
         else:
             log["confirmed"].append(c.key)
             items.append(Item(c.kind, domain, c.key, r.check_id, r.severity.value, STATUS_OF_LEVEL.get(c.base),

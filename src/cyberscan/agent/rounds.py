@@ -47,6 +47,7 @@ from .alerts import (
     CANNOT_CHECK,
     LEVEL,
     NO_NETWORK,
+    RISE,
     UNSCANNABLE,
     Candidate,
     DomainMeta,
@@ -306,6 +307,10 @@ class Round:
                     meta.score = previous.summary.score
             diff = compare(previous, current, domain=domain) if previous is not None else None
             found = candidates(first.results, dated(first.scan.outcomes), states, diff, rules, started, first=initial)
+            score = den_scores(first.readiness)[0]
+            dropped = meta.score is not None and score is not None and meta.score - score >= rules.score_drop - 1e-9
+            if not dropped:  # a rise that is no alert by itself is only confirmed for a drop of the score
+                found = [c for c in found if c.kind != RISE]
             plans[domain] = _Plan(first, states, meta, initial, previous, diff, found)
 
         waiting = sum(len(p.found) for p in plans.values()) + len(unscannable)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ..errors import CyberscanError
-from ..history import Store
+from ..history import HistoryError, Store
 from ..texts import say
 from .lock import describe, round_lock
 from .rounds import Round, RoundResult, Setup, deliver_due, utcnow
@@ -81,8 +81,10 @@ def serve(store: Store, setup: Setup, *, cancel: threading.Event, clock: Callabl
             try:
                 deliver_due(store, setup, cancel=cancel, clock=clock)
                 Round(store, setup, cancel=cancel, clock=clock).run()
-            except CyberscanError as exc:  # the store is away for a while: try again at the next round
+            except HistoryError as exc:  # the store is away for a while: try again at the next round
                 log.error(say("agent.log.store-failed", setup.lang, detail=exc.message("en")))
+            except CyberscanError:  # e.g. an answers file broken since the start: the round said why
+                pass
             except Exception:  # a bug in one round must not end months of rounds; it is logged whole
                 log.exception("round failed")
         ran += 1
