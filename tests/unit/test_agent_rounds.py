@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from cyberscan.agent.alerts import NEW_FAIL, NO_NETWORK, SCORE, SUMMARY
 from cyberscan.agent.config import parse_config
 from cyberscan.agent.rounds import FAILED, INTERRUPTED, OK, Round, RoundResult, Setup, prepare
+from cyberscan.agent.runner import serve
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from cyberscan.history import Store, open_store
 from cyberscan.options import Nameserver
@@ -183,3 +186,27 @@ rules: {{confirm_after: 0}}
     assert kinds[0] == [(SUMMARY, DOMAIN), ("unscannable", "gone.test")]
     assert kinds[1] == kinds[2] == []  # said once, while it stays so
     assert rounds[0].detail["unscannable"]["gone.test"]["confirmed"]
+
+
+def test_the_schedule_counts_from_the_last_round_that_ran_and_an_interrupted_one_is_run_again(
+        agent: tuple[Store, Setup]) -> None:
+    store, setup = agent
+    stop = threading.Event()
+    recent = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
+    number = store.agent.start_round(recent)
+    store.agent.finish_round(number, INTERRUPTED, recent, {})
+    assert serve(store, setup, cancel=stop, max_rounds=1) == 1  # due at once: the interrupted one did nothing
+    assert [r.status for r in store.agent.rounds()] == [INTERRUPTED, OK]
+    timer = threading.Timer(1.0, stop.set)  # the next round is a day away: serve waits until stopped
+    timer.start()
+    began = time.monotonic()
+    assert serve(store, setup, cancel=stop) == 0
+    assert 0.9 < time.monotonic() - began < 10
+    timer.cancel()
+
+
+def test_a_round_marks_one_left_running_by_a_dead_process_as_abandoned(agent: tuple[Store, Setup]) -> None:
+    store, _setup = agent
+    store.agent.start_round("2026-01-01T00:00:00+00:00")  # its process was killed
+    _round(agent)
+    assert [r.status for r in store.agent.rounds()] == ["abandoned", OK]

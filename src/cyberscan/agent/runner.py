@@ -16,9 +16,10 @@ from datetime import datetime
 
 from ..errors import CyberscanError
 from ..history import HistoryError, Store
+from ..history.agentstore import RUNNING
 from ..texts import say
 from .lock import describe, round_lock
-from .rounds import Round, RoundResult, Setup, deliver_due, utcnow
+from .rounds import ERROR, FAILED, OK, Round, RoundResult, Setup, deliver_due, utcnow
 from .schedule import Every, next_round
 
 log = logging.getLogger("cyberscan.agent")
@@ -39,8 +40,10 @@ def once(store: Store, setup: Setup, *, cancel: threading.Event,
 
 
 def _last_start(store: Store) -> datetime | None:
-    last = store.agent.last_round(finished_only=False)
-    return datetime.fromisoformat(last.started) if last is not None else None
+    """The start of the last round that counts for the schedule: one that ran to its end (ok, failed)
+    or broke on an error. An interrupted or abandoned round did nothing: the next one is due at once."""
+    last = store.agent.last_start((OK, FAILED, ERROR, RUNNING))
+    return datetime.fromisoformat(last) if last is not None else None
 
 
 def serve(store: Store, setup: Setup, *, cancel: threading.Event, clock: Callable[[], datetime] = utcnow,

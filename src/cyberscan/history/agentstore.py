@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 RUNNING = "running"
+ABANDONED = "abandoned"
 
 
 class _Db(Protocol):
@@ -77,7 +78,10 @@ class AgentTables:
     # -------------------------------------------------------------- rounds
 
     def start_round(self, started: str) -> int:
+        """A new round, status "running". The caller holds the agent lock, so a round still marked
+        running is one whose process died: it is marked "abandoned"."""
         with self._write():
+            self._db.query("UPDATE agent_rounds SET status = ? WHERE status = ?", (ABANDONED, RUNNING))
             return self._db.insert("INSERT INTO agent_rounds (started, finished, status, detail) VALUES (?, ?, ?, ?)",
                                    (started, None, RUNNING, "{}"))
 
@@ -106,6 +110,14 @@ class AgentTables:
             return None
         r = rows[0]
         return Round(int(r[0]), str(r[1]), str(r[2]) if r[2] is not None else None, str(r[3]), json.loads(r[4]))
+
+    def last_start(self, statuses: Sequence[str]) -> str | None:
+        """When the newest round with one of ``statuses`` started (ISO time), or None."""
+        marks = ", ".join("?" for _ in statuses)
+        with self._guard():
+            rows = self._db.query(f"SELECT MAX(started) FROM agent_rounds WHERE status IN ({marks})",  # noqa: S608
+                                  tuple(statuses))
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def round_count(self) -> int:
         with self._guard():
