@@ -128,7 +128,7 @@ def test_a_secret_file_readable_by_everyone_is_said(tmp_path: Path) -> None:
     config = parse_config("domains: [m.test]\nalerts:\n  webhook: {url: 'https://h.test', secret_file: open.key}\n",
                           where="agent.yaml", base=tmp_path)
     assert config.webhook is not None and config.webhook.secret is not None
-    assert config.webhook.secret.source.endswith("(readable by everyone)")
+    assert config.webhook.secret.world_readable
 
 
 def test_a_config_file_that_is_too_large_or_not_text(tmp_path: Path) -> None:

@@ -17,9 +17,9 @@ zone, assessments, store_url = fixtures.zone, fixtures.assessments, fixtures.sto
 
 
 def _as_version_one(url: str) -> None:
-    """Turn a fresh store back into what cyberscan with schema 1 left: no agent tables, version 1."""
-    statements = ["DROP TABLE agent_outbox", "DROP TABLE agent_state", "DROP TABLE agent_rounds",
-                  "DELETE FROM cyberscan_schema WHERE version = 2"]
+    """Turn a fresh store back into what cyberscan with schema 1 left: no agent or batch tables, version 1."""
+    statements = ["DROP TABLE batch_items", "DROP TABLE batches", "DROP TABLE agent_outbox", "DROP TABLE agent_state",
+                  "DROP TABLE agent_rounds", "DELETE FROM cyberscan_schema WHERE version > 1"]
     if url.startswith("postgresql"):
         import psycopg
 
@@ -34,7 +34,7 @@ def _as_version_one(url: str) -> None:
 
 def test_a_version_one_store_is_migrated_forward_with_its_assessments(store_url: str,
                                                                       assessments: dict[str, Assessment]) -> None:
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
     with open_store(store_url) as store:
         number = store.save(assessments["before"])
     _as_version_one(store_url)
@@ -42,8 +42,10 @@ def test_a_version_one_store_is_migrated_forward_with_its_assessments(store_url:
         assert store.get(number).summary.uid  # still there
         assert store.agent.round_count() == 0  # the agent's tables exist now
         store.agent.start_round("2026-12-02T06:00:00+00:00")
+        store.start_batch("b", source="s", total=1, meta={})  # and the batch journal's
     with open_store(store_url) as store:
         assert store.agent.round_count() == 1
+        assert store.batch("b") is not None
 
 
 def test_rounds_state_and_outbox_persist(store_url: str) -> None:

@@ -70,6 +70,7 @@ class Secret:
 
     value: str = field(repr=False)
     source: str = ""
+    world_readable: bool = False  # a secret file that every user of the computer can read
 
     def __str__(self) -> str:
         return f"<secret from {self.source}>"
@@ -175,47 +176,47 @@ class _Reader:
             path = path[:-1]
         return 1
 
-    def fail(self, key: str, path: tuple[Any, ...], **params: Any) -> ConfigError:
-        return ConfigError(f"agent.config.{key}", where=self.where, line=self.line(path),
-                           field=".".join(str(p) for p in path) or "-", **params)
+    def at(self, path: tuple[Any, ...]) -> dict[str, Any]:
+        """Where a value is, for a ConfigError about it: the file, its line and the field's path."""
+        return {"where": self.where, "line": self.line(path), "field": ".".join(str(p) for p in path) or "-"}
 
     def mapping(self, value: Any, path: tuple[Any, ...], allowed: set[str]) -> dict[str, Any]:
         if value is None:
             return {}
         if not isinstance(value, dict):
-            raise self.fail("not-a-mapping", path)
+            raise ConfigError("agent.config.not-a-mapping", **self.at(path))
         for key in value:
             if not isinstance(key, str):
-                raise self.fail("unknown-field", path, name=str(key)[:40])
+                raise ConfigError("agent.config.unknown-field", **self.at(path), name=str(key)[:40])
             if key not in allowed:
-                raise self.fail("unknown-field", (*path, key), name=key[:40])
+                raise ConfigError("agent.config.unknown-field", **self.at((*path, key)), name=key[:40])
         return value
 
     def text(self, value: Any, path: tuple[Any, ...], *, limit: int = 500) -> str:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise self.fail("not-text", path)
+            raise ConfigError("agent.config.not-text", **self.at(path))
         result = str(value).strip()
         if not result or len(result) > limit or any(ch in result for ch in "\r\n\x00"):
-            raise self.fail("not-text", path)
+            raise ConfigError("agent.config.not-text", **self.at(path))
         return result
 
     def texts(self, value: Any, path: tuple[Any, ...]) -> tuple[str, ...]:
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             return (self.text(value, path),)
         if not isinstance(value, list):
-            raise self.fail("not-a-list", path)
+            raise ConfigError("agent.config.not-a-list", **self.at(path))
         return tuple(self.text(v, (*path, i)) for i, v in enumerate(value))
 
     def flag(self, value: Any, path: tuple[Any, ...]) -> bool:
         if not isinstance(value, bool):
-            raise self.fail("not-a-flag", path)
+            raise ConfigError("agent.config.not-a-flag", **self.at(path))
         return value
 
     def number(self, value: Any, path: tuple[Any, ...], low: float, high: float) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail("not-a-number", path, low=low, high=high)
+            raise ConfigError("agent.config.not-a-number", **self.at(path), low=low, high=high)
         if not low <= float(value) <= high:
-            raise self.fail("not-a-number", path, low=low, high=high)
+            raise ConfigError("agent.config.not-a-number", **self.at(path), low=low, high=high)
         return float(value)
 
     def duration(self, value: Any, path: tuple[Any, ...], *, low: float, high: float, never: bool = False
@@ -225,39 +226,39 @@ class _Reader:
         try:
             seconds = parse_duration(value)
         except ValueError:
-            raise self.fail("bad-duration", path, value=str(value)[:40]) from None
+            raise ConfigError("agent.config.bad-duration", **self.at(path), value=str(value)[:40]) from None
         if not low <= seconds <= high:
-            raise self.fail("bad-duration", path, value=str(value)[:40])
+            raise ConfigError("agent.config.bad-duration", **self.at(path), value=str(value)[:40])
         return seconds
 
     def file(self, value: Any, path: tuple[Any, ...], *, must_exist: bool = True) -> Path:
         raw = Path(self.text(value, path, limit=4096)).expanduser()
         resolved = raw if raw.is_absolute() else self.base / raw
         if must_exist and not resolved.is_file():
-            raise self.fail("no-such-file", path, file=str(resolved))
+            raise ConfigError("agent.config.no-such-file", **self.at(path), file=str(resolved))
         return resolved
 
     def folder(self, value: Any, path: tuple[Any, ...]) -> Path:
         raw = Path(self.text(value, path, limit=4096)).expanduser()
         resolved = raw if raw.is_absolute() else self.base / raw
         if not resolved.is_dir():
-            raise self.fail("no-such-folder", path, file=str(resolved))
+            raise ConfigError("agent.config.no-such-folder", **self.at(path), file=str(resolved))
         return resolved
 
     def address(self, value: Any, path: tuple[Any, ...]) -> str:
         result = self.text(value, path, limit=254)
         if not _ADDRESS.match(result):
-            raise self.fail("bad-address", path, value=result[:80])
+            raise ConfigError("agent.config.bad-address", **self.at(path), value=result[:80])
         return result
 
     def secret(self, section: Mapping[str, Any], path: tuple[Any, ...], name: str, environ: Mapping[str, str]
                ) -> Secret | None:
         """``<name>_file`` or ``<name>_env``; ``<name>`` itself (a secret in this file) is refused."""
         if name in section:
-            raise self.fail("secret-inline", (*path, name), name=name)
+            raise ConfigError("agent.config.secret-inline", **self.at((*path, name)), name=name)
         from_file, from_env = section.get(f"{name}_file"), section.get(f"{name}_env")
         if from_file is not None and from_env is not None:
-            raise self.fail("secret-twice", (*path, f"{name}_file"), name=name)
+            raise ConfigError("agent.config.secret-twice", **self.at((*path, f"{name}_file")), name=name)
         if from_file is not None:
             where = (*path, f"{name}_file")
             secret_path = self.file(from_file, where)
@@ -266,26 +267,25 @@ class _Reader:
                     data = handle.read(MAX_SECRET_BYTES + 1)
                 mode = secret_path.stat().st_mode
             except OSError as exc:
-                raise self.fail("secret-unreadable", where, file=str(secret_path),
-                                detail=exc.strerror or type(exc).__name__) from None
+                raise ConfigError("agent.config.secret-unreadable", **self.at(where), file=str(secret_path), detail=exc.strerror or type(exc).__name__) from None
             if len(data) > MAX_SECRET_BYTES:
-                raise self.fail("secret-unreadable", where, file=str(secret_path), detail="too large")
+                raise ConfigError("agent.config.secret-unreadable", **self.at(where), file=str(secret_path), detail="too large")
             try:
                 value = data.decode("utf-8").strip()
             except UnicodeDecodeError:
-                raise self.fail("secret-unreadable", where, file=str(secret_path), detail="not UTF-8") from None
+                raise ConfigError("agent.config.secret-unreadable", **self.at(where), file=str(secret_path), detail="not UTF-8") from None
             if not value:
-                raise self.fail("secret-empty", where, file=str(secret_path))
+                raise ConfigError("agent.config.secret-empty", **self.at(where), file=str(secret_path))
             source = f"file {secret_path}"
             if mode & stat.S_IROTH:
-                return Secret(value, source + " (readable by everyone)")
+                return Secret(value, source, world_readable=True)
             return Secret(value, source)
         if from_env is not None:
             where = (*path, f"{name}_env")
             variable = self.text(from_env, where, limit=200)
             value = environ.get(variable, "").strip()
             if not value:
-                raise self.fail("secret-no-env", where, variable=variable)
+                raise ConfigError("agent.config.secret-no-env", **self.at(where), variable=variable)
             return Secret(value, f"env {variable}")
         return None
 
@@ -295,19 +295,18 @@ class _Reader:
 
 def _domains(r: _Reader, raw: Any) -> tuple[str, ...]:
     if raw is None:
-        raise r.fail("no-domains", ())
+        raise ConfigError("agent.config.no-domains", **r.at(()))
     values = r.texts(raw, ("domains",))
     if not values:
-        raise r.fail("no-domains", ("domains",))
+        raise ConfigError("agent.config.no-domains", **r.at(("domains",)))
     if len(values) > MAX_DOMAINS:
-        raise r.fail("too-many-domains", ("domains",), limit=MAX_DOMAINS)
+        raise ConfigError("agent.config.too-many-domains", **r.at(("domains",)), limit=MAX_DOMAINS)
     out: list[str] = []
     for index, value in enumerate(values):
         try:
             domain = normalize_domain(value).domain
         except UsageError as exc:
-            raise r.fail("bad-domain", ("domains", index) if isinstance(raw, list) else ("domains",),
-                         value=value[:80], detail=exc.message("en")) from None
+            raise ConfigError("agent.config.bad-domain", **r.at(("domains", index) if isinstance(raw, list) else ("domains",)), value=value[:80], detail=exc.message("en")) from None
         if domain not in out:
             out.append(domain)
     return tuple(out)
@@ -317,10 +316,10 @@ def _options(r: _Reader, raw: Any) -> dict[str, Any]:
     if raw is not None and isinstance(raw, dict):
         for key in raw:
             if key in NOT_FOR_THE_AGENT:
-                raise r.fail("option-not-used", ("options", key), name=key)
+                raise ConfigError("agent.config.option-not-used", **r.at(("options", key)), name=key)
             dashed = str(key).replace("-", "_")
             if dashed != key and dashed in SCAN_OPTIONS:
-                raise r.fail("option-underscores", ("options", key), name=key, fixed=dashed)
+                raise ConfigError("agent.config.option-underscores", **r.at(("options", key)), name=key, fixed=dashed)
     return r.mapping(raw, ("options",), SCAN_OPTIONS)
 
 
@@ -332,26 +331,26 @@ def _scan_options(r: _Reader, opts: Mapping[str, Any]) -> ScanOptions:
             nameservers.append(Nameserver.parse(value))
         except ValueError:
             where = (*p, "nameserver", index) if isinstance(opts.get("nameserver"), list) else (*p, "nameserver")
-            raise r.fail("bad-nameserver", where, value=value[:80]) from None
+            raise ConfigError("agent.config.bad-nameserver", **r.at(where), value=value[:80]) from None
     hosts = []
     for index, value in enumerate(r.texts(opts.get("host", []), (*p, "host"))):
         try:
             hosts.append(normalize_domain(value).domain)
         except UsageError as exc:
             where = (*p, "host", index) if isinstance(opts.get("host"), list) else (*p, "host")
-            raise r.fail("bad-domain", where, value=value[:80], detail=exc.message("en")) from None
+            raise ConfigError("agent.config.bad-domain", **r.at(where), value=value[:80], detail=exc.message("en")) from None
     timeout = 5.0
     if "timeout" in opts:
         value = opts["timeout"]
         try:
             timeout = check_timeout(value)
         except UsageError:
-            raise r.fail("bad-timeout", (*p, "timeout"), value=str(value)[:40]) from None
+            raise ConfigError("agent.config.bad-timeout", **r.at((*p, "timeout")), value=str(value)[:40]) from None
     ca_bundle = str(r.file(opts["ca_bundle"], (*p, "ca_bundle"))) if "ca_bundle" in opts else None
     ports = r.flag(opts.get("ports", False), (*p, "ports"))
     authorised = r.flag(opts.get("i_am_authorised", False), (*p, "i_am_authorised"))
     if ports and not authorised:
-        raise r.fail("ports-need-consent", (*p, "ports"))
+        raise ConfigError("agent.config.ports-need-consent", **r.at((*p, "ports")))
     return ScanOptions(
         timeout=timeout,
         nameservers=tuple(nameservers),
@@ -370,10 +369,10 @@ def _schedule(r: _Reader, raw: Any) -> Schedule:
         return Every(86400.0)
     section = r.mapping(raw, p, {"every", "cron", "timezone"})
     if ("every" in section) == ("cron" in section):
-        raise r.fail("schedule-one", p)
+        raise ConfigError("agent.config.schedule-one", **r.at(p))
     if "every" in section:
         if "timezone" in section:
-            raise r.fail("unknown-field", (*p, "timezone"), name="timezone")
+            raise ConfigError("agent.config.unknown-field", **r.at((*p, "timezone")), name="timezone")
         seconds = r.duration(section["every"], (*p, "every"), low=1, high=366 * 86400)
         assert seconds is not None
         return Every(seconds)
@@ -384,20 +383,20 @@ def _schedule(r: _Reader, raw: Any) -> Schedule:
         try:
             zone = ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise r.fail("bad-timezone", (*p, "timezone"), value=name[:60]) from None
+            raise ConfigError("agent.config.bad-timezone", **r.at((*p, "timezone")), value=name[:60]) from None
     try:
         return Cron(expression, zone)
     except ValueError:
-        raise r.fail("bad-cron", (*p, "cron"), value=expression[:80]) from None
+        raise ConfigError("agent.config.bad-cron", **r.at((*p, "cron")), value=expression[:80]) from None
 
 
 def _no_password_in_url(r: _Reader, url: str, path: tuple[Any, ...]) -> None:
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError:
-        raise r.fail("bad-url", path, value=url[:80]) from None
+        raise ConfigError("agent.config.bad-url", **r.at(path), value=url[:80]) from None
     if parts.password is not None:
-        raise r.fail("secret-in-url", path)
+        raise ConfigError("agent.config.secret-in-url", **r.at(path))
 
 
 def _db(r: _Reader, raw: Any, path: tuple[Any, ...]) -> str:
@@ -413,18 +412,18 @@ def _smtp(r: _Reader, raw: Any, path: tuple[Any, ...], environ: Mapping[str, str
     section = r.mapping(raw, path, {"host", "port", "security", "user", "password", "password_file", "password_env",
                                     "ca_file", "timeout"})
     if "host" not in section:
-        raise r.fail("missing", (*path, "host"), name="host")
+        raise ConfigError("agent.config.missing", **r.at((*path, "host")), name="host")
     host = r.text(section["host"], (*path, "host"), limit=253)
     security = r.text(section.get("security", "starttls"), (*path, "security"))
     if security not in ("starttls", "tls", "none"):
-        raise r.fail("bad-choice", (*path, "security"), value=security[:40], choices="starttls, tls, none")
+        raise ConfigError("agent.config.bad-choice", **r.at((*path, "security")), value=security[:40], choices="starttls, tls, none")
     port = int(r.number(section.get("port", 465 if security == "tls" else 587), (*path, "port"), 1, 65535))
     user = r.text(section["user"], (*path, "user"), limit=320) if "user" in section else None
     password = r.secret(section, path, "password", environ)
     if (user is None) != (password is None):
-        raise r.fail("user-and-password", path)
+        raise ConfigError("agent.config.user-and-password", **r.at(path))
     if security == "none" and password is not None and host not in ("localhost", "127.0.0.1", "::1"):
-        raise r.fail("password-in-the-clear", (*path, "security"))
+        raise ConfigError("agent.config.password-in-the-clear", **r.at((*path, "security")))
     ca_file = str(r.file(section["ca_file"], (*path, "ca_file"))) if "ca_file" in section else None
     timeout = r.number(section.get("timeout", 30), (*path, "timeout"), 1, 300)
     return Smtp(host, port, security, user, password, ca_file, timeout)
@@ -434,15 +433,15 @@ def _email(r: _Reader, raw: Any, domains: Sequence[str], environ: Mapping[str, s
     p = ("alerts", "email")
     section = r.mapping(raw, p, {"to", "from", "smtp"})
     if "to" not in section:
-        raise r.fail("missing", (*p, "to"), name="to")
+        raise ConfigError("agent.config.missing", **r.at((*p, "to")), name="to")
     raw_to = section["to"]
     to = [r.address(v, (*p, "to", i) if isinstance(raw_to, list) else (*p, "to"))
           for i, v in enumerate(r.texts(raw_to, (*p, "to")))]
     if not to:
-        raise r.fail("missing", (*p, "to"), name="to")
+        raise ConfigError("agent.config.missing", **r.at((*p, "to")), name="to")
     sender = r.address(section["from"], (*p, "from")) if "from" in section else f"cyberscan@{domains[0]}"
     if "smtp" not in section:
-        raise r.fail("missing", (*p, "smtp"), name="smtp")
+        raise ConfigError("agent.config.missing", **r.at((*p, "smtp")), name="smtp")
     return Email(tuple(to), sender, _smtp(r, section["smtp"], (*p, "smtp"), environ))
 
 
@@ -450,12 +449,12 @@ def _webhook(r: _Reader, raw: Any, environ: Mapping[str, str]) -> Webhook:
     p = ("alerts", "webhook")
     section = r.mapping(raw, p, {"url", "secret", "secret_file", "secret_env", "ca_file", "timeout"})
     if "url" not in section:
-        raise r.fail("missing", (*p, "url"), name="url")
+        raise ConfigError("agent.config.missing", **r.at((*p, "url")), name="url")
     url = r.text(section["url"], (*p, "url"), limit=2000)
     _no_password_in_url(r, url, (*p, "url"))
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise r.fail("bad-url", (*p, "url"), value=url[:80])
+        raise ConfigError("agent.config.bad-url", **r.at((*p, "url")), value=url[:80])
     secret = r.secret(section, p, "secret", environ)
     ca_file = str(r.file(section["ca_file"], (*p, "ca_file"))) if "ca_file" in section else None
     timeout = r.number(section.get("timeout", 30), (*p, "timeout"), 1, 300)
@@ -474,8 +473,7 @@ def _rules(r: _Reader, raw: Any) -> Rules:
         try:
             min_severity = Severity(value)
         except ValueError:
-            raise r.fail("bad-choice", (*p, "min_severity"), value=value[:40],
-                         choices=", ".join(s.value for s in Severity)) from None
+            raise ConfigError("agent.config.bad-choice", **r.at((*p, "min_severity")), value=value[:40], choices=", ".join(s.value for s in Severity)) from None
     reminders = dict(DEFAULT_REMINDERS)
     if "reminders" in section:
         rp = (*p, "reminders")
@@ -486,7 +484,7 @@ def _rules(r: _Reader, raw: Any) -> Rules:
     if "expiry_days" in section:
         ep = (*p, "expiry_days")
         if not isinstance(section["expiry_days"], list):
-            raise r.fail("not-a-list", ep)
+            raise ConfigError("agent.config.not-a-list", **r.at(ep))
         days = tuple(sorted({int(r.number(v, (*ep, i), 1, 365)) for i, v in enumerate(section["expiry_days"])},
                             reverse=True))
 
@@ -538,16 +536,16 @@ def parse_config(text: str, *, where: str, base: Path | None = None, environ: Ma
         if value is None:
             continue
         if lang is not None:
-            raise r.fail("lang-twice", path)
+            raise ConfigError("agent.config.lang-twice", **r.at(path))
         lang = r.text(value, path)
         if lang not in LANGUAGES:
-            raise r.fail("bad-choice", path, value=lang[:20], choices=", ".join(LANGUAGES))
+            raise ConfigError("agent.config.bad-choice", **r.at(path), value=lang[:20], choices=", ".join(LANGUAGES))
     db = None
     for path, value in ((("db",), top.get("db")), (("options", "db"), opts.get("db"))):
         if value is None:
             continue
         if db is not None:
-            raise r.fail("db-twice", path)
+            raise ConfigError("agent.config.db-twice", **r.at(path))
         db = _db(r, value, path)
     alerts = r.mapping(top.get("alerts"), ("alerts",), {"email", "webhook"})
     email = _email(r, alerts["email"], domains, env) if alerts.get("email") is not None else None
@@ -558,7 +556,7 @@ def parse_config(text: str, *, where: str, base: Path | None = None, environ: Ma
                            for i, v in enumerate(r.texts(catalogue_raw, ("options", "catalogue"))))
     share = _share(r, top.get("share"))
     if share:
-        raise r.fail("share-unavailable", ("share", "submit"))
+        raise ConfigError("agent.config.share-unavailable", **r.at(("share", "submit")))
     return AgentConfig(
         path=where,
         domains=domains,

@@ -79,7 +79,7 @@ def send_email(message: Message, email: Email) -> None:
             client.ehlo()
             if smtp.security == "starttls":
                 if not client.has_extn("starttls"):
-                    raise DeliveryError(f"{smtp.host}:{smtp.port} does not offer STARTTLS")
+                    raise DeliveryError(f"no-starttls {smtp.host}:{smtp.port}")
                 client.starttls(context=_context(smtp.ca_file))
                 client.ehlo()
             if smtp.user is not None and smtp.password is not None:
@@ -90,7 +90,7 @@ def send_email(message: Message, email: Email) -> None:
     except DeliveryError:
         raise
     except smtplib.SMTPAuthenticationError as exc:
-        raise DeliveryError(f"{smtp.host}:{smtp.port} refused the login ({exc.smtp_code})") from None
+        raise DeliveryError(f"login-refused {smtp.host}:{smtp.port} {exc.smtp_code}") from None
     except smtplib.SMTPResponseException as exc:
         detail = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
         raise DeliveryError(f"{smtp.host}:{smtp.port} answered {exc.smtp_code} {detail[:200]}") from None
@@ -159,7 +159,7 @@ def flush(tables: AgentTables, channels: Mapping[str, Sender], rules: Rules, now
         sender = channels.get(row.channel)
         try:
             if sender is None:
-                raise DeliveryError(f"the channel '{row.channel}' is no longer configured")
+                raise DeliveryError(f"channel-gone {row.channel}")
             sender(message)
         except DeliveryError as exc:
             failed += 1

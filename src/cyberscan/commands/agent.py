@@ -62,8 +62,8 @@ def _warn_about_secrets(config: AgentConfig, lang: str) -> None:
     if config.webhook is not None and config.webhook.secret is not None:
         secrets.append(config.webhook.secret)
     for secret in secrets:
-        if secret.source.endswith("(readable by everyone)"):
-            log.warning(say("agent.log.secret-readable", lang, source=secret.source.removesuffix(" (readable by everyone)")))
+        if secret.world_readable:
+            log.warning(say("agent.log.secret-readable", lang, source=secret.source))
 
 
 @click.command("agent", help=h("agent.help"))

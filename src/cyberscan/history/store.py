@@ -449,7 +449,7 @@ class Store:
         """PostgreSQL only: take the session-level advisory lock ``key`` if nobody holds it (it is
         released by :meth:`advisory_unlock` or when this store is closed)."""
         if self._db.dialect != "postgres":
-            raise HistoryError("history.failed", path=self.where, detail="advisory locks need PostgreSQL")
+            raise HistoryError("history.failed", path=self.where, detail="advisory-lock: postgres-only")
         with self._guard():
             return bool(self._db.query("SELECT pg_try_advisory_lock(?)", (key,))[0][0])
 
