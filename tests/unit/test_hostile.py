@@ -327,7 +327,9 @@ def test_raw_hello_walk_on_a_slow_server_is_cut_at_the_budget(apex_backend: Http
     the reaper ends the walk at the endpoint's deadline."""
     budget = BUDGETS["tls"] * TIMEOUT
     with hostile.SlowProxy((GOOD, apex_backend.port), host=APEX, **slow) as proxy:
-        ep = Endpoint.standalone(APEX, timeout=TIMEOUT, budget=budget, name=WEB)
+        # a per-read timeout well above the proxy's delay, so that on a loaded machine too no read
+        # times out on its own (each version would then be an error and the walk end early)
+        ep = Endpoint.standalone(APEX, timeout=4 * TIMEOUT, budget=budget, name=WEB)
         started = time.monotonic()
         with pytest.raises(ProbeTimeout):
             tls_probe.scan_versions(ep, proxy.port, WEB, enumerate_suites=True)
