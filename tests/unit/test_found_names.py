@@ -322,3 +322,29 @@ def test_port_scan_leaves_found_names_out(tmp_path: Path) -> None:
     assert found(result) == {f"oud.{DOMAIN}": ("axfr",)}
     scanned = {c[c.index("-") + 1] for c in (json.loads(line) for line in log.read_text().splitlines())}
     assert scanned == {"127.0.0.1"}  # the apex and www; never the found name's 127.0.42.8
+
+
+def test_facts_stored_before_found_names_are_migrated() -> None:
+    """A scan stored by the version before: inventory v3, zone transfer v2, TLS scan v2 read without notice."""
+    result = run(zoneset(OLD_SHOP, allow_axfr=True), ("dns.axfr", "dns.dangling", "web.tls.version"))
+    data = scan_to_dict(result)
+    for entry in data["facts"]:
+        fact = entry["fact"]
+        if entry["probe"] == "hosts.inventory":
+            del fact["found_capped"]
+            fact["hosts"] = [h for h in fact["hosts"] if "found" not in h["roles"]]
+        elif entry["probe"] == "dns.axfr":
+            for attempt in fact["attempts"]:
+                del attempt["links"]
+        elif entry["probe"] == "tls.scan":
+            fact["endpoints"] = [e for e in fact["endpoints"] if "found" not in e["roles"]]
+            for endpoint in fact["endpoints"]:
+                del endpoint["roles"]
+    data["fact_versions"].update({"hosts.inventory": 3, "dns.axfr": 2, "tls.scan": 2})
+    stored = scan_from_dict(data, registry_mod.load())
+    assert not stored.notices
+    assert inventory(stored).found_capped == 0 and found(stored) == {}
+    axfr = next(o.fact for o in stored.outcomes if o.probe == "dns.axfr")
+    assert all(a.links == () for a in axfr.attempts)
+    tls = next(o.fact for o in stored.outcomes if o.probe == "tls.scan")
+    assert tls.endpoints and all(e.roles == () for e in tls.endpoints)
