@@ -280,7 +280,8 @@ def _srv(ctx: ProbeContext, service: str, domain: str) -> SrvAnswer:
 def probe_srv(ctx: ProbeContext, domain: str) -> SrvFact:
     """SRV records of a short list of common services (in data): their targets are names the domain
     itself reveals, for the host inventory."""
-    return SrvFact(domain, tuple(ctx.map(lambda s: _srv(ctx, s, domain), srv_services(ctx.data))))
+    services = srv_services(ctx.data)
+    return SrvFact(domain, tuple(ctx.map(lambda s: _srv(ctx, s, domain), services, workers=max(1, len(services)))))
 
 
 # ------------------------------------------------------------------------------------------ CNAMEs

@@ -21,10 +21,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ProbeError
+from ..errors import Interrupted, ProbeError
 from ..facts.dns import AxfrFact, Host, HostInventory, MxFact, SrvFact
 from ..facts.tls import CertNamesFact
-from ..models import ErrorReason
+from ..models import ErrorReason, ProbeOutcome
 from ..options import MAX_MX_HOSTS
 from ..plugin import probe
 from ..runtime import ProbeContext
@@ -90,7 +90,10 @@ def probe_inventory(ctx: ProbeContext, domain: str) -> HostInventory:
     kept = tuple(h for h in hosts if h.roles != ("mta-sts",) or h.addresses or h.error)
     found: tuple[Host, ...] = ()
     found_capped = 0
-    if any(ctx.check_params(p) for p in EXAMINERS):
+    apex = next(h for h in kept if "apex" in h.roles)
+    # found names need a working DNS: when even the apex could not be looked up, more names would only
+    # add timeouts (the scan says the domain is unknown already)
+    if apex.error is None and any(ctx.check_params(p) for p in EXAMINERS):
         mx_hosts = mx_outcome.fact.hosts if isinstance(mx_outcome.fact, MxFact) else ()
         known = set(roles) | {mx.exchange.lower() for mx in mx_hosts}  # MX hosts over their cap stay out too
         found, found_capped = found_hosts(ctx, domain, kept, known)
@@ -146,7 +149,20 @@ def found_hosts(ctx: ProbeContext, domain: str, listed: tuple[Host, ...], known:
 def found_candidates(ctx: ProbeContext, domain: str, listed: tuple[Host, ...], known: set[str]) -> dict[str, set[str]]:
     """Names inside the domain that the scan legitimately saw, with where it saw them (not yet capped)."""
     probes = ["tls.names", "dns.srv"] + (["dns.axfr"] if ctx.check_params("dns.axfr") else [])
-    outcomes = dict(zip(probes, ctx.map(ctx.outcome, probes), strict=True))
+
+    def gather(source: str) -> tuple[ProbeOutcome | None, tuple[str, ...]]:
+        if source != "NS":
+            return ctx.outcome(source), ()
+        try:
+            return None, lookup(ctx, domain, "NS", probe="hosts.inventory").records
+        except Interrupted:
+            raise
+        except ProbeError:
+            return None, ()  # the NS names are one source among several; dns.ns reports the failure itself
+
+    # the sources side by side, so a slow one (a silent nameserver, a dripping web server) costs its time once
+    (_, ns_records), *rest = ctx.map(gather, ["NS", *probes])
+    facts = {p: outcome.fact for p, (outcome, _) in zip(probes, rest, strict=True) if outcome is not None}
     candidates: dict[str, set[str]] = {}
 
     def add(name: str, source: str) -> None:
@@ -154,9 +170,9 @@ def found_candidates(ctx: ProbeContext, domain: str, listed: tuple[Host, ...], k
         if text is not None and text not in known:
             candidates.setdefault(text, set()).add(source)
 
-    axfr = outcomes.get("dns.axfr")
-    if axfr is not None and isinstance(axfr.fact, AxfrFact):
-        for attempt in axfr.fact.attempts:
+    axfr = facts.get("dns.axfr")
+    if isinstance(axfr, AxfrFact):
+        for attempt in axfr.attempts:
             if not attempt.transferred:
                 continue
             for owner in attempt.names:
@@ -166,12 +182,12 @@ def found_candidates(ctx: ProbeContext, domain: str, listed: tuple[Host, ...], k
                 alias = host_name(link.owner, domain)
                 if link.rdtype == "CNAME" and alias is not None and alias in candidates:
                     candidates[alias].add(ALIAS)
-    names = outcomes["tls.names"].fact
+    names = facts.get("tls.names")
     if isinstance(names, CertNamesFact):
         for cert in names.certificates:
             for san in cert.names:
                 add(san, "san")
-    srv = outcomes["dns.srv"].fact
+    srv = facts.get("dns.srv")
     if isinstance(srv, SrvFact):
         for answer in srv.services:
             for target in answer.targets:
@@ -179,11 +195,8 @@ def found_candidates(ctx: ProbeContext, domain: str, listed: tuple[Host, ...], k
     for host in listed:
         for alias_target in host.cnames:
             add(alias_target, "cname")
-    try:
-        for ns in lookup(ctx, domain, "NS", probe="hosts.inventory").records:
-            add(ns, "ns")
-    except ProbeError:
-        pass  # the NS names are one source among several; dns.ns reports the failure itself
+    for ns in ns_records:
+        add(ns, "ns")
     return candidates
 
 
