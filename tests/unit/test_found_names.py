@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import cyberscan
 from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
@@ -29,6 +30,8 @@ from cyberscan.serialize import scan_from_dict, scan_to_dict
 from tests.fixtures.certs import TestPki
 from tests.fixtures.tlsservers import HttpsServer, free_port
 
+from .test_dns_errors import DOMAIN as SILENT
+from .test_dns_errors import SoaOnlyServer
 from .test_dns_probes import assert_messages_complete
 from .test_ports_scope import FAKE_NMAP
 
@@ -348,3 +351,15 @@ def test_facts_stored_before_found_names_are_migrated() -> None:
     assert all(a.links == () for a in axfr.attempts)
     tls = next(o.fact for o in stored.outcomes if o.probe == "tls.scan")
     assert tls.endpoints and all(e.roles == () for e in tls.endpoints)
+
+
+def test_no_found_names_are_looked_for_when_the_apex_lookup_fails() -> None:
+    """A dead DNS: the apex is unknown, so no certificate, SRV or extra NS lookups add their timeouts."""
+    with SoaOnlyServer("drop") as server:
+        options = ScanOptions(timeout=0.5, nameservers=(Nameserver("127.0.0.1", server.port),), allow_private=True)
+        assessment = cyberscan.assess([SILENT], options=options)
+        asked = {name for name, _ in server.queries}
+    probes = {o.probe for o in assessment.scan.outcomes}
+    assert "hosts.inventory" in probes and not {"tls.names", "dns.srv"} & probes
+    services = catalogue_mod.builtin().extras["found"]["srv"]
+    assert not any(name.startswith(f"{service}.") for name in asked for service in services)
