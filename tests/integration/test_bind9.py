@@ -164,6 +164,10 @@ def test_open_zone_transfer_is_reported_per_nameserver(bind9: tuple[Bind9, Path]
         ("fail", "open", "ns2.openxfr.test"),
     }
     assert all(r["params"]["records"] >= 8 for r in axfr)
+    # the names the transfer revealed are examined too: the alias in it dangles
+    dangling = [r for r in result.of("dns.dangling") if r["status"] == "fail"]
+    assert [(r["message"], r["subject"]["host"]) for r in dangling] == [("dangling", "oudeexpo.openxfr.test")]
+    assert dangling[0]["evidence"]["sources"] == ["axfr"]
 
 
 def test_dangling_cname(bind9: tuple[Bind9, Path]) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+from collections.abc import Mapping
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -19,6 +21,7 @@ import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 
 from ..errors import OutOfScope, ProbeError
 from ..facts.dns import (
@@ -35,6 +38,9 @@ from ..facts.dns import (
     NsFact,
     NsReply,
     NsServer,
+    SrvAnswer,
+    SrvFact,
+    ZoneLink,
 )
 from ..models import ErrorReason
 from ..options import MAX_MX_HOSTS, MAX_NS_HOSTS
@@ -182,7 +188,23 @@ def probe_ns(ctx: ProbeContext, domain: str) -> NsFact:
 
 # ------------------------------------------------------------------------------------------ AXFR
 
-MAX_ZONE_NAMES = 500  # owner names kept from a transferred zone
+MAX_ZONE_NAMES = 500  # owner names (and, apart, CNAME/MX/NS/SRV records) kept from a transferred zone
+_LINK_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.MX, dns.rdatatype.NS, dns.rdatatype.SRV)
+
+
+def _links(answer: list[dns.rrset.RRset]) -> tuple[ZoneLink, ...]:
+    """The records of a transferred zone that point at other names (for the host inventory)."""
+    links = set()
+    for rrset in answer:
+        if rrset.rdtype not in _LINK_TYPES:
+            continue
+        owner = rrset.name.to_text().rstrip(".").lower()
+        for rdata in rrset:
+            target = rdata.exchange if rrset.rdtype == dns.rdatatype.MX else rdata.target
+            text = target.to_text().rstrip(".").lower()
+            if text:
+                links.add(ZoneLink(owner, dns.rdatatype.to_text(rrset.rdtype), text))
+    return tuple(sorted(links, key=lambda link: (link.owner, link.rdtype, link.target))[:MAX_ZONE_NAMES])
 
 
 def _try_axfr(ctx: ProbeContext, server: str, address: str, domain: str, port: int) -> AxfrAttempt:
@@ -215,7 +237,7 @@ def _try_axfr(ctx: ProbeContext, server: str, address: str, domain: str, port: i
     if response.rcode() == dns.rcode.NOERROR and has_soa:
         count = sum(len(r) for r in response.answer)
         names = sorted({r.name.to_text().rstrip(".").lower() for r in response.answer})[:MAX_ZONE_NAMES]
-        return AxfrAttempt(server, address, True, rcode, count, tuple(names))
+        return AxfrAttempt(server, address, True, rcode, count, tuple(names), _links(response.answer))
     return AxfrAttempt(server, address, rcode=rcode)
 
 
@@ -226,6 +248,40 @@ def probe_axfr(ctx: ProbeContext, domain: str) -> AxfrFact:
     attempts = ctx.map(lambda p: _try_axfr(ctx, p[0], p[1], domain, ns.port), pairs)
     missing = tuple(s.name for s in ns.servers if not s.addresses)
     return AxfrFact(domain, tuple(attempts), missing)
+
+
+# ------------------------------------------------------------------------------------------ SRV
+
+
+def srv_services(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The SRV service names looked up under the domain (``srv`` in ``checks/data/found.yaml``)."""
+    found = data.get("found")
+    raw = found.get("srv") if isinstance(found, Mapping) else None
+    if not isinstance(raw, list):
+        return ()
+    return tuple(dict.fromkeys(str(s).strip(".").lower() for s in raw if isinstance(s, str) and s.startswith("_")))
+
+
+def _srv(ctx: ProbeContext, service: str, domain: str) -> SrvAnswer:
+    try:
+        answer = lookup(ctx, f"{service}.{domain}", "SRV", probe="dns.srv")
+    except ProbeError as exc:
+        return SrvAnswer(service, error=reason_of(exc), detail=exc.detail)
+    targets = []
+    for record in answer.records:  # "priority weight port target"
+        parts = record.split()
+        target = parts[3].rstrip(".").lower() if len(parts) == 4 else ""
+        if target and target not in targets:  # "." says the service is not offered (RFC 2782)
+            targets.append(target)
+    return SrvAnswer(service, answer.rcode, tuple(targets))
+
+
+@probe("dns.srv", fact=SrvFact)
+def probe_srv(ctx: ProbeContext, domain: str) -> SrvFact:
+    """SRV records of a short list of common services (in data): their targets are names the domain
+    itself reveals, for the host inventory."""
+    services = srv_services(ctx.data)
+    return SrvFact(domain, tuple(ctx.map(lambda s: _srv(ctx, s, domain), services, workers=max(1, len(services)))))
 
 
 # ------------------------------------------------------------------------------------------ CNAMEs

@@ -14,17 +14,18 @@ import socket
 import ssl
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import OutOfScope, ProbeError
 from ..facts.dns import HostInventory
-from ..facts.tls import TlsEndpoint, TlsScan, VersionResult
+from ..facts.tls import CertNames, CertNamesFact, TlsEndpoint, TlsScan, VersionResult
 from ..models import ErrorReason
 from ..parsers.tlsrating import suite_name
 from ..parsers.x509 import parse_certificate
 from ..plugin import probe
 from ..runtime import Endpoint, ProbeContext
 from . import tlsraw
+from .dnsbase import lookup, reason_of
 from .hosts import web_targets
 
 PERMISSIVE_CIPHERS = "ALL:COMPLEMENTOFALL:@SECLEVEL=0"
@@ -203,6 +204,53 @@ def probe_tls(ctx: ProbeContext, domain: str) -> TlsScan:
     enumerate_suites = bool(ctx.settings.get("tls_enumerate_suites", True))
     pairs, unresolved, failed = web_targets(inventory)
     endpoints = ctx.map(
-        lambda pair: scan_endpoint(ctx, pair[0], pair[1], port, enumerate_suites=enumerate_suites), pairs
+        lambda t: replace(scan_endpoint(ctx, t[0], t[1], port, enumerate_suites=enumerate_suites), roles=t[2]), pairs
     )
     return TlsScan(domain, tuple(endpoints), tuple(unresolved), tuple(failed))
+
+
+# ----------------------------------------------------------------------------- certificate names
+
+
+def _first_address(ctx: ProbeContext, name: str) -> str:
+    """The first IPv4 address of ``name``, else its first IPv6 address; "" when it has none."""
+    for rdtype in ("A", "AAAA"):
+        answer = lookup(ctx, name, rdtype, probe="tls.names")
+        if answer.records:
+            return answer.records[0]
+        if not answer.exists:
+            break
+    return ""
+
+
+def cert_names(ctx: ProbeContext, name: str, port: int) -> CertNames:
+    """The subjectAltNames of the certificate ``name`` presents: one ordinary handshake (SNI, nothing
+    verified: only the names are read) on its first address, within the ``names`` deadline."""
+    try:
+        address = _first_address(ctx, name)
+    except ProbeError as exc:
+        return CertNames(name, "", port, error=reason_of(exc), detail=exc.detail)
+    if not address:
+        return CertNames(name, "", port)
+    try:
+        ep = ctx.endpoint(address, name, "names")
+    except OutOfScope as exc:
+        return CertNames(name, address, port, error=ErrorReason.OUT_OF_SCOPE, detail=exc.detail)
+    try:
+        with ep.connect(port) as raw, permissive_context().wrap_socket(raw, server_hostname=name) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ValueError, ProbeError) as exc:
+        return CertNames(name, address, port, error=classify_oserror(exc), detail=f"{type(exc).__name__}: {exc}"[:300])
+    try:
+        names = parse_certificate(der).dns_names if der else ()
+    except ValueError as exc:
+        return CertNames(name, address, port, error=ErrorReason.PROTOCOL, detail=str(exc)[:300])
+    return CertNames(name, address, port, tuple(dict.fromkeys(n.rstrip(".").lower() for n in names)))
+
+
+@probe("tls.names", fact=CertNamesFact)
+def probe_cert_names(ctx: ProbeContext, domain: str) -> CertNamesFact:
+    """The names in the apex and www certificates, for the host inventory's found names (``tls.scan``
+    needs the inventory, so it cannot supply them)."""
+    port = int(ctx.settings.get("https_port", 443))
+    return CertNamesFact(domain, tuple(ctx.map(lambda n: cert_names(ctx, n, port), [domain, f"www.{domain}"])))
