@@ -303,6 +303,32 @@ class VersionScan:
     complete: bool = True  # False when enumeration stopped at the cap
     attempts: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    first: tuple[object, ...] = ()  # signature() of the answer to the first ClientHello
+
+
+def signature(flight: ServerFlight) -> tuple[object, ...]:
+    """What one answer says about the server's TLS configuration (not about its certificate): two names
+    on one address whose answers to the same ClientHello have equal signatures were configured alike."""
+    if flight.outcome == "accepted":
+        return ("accepted", flight.version, flight.suite, flight.group, flight.dh_bits, flight.retry_request)
+    if flight.outcome == "alert":
+        return ("alert", flight.alert)
+    return (flight.outcome,)
+
+
+def first_hello(
+    ep: Endpoint,
+    port: int,
+    *,
+    version: int,
+    server_name: str | None,
+    enumerate_suites: bool = True,
+    preamble: Preamble | None = None,
+) -> ServerFlight:
+    """The ClientHello that :func:`scan_version` sends first for ``version`` (every candidate suite, in
+    the same order), and the answer. Raises as :func:`hello`."""
+    suites = candidate_suites(version, weakest_first=enumerate_suites)
+    return hello(ep, port, version=version, suites=suites, server_name=server_name, preamble=preamble)
 
 
 def scan_version(
@@ -327,6 +353,7 @@ def scan_version(
     certs: tuple[bytes, ...] = ()
     attempts = 0
     first = True
+    answer: tuple[object, ...] = ()
     while remaining and attempts < max_attempts:
         attempts += 1
         try:
@@ -335,10 +362,12 @@ def scan_version(
             if first:
                 raise
             break
+        if first:
+            answer = signature(flight)
         if flight.outcome == "timeout" and first:
-            return VersionScan(version, False, error="timeout", attempts=attempts)
+            return VersionScan(version, False, error="timeout", attempts=attempts, first=answer)
         if flight.outcome == "garbage" and first:
-            return VersionScan(version, False, error=f"garbage: {flight.detail}", attempts=attempts)
+            return VersionScan(version, False, error=f"garbage: {flight.detail}", attempts=attempts, first=answer)
         first = False
         if flight.outcome != "accepted" or flight.version != version or flight.suite not in remaining:
             break
@@ -354,4 +383,4 @@ def scan_version(
             break
     complete = not remaining or attempts < max_attempts or not enumerate_suites
     return VersionScan(version, bool(chosen), tuple(chosen), tuple(groups), dh_bits, certs,
-                       complete=complete, attempts=attempts)
+                       complete=complete, attempts=attempts, first=answer)
