@@ -120,8 +120,10 @@ def test_every_name_and_domain_on_one_address_shares_one_walk(dns_server: LocalD
         assert endpoints[name].versions == walk.results
         assert endpoints[name].chain_trusted is True and endpoints[name].negotiated_version == "TLSv1.3"
     # one walk and one handshake for the first name; one handshake and four first ClientHellos (TLS 1.0
-    # to 1.3) to check each of the three others: instead of four walks
-    assert connections == hellos(walk) + 1 + 3 * (1 + 4)
+    # to 1.3) to check each of the three others: instead of four walks. A suite walk opens the
+    # connection for its next hello ahead, so each accepted version may leave one connection unused.
+    accepted = sum(1 for v in walk.results if v.accepted)
+    assert hellos(walk) + 1 + 3 * (1 + 4) <= connections <= hellos(walk) + 1 + 3 * (1 + 4) + accepted
     assert connections < len(names) * (hellos(walk) + 1) / 1.5
     assert {r.status for r in result.results} == {Status.PASS}
 

@@ -22,6 +22,7 @@ import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 from ..errors import Interrupted
@@ -122,6 +123,26 @@ def run(fn: Callable[[T], U], items: Iterable[T], *, workers: int = 8,
         if error is not None:
             raise error
     return results
+
+
+def start(call: Callable[[], T]) -> Future[T]:
+    """``call()`` in a pool thread; its result (or exception) in the returned future."""
+    future: Future[T] = Future()
+
+    def task() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(call())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the future
+            future.set_exception(exc)
+
+    POOL.submit(task, _nothing)
+    return future
+
+
+def _nothing() -> None:
+    return None
 
 
 def _one(fn: Callable[[T], U], item: T, cancel: threading.Event | None) -> U:

@@ -228,17 +228,19 @@ def probe_starttls(ctx: ProbeContext, domain: str) -> StarttlsFact:
 
 @probe("dns.tlsa", fact=TlsaFact)
 def probe_tlsa(ctx: ProbeContext, domain: str) -> TlsaFact:
+    """``_<port>._tcp.<mx>`` TLSA of every MX host, asked side by side."""
     inventory: HostInventory = ctx.fact("hosts.inventory")
     port = int(ctx.settings.get("smtp_port", 25))
-    sets = []
-    for host in inventory.with_role("mx"):
-        owner = f"_{port}._tcp.{host.name}"
+
+    def one(mx: str) -> TlsaSet:
+        owner = f"_{port}._tcp.{mx}"
         try:
             answer = fetch_signed(ctx.resolver, owner, "TLSA", probe="dns.tlsa")
         except Interrupted:
             raise
         except ProbeError as exc:
-            sets.append(TlsaSet(host.name, owner, "ERROR", (), False, False, exc.reason, exc.detail))
-            continue
-        sets.append(TlsaSet(host.name, owner, answer.rcode, answer.records, bool(answer.rrsigs), answer.authenticated))
+            return TlsaSet(mx, owner, "ERROR", (), False, False, exc.reason, exc.detail)
+        return TlsaSet(mx, owner, answer.rcode, answer.records, bool(answer.rrsigs), answer.authenticated)
+
+    sets = fanout.run(one, [host.name for host in inventory.with_role("mx")], cancel=ctx.cancel_event)
     return TlsaFact(domain, tuple(sets), inventory.mx_error)
