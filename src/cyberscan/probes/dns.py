@@ -30,6 +30,7 @@ from ..facts.dns import (
     CaaFact,
     CnameChain,
     CnameFact,
+    DnsAnswer,
     HostInventory,
     MxFact,
     MxHost,
@@ -46,7 +47,8 @@ from ..models import ErrorReason
 from ..options import MAX_MX_HOSTS, MAX_NS_HOSTS
 from ..plugin import probe
 from ..runtime import ProbeContext
-from .dnsbase import lookup, reason_of
+from . import fanout
+from .dnsbase import lookup, lookups, reason_of
 
 # ------------------------------------------------------------------------------------------ MX
 
@@ -73,12 +75,13 @@ def _is_ip(text: str) -> bool:
 
 def _mx_target(ctx: ProbeContext, name: str) -> MxTarget:
     literal = _is_ip(name)
-    try:
-        cname_answer = lookup(ctx, name, "CNAME", probe="dns.mx_hosts")
-        a = lookup(ctx, name, "A", probe="dns.mx_hosts")
-        aaaa = lookup(ctx, name, "AAAA", probe="dns.mx_hosts") if a.exists else a
-    except ProbeError as exc:
-        return MxTarget(name, literal, None, "", (), error=reason_of(exc), detail=exc.detail)
+    cname_answer, a, aaaa = lookups(ctx, name, ("CNAME", "A", "AAAA"), probe="dns.mx_hosts")  # side by side
+    if isinstance(a, DnsAnswer) and not a.exists:
+        aaaa = a  # an NXDOMAIN: the AAAA answer is not used, as when AAAA was only asked after A
+    for answer in (cname_answer, a, aaaa):
+        if isinstance(answer, ProbeError):
+            return MxTarget(name, literal, None, "", (), error=reason_of(answer), detail=answer.detail)
+    assert isinstance(cname_answer, DnsAnswer) and isinstance(a, DnsAnswer) and isinstance(aaaa, DnsAnswer)
     cname = cname_answer.records[0].rstrip(".") if cname_answer.records else None
     return MxTarget(name, literal, cname, a.rcode, (*a.records, *aaaa.records))
 
@@ -87,7 +90,7 @@ def _mx_target(ctx: ProbeContext, name: str) -> MxTarget:
 def probe_mx_hosts(ctx: ProbeContext, domain: str) -> MxTargetsFact:
     mx: MxFact = ctx.fact("dns.mx")
     names = sorted(list(dict.fromkeys(h.exchange.lower() for h in mx.hosts if h.exchange))[:MAX_MX_HOSTS])
-    return MxTargetsFact(tuple(ctx.map(lambda n: _mx_target(ctx, n), names)))
+    return MxTargetsFact(tuple(fanout.run(lambda n: _mx_target(ctx, n), names, cancel=ctx.cancel_event)))
 
 
 # ------------------------------------------------------------------------------------------ CAA
@@ -161,16 +164,15 @@ def _ask_soa(ctx: ProbeContext, address: str, ns_name: str, domain: str, port: i
 def _ns_server(ctx: ProbeContext, name: str, domain: str, port: int) -> NsServer:
     addresses: list[str] = []
     rcode = "NOERROR"
-    try:
-        for rdtype in ("A", "AAAA"):
-            answer = lookup(ctx, name, rdtype, probe="dns.ns")
-            addresses.extend(answer.records)
-            rcode = answer.rcode
-            if not answer.exists:
-                break
-    except ProbeError as exc:
-        return NsServer(name, tuple(addresses), (), error=reason_of(exc), detail=exc.detail)
-    replies = tuple(_ask_soa(ctx, address, name, domain, port) for address in addresses)
+    for answer in lookups(ctx, name, ("A", "AAAA"), probe="dns.ns"):  # side by side, read in turn
+        if isinstance(answer, ProbeError):
+            return NsServer(name, tuple(addresses), (), error=reason_of(answer), detail=answer.detail)
+        addresses.extend(answer.records)
+        rcode = answer.rcode
+        if not answer.exists:
+            break
+    replies = tuple(fanout.run(lambda address: _ask_soa(ctx, address, name, domain, port), addresses,
+                               cancel=ctx.cancel_event))
     return NsServer(name, tuple(addresses), replies, rcode=rcode)
 
 
@@ -182,7 +184,7 @@ def probe_ns(ctx: ProbeContext, domain: str) -> NsFact:
         ctx.notice("limits.ns-capped", count=len(names), kept=MAX_NS_HOSTS)
         names = names[:MAX_NS_HOSTS]
     port = dns_port(ctx)
-    servers = ctx.map(lambda n: _ns_server(ctx, n, domain, port), names)
+    servers = fanout.run(lambda n: _ns_server(ctx, n, domain, port), names, cancel=ctx.cancel_event)
     return NsFact(domain, tuple(names), tuple(servers), port)
 
 
@@ -245,7 +247,7 @@ def _try_axfr(ctx: ProbeContext, server: str, address: str, domain: str, port: i
 def probe_axfr(ctx: ProbeContext, domain: str) -> AxfrFact:
     ns: NsFact = ctx.fact("dns.ns")
     pairs = [(s.name, a) for s in ns.servers for a in s.addresses]
-    attempts = ctx.map(lambda p: _try_axfr(ctx, p[0], p[1], domain, ns.port), pairs)
+    attempts = fanout.run(lambda p: _try_axfr(ctx, p[0], p[1], domain, ns.port), pairs, cancel=ctx.cancel_event)
     missing = tuple(s.name for s in ns.servers if not s.addresses)
     return AxfrFact(domain, tuple(attempts), missing)
 
@@ -322,5 +324,5 @@ def probe_cnames(ctx: ProbeContext, domain: str) -> CnameFact:
     inventory: HostInventory = ctx.fact("hosts.inventory")
     names: dict[str, tuple[str, ...]] = {h.name: h.roles for h in inventory.hosts}
     names.setdefault(f"mta-sts.{domain}", ("mta-sts",))  # the inventory drops it when it has no address
-    chains = ctx.map(lambda item: _follow(ctx, item[0], item[1]), sorted(names.items()))
+    chains = fanout.run(lambda item: _follow(ctx, item[0], item[1]), sorted(names.items()), cancel=ctx.cancel_event)
     return CnameFact(tuple(chains))

@@ -29,7 +29,8 @@ from ..options import MAX_MX_HOSTS
 from ..plugin import probe
 from ..runtime import ProbeContext
 from ..scope import in_domain
-from .dnsbase import lookup, reason_of
+from . import fanout
+from .dnsbase import lookup, lookups, reason_of
 
 WEB_ROLES = ("apex", "www", "mta-sts", "extra")  # found names are web hosts on addresses not yet examined
 FOUND = "found"
@@ -44,12 +45,11 @@ def resolve_host(ctx: ProbeContext, name: str, roles: tuple[str, ...], sources: 
     cnames: list[str] = []
     failed: list[tuple[str, ErrorReason]] = []
     details = []
-    for rdtype in ("A", "AAAA"):
-        try:
-            answer = lookup(ctx, name, rdtype, probe="hosts.inventory")
-        except ProbeError as exc:
-            failed.append((rdtype, reason_of(exc)))
-            details.append(exc.detail)
+    # A and AAAA at the same time; after an NXDOMAIN for A the AAAA answer is not used (no AAAA either)
+    for rdtype, answer in zip(("A", "AAAA"), lookups(ctx, name, ("A", "AAAA"), probe="hosts.inventory"), strict=True):
+        if isinstance(answer, ProbeError):
+            failed.append((rdtype, reason_of(answer)))
+            details.append(answer.detail)
             continue
         addresses.extend(answer.records)
         cnames.extend(c for c in answer.cname_chain if c not in cnames)
@@ -85,7 +85,8 @@ def probe_inventory(ctx: ProbeContext, domain: str) -> HostInventory:
     add(f"mta-sts.{domain}", "mta-sts")
     for extra in ctx.options.extra_hosts:
         add(extra, "extra")
-    hosts = ctx.map(lambda item: resolve_host(ctx, item[0], tuple(item[1])), list(roles.items()))
+    hosts = fanout.run(lambda item: resolve_host(ctx, item[0], tuple(item[1])), list(roles.items()),
+                       cancel=ctx.cancel_event)
     # mta-sts only counts when it exists
     kept = tuple(h for h in hosts if h.roles != ("mta-sts",) or h.addresses or h.error)
     found: tuple[Host, ...] = ()
