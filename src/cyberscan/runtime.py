@@ -56,21 +56,38 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 U = TypeVar("U")
 
+SLOT_SLICE = 0.25  # seconds between cancel checks while a connection waits for its slot
+SLOT_QUEUE_LIMIT = 600.0  # seconds a connection may wait for its turn at one address (then: timeout)
+
 # ----------------------------------------------------------------------------- deadlines
 
 
 class Deadline:
     """An overall point in time, optionally tied to a cancellation event."""
 
-    __slots__ = ("_cancel", "end")
+    __slots__ = ("_cancel", "_parent", "end")
 
-    def __init__(self, seconds: float, *, cancel: threading.Event | None = None, end: float | None = None) -> None:
+    def __init__(self, seconds: float, *, cancel: threading.Event | None = None, end: float | None = None,
+                 parent: Deadline | None = None) -> None:
         self.end = time.monotonic() + seconds if end is None else end
         self._cancel = cancel
+        self._parent = parent
 
     def child(self, seconds: float) -> Deadline:
         """A deadline ``seconds`` from now, but never later than this one."""
-        return Deadline(0, cancel=self._cancel, end=min(self.end, time.monotonic() + seconds))
+        return Deadline(0, cancel=self._cancel, end=min(self.end, time.monotonic() + seconds), parent=self)
+
+    def resume(self, paused_at: float) -> None:
+        """Give back the time since ``paused_at`` (spent waiting for a connection slot, not talking to
+        the server): the end moves so that what was left then is left now, here and in every parent.
+        Concurrent waits on one deadline do not add up (each only makes sure of its own share)."""
+        now = time.monotonic()
+        deadline: Deadline | None = self
+        while deadline is not None:
+            left = deadline.end - paused_at
+            if left > 0:
+                deadline.end = max(deadline.end, now + left)
+            deadline = deadline._parent
 
     @property
     def cancelled(self) -> bool:
@@ -182,8 +199,12 @@ class Reaper:
             with self._lock:
                 while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
                     _, _, watch = heapq.heappop(self._heap)
-                    if not watch.done:
-                        due.append(watch)
+                    if watch.done:
+                        continue
+                    if watch.deadline.end > now:  # the deadline moved (time given back after a slot wait)
+                        heapq.heappush(self._heap, (watch.deadline.end, next(self._counter), watch))
+                        continue
+                    due.append(watch)
                 wait = min(self._heap[0][0] - now, 0.1) if self._heap else 0.1
             for watch in due:
                 self._cut(watch)
@@ -495,11 +516,13 @@ class LocalLimiter:
 
 
 class Slot:
-    """One address's slots of a :class:`Limiter`, used like a semaphore (``with slot:``)."""
+    """One address's slots of a :class:`Limiter`, used like a semaphore (``with slot:``). A *patient*
+    slot belongs to a batch: waiting for it does not use up an endpoint's time (see ``Endpoint``)."""
 
-    def __init__(self, limiter: Limiter, address: str) -> None:
+    def __init__(self, limiter: Limiter, address: str, *, patient: bool = False) -> None:
         self.limiter = limiter
         self.address = address
+        self.patient = patient
 
     def acquire(self, timeout: float = 3600.0) -> bool:
         return self.limiter.acquire(self.address, timeout)
@@ -528,8 +551,9 @@ class Shared:
 
     def __init__(self, *, limiter: Limiter | None = None, per_address: int = 4, interval: float = 0.0,
                  cache: dns.resolver.CacheBase | None = None, workers: int = 32,
-                 cancel: threading.Event | None = None) -> None:
+                 cancel: threading.Event | None = None, patient: bool = False) -> None:
         self.limiter: Limiter = limiter or LocalLimiter(per_address, interval)
+        self.patient = patient  # a batch: waiting for a connection slot is not an endpoint's time
         self.cache = cache if cache is not None else ResolverCache()
         self.cancel = cancel or threading.Event()
         self.pool = Pool(workers, name="probe")
@@ -636,7 +660,7 @@ class Run:
         return self.shared.resolver(self.options)
 
     def slot(self, address: str) -> Slot:
-        return Slot(self.shared.limiter, address)
+        return Slot(self.shared.limiter, address, patient=self.shared.patient)
 
     def map(self, fn: Callable[[T], U], items: Iterable[T], *, workers: int) -> list[U]:
         return self.shared.pool.map(fn, items, width=workers, cancel=self.cancel)
@@ -747,9 +771,7 @@ class Endpoint:
         Raises ProbeTimeout/Interrupted when it was cut (whatever was read meanwhile) or no connection
         slot for this address came free before the deadline, OSError when no connection could be made.
         """
-        if not self._slot.acquire(timeout=max(0.01, self.deadline.remaining)):
-            self.deadline.check(f"{self.address}:{port}")
-            raise ProbeTimeout(f"{self.address}:{port}: slot wait")
+        self._wait_for_slot(port)
         try:
             sock = socket.create_connection((self.address, port), timeout=self.timeout)
             watch = self._reaper.watch(sock, self.deadline)
@@ -772,6 +794,35 @@ class Endpoint:
                 raise ProbeTimeout(f"{self.address}:{port}")
         finally:
             self._slot.release()
+
+
+    def _wait_for_slot(self, port: int) -> None:
+        """Take a connection slot of this address.
+
+        In one scan the wait counts against the endpoint's deadline: a slot is only ever held by the
+        scan's own endpoints, so a long wait means a server of this domain is hogging them, and a
+        domain's scan stays bounded by its budgets. In a batch (a *patient* slot: the queue is the
+        batch's politeness towards a hoster that serves many domains) the deadline is given back the
+        time waited: the budget bounds the work with the server, not the queue in front of it, so no
+        domain is judged "timeout" because its hoster also serves eighty others. That wait ends on
+        cancel (within ``SLOT_SLICE``) and after ``SLOT_QUEUE_LIMIT``."""
+        if not getattr(self._slot, "patient", False):  # (tests hand in a plain semaphore)
+            if not self._slot.acquire(timeout=max(0.01, self.deadline.remaining)):
+                self.deadline.check(f"{self.address}:{port}")
+                raise ProbeTimeout(f"{self.address}:{port}: slot wait")
+            return
+        start = time.monotonic()
+        self.deadline.check(f"{self.address}:{port}")
+        while not self._slot.acquire(timeout=SLOT_SLICE):
+            if self.deadline.cancelled:
+                raise Interrupted(f"{self.address}:{port}")
+            if time.monotonic() - start > SLOT_QUEUE_LIMIT:
+                raise ProbeTimeout(f"{self.address}:{port}: slot wait")
+        if time.monotonic() - start > 0.001:
+            self.deadline.resume(start)
+        if self.deadline.cancelled:
+            self._slot.release()
+            raise Interrupted(f"{self.address}:{port}")
 
 
 class ProbeContext:

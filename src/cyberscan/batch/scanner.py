@@ -99,7 +99,7 @@ def scan_one(job: Job, settings: ScanSettings, shared: Shared, cancel: threading
 def serve(conn: Connection, settings: ScanSettings, limiter: Limiter, *, forked: bool) -> None:
     """The loop of one scanning process (or, without fork, of a thread group in the writer's process)."""
     cancel = threading.Event()
-    shared = Shared(limiter=limiter, workers=settings.threads, cancel=cancel)
+    shared = Shared(limiter=limiter, workers=settings.threads, cancel=cancel, patient=True)
     jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
     send_lock = threading.Lock()
 
