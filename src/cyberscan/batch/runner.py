@@ -38,7 +38,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import UsageError
 from ..history import BatchItem, HistoryError, Store
@@ -151,16 +151,29 @@ class Batch:
         if request.resume:
             info = self.store.unfinished_batch(source)
             if info is None:
-                raise UsageError("batch.nothing-to-resume", path=request.source)
+                self._not_resumable()
             items = self.store.batch_items(info.id)
             result = BatchResult(info.id, total, resumed=len(items))
             return info.id, items, result
         other = self.store.unfinished_batch(source)
         batch_id = uuid.uuid4().hex
         meta = {"targets": request.source, "profile": request.scan.profile.id, "summary": str(request.summary),
-                "lang": request.scan.lang}
+                "lang": request.scan.lang, "targets_fingerprint": fingerprint(request.targets.targets)}
         self.store.start_batch(batch_id, source=source, total=total, meta=meta)
         return batch_id, {}, BatchResult(batch_id, total, unfinished_other=other.done if other else 0)
+
+    def _not_resumable(self) -> NoReturn:
+        """Refuse a ``--resume`` that finds no unfinished batch of these targets and settings: when the
+        summary's rows journal names an unfinished batch, the targets file or the settings changed since
+        it was interrupted (the fingerprint differs); otherwise there is nothing to resume."""
+        path = self.request.source
+        started = self.writer.started_batch()
+        info = self.store.batch(started) if started else None
+        if info is None or info.finished is not None:
+            raise UsageError("batch.nothing-to-resume", path=path)
+        if info.meta.get("targets_fingerprint") != fingerprint(self.request.targets.targets):
+            raise UsageError("batch.resume-targets-changed", path=path)
+        raise UsageError("batch.resume-settings-changed", path=path)
 
     # ------------------------------------------------------------------ scanning processes
 
@@ -224,7 +237,8 @@ class Batch:
             if self._attempts[job.index] < 2:
                 self._pending.appendleft(job)
             else:
-                params = {"domain": job.target.domain, "detail": "scanning process ended"}
+                code = getattr(scanner.process, "exitcode", None)
+                params = {"domain": job.target.domain, "detail": f"scanner-exit:{code}"}
                 row = not_scanned(job.target, "batch.crashed", params, self.request.scan.lang, state=CRASHED)
                 record(job, row, ("batch.crashed", {**params, "state": CRASHED}))
         if self._pending and sum(s.alive for s in self._scanners) < self.request.processes:
@@ -252,7 +266,7 @@ class Batch:
         self.writer.check()
         batch_id, items, result = self._open()
         targets = request.targets.targets
-        self.writer.open(keep=request.resume)
+        self.writer.open(batch_id, keep=request.resume)
         self._pending.extend(Job(i, t) for i, t in enumerate(targets) if t.domain not in items)
         done = len(targets) - len(self._pending)
         if result.unfinished_other:

@@ -221,8 +221,9 @@ class SummaryWriter:
             if path.exists() and not path.is_file():
                 raise UsageError("output.not-a-file", path=str(path))
 
-    def open(self, *, keep: bool) -> None:
-        """Start the rows journal: continue it (``keep``: a resumed batch) or start it empty."""
+    def open(self, batch: str, *, keep: bool) -> None:
+        """Start the rows journal: continue it (``keep``: a resumed batch) or start it with a first line
+        naming batch ``batch`` (:meth:`started_batch`)."""
         self.rows_path.parent.mkdir(parents=True, exist_ok=True)
         torn = False
         if keep and self.rows_path.exists():
@@ -234,6 +235,19 @@ class SummaryWriter:
         self._handle = self.rows_path.open("a" if keep else "w", encoding="utf-8")
         if torn:
             self._handle.write("\n")
+        if not keep:
+            self._handle.write(json.dumps({"batch": batch, "started": True}) + "\n")
+            self._handle.flush()
+
+    def started_batch(self) -> str | None:
+        """The batch that started the rows journal (None: no journal, or not one of ours)."""
+        try:
+            with self.rows_path.open(encoding="utf-8") as handle:
+                first = json.loads(handle.readline(4096))
+        except (OSError, ValueError):
+            return None
+        batch = first.get("batch") if isinstance(first, dict) else None
+        return batch if isinstance(batch, str) else None
 
     def add(self, row: Row, batch: str) -> None:
         """Append one row of batch ``batch`` (written through to the file at once)."""
