@@ -398,6 +398,34 @@ def test_a_batch_killed_outright_resumes_with_nothing_twice_and_nothing_skipped(
     _resume_finishes_everything_once(lab, path, tmp_path, done)
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the scanning processes in /proc")
+def test_a_scanning_process_killed_mid_batch_is_replaced_and_no_domain_is_lost(lab: Lab, tmp_path: Path) -> None:
+    path = targets_file(tmp_path, SLOW)
+    args = command(lab, path, tmp_path, "--parallel", "2", "--processes", "2")
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                          start_new_session=True) as proc:
+        try:
+            _wait_for(lambda: _rows_written(tmp_path) >= 1 and len(_children(proc.pid)) >= 2, proc)
+            os.kill(_children(proc.pid)[0], signal.SIGKILL)  # as the OOM killer would
+            _, err = proc.communicate(timeout=180)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err
+    assert history(tmp_path) == dict.fromkeys(SLOW, 1)  # its domain in flight was scanned again, once
+    rows, data = summary(tmp_path)
+    assert [r["domain"] for r in rows] == SLOW and all(r["state"] == "assessed" for r in rows)
+    assert data["complete"] is True
+
+
 def test_resume_with_nothing_to_resume_is_refused(lab: Lab, tmp_path: Path) -> None:
     proc = run(command(lab, targets_file(tmp_path, PLAIN[:1]), tmp_path, "--resume"))
     no_traceback(proc)
