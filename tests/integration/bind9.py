@@ -310,7 +310,7 @@ def policy_server(
 
     folder.mkdir(parents=True, exist_ok=True)
     ca = DemoCA(folder, datetime.now(UTC))
-    leaf = ca.issue("mta-sts", list(names), valid_days=30)
+    leaf = ca.issue("mta-sts", list(names), valid_days=90)  # well clear of the 30 days web.tls.cert.expiry warns below
     # each connection's TLS handshake in its own thread: a client that connects and has not sent its
     # ClientHello yet (a scanner opens the next connection ahead) must not hold up the others
     server = TlsHttpServer((address, port), _PolicyHandler)
