@@ -10,7 +10,7 @@ fills in; everything else is plain SQL both understand.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 DIALECTS = {
     "sqlite": {"pk": "INTEGER PRIMARY KEY", "ref": "INTEGER", "blob": "BLOB", "real": "REAL"},
@@ -84,6 +84,37 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         )""",
     ),
     2: (
+        # the agent (cyberscan agent): one row per round, what it knows per finding key, undelivered messages
+        """CREATE TABLE agent_rounds (
+            id {pk},
+            started TEXT NOT NULL,
+            finished TEXT,
+            status TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )""",
+        "CREATE INDEX agent_rounds_started ON agent_rounds (started, id)",
+        """CREATE TABLE agent_state (
+            key TEXT NOT NULL PRIMARY KEY,
+            domain TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL,
+            updated TEXT NOT NULL
+        )""",
+        "CREATE INDEX agent_state_domain ON agent_state (domain, key)",
+        """CREATE TABLE agent_outbox (
+            id {pk},
+            created TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            message TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt TEXT NOT NULL,
+            last_error TEXT,
+            sent TEXT,
+            gave_up TEXT
+        )""",
+        "CREATE INDEX agent_outbox_due ON agent_outbox (sent, gave_up, next_attempt)",
+    ),
+    3: (
         # a batch of domains (scan --targets, the workers): what it is, and what is done of it, so an
         # interrupted batch resumes without scanning a domain twice or skipping one
         """CREATE TABLE batches (

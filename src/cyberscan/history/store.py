@@ -51,6 +51,7 @@ from ..models import AcceptedRisk, Scan, Severity, Status
 from ..registry import Registry
 from ..serialize import accepted_from_dict, accepted_to_dict, result_to_dict, scan_from_dict, scan_to_dict
 from ..version import __version__
+from .agentstore import AgentTables
 from .record import AssessmentLike, Finding, Record, Summary, record_of, titles_of
 from .schema import SCHEMA_VERSION, VERSION_TABLE, statements
 
@@ -438,6 +439,23 @@ class Store:
 
     def close(self) -> None:
         self._db.close()
+
+    @property
+    def agent(self) -> AgentTables:
+        """The agent's rounds, per-key state and outbox (schema version 2)."""
+        return AgentTables(self._db, self._guard)
+
+    def try_advisory_lock(self, key: int) -> bool:
+        """PostgreSQL only: take the session-level advisory lock ``key`` if nobody holds it (it is
+        released by :meth:`advisory_unlock` or when this store is closed)."""
+        if self._db.dialect != "postgres":
+            raise HistoryError("history.failed", path=self.where, detail="advisory-lock: postgres-only")
+        with self._guard():
+            return bool(self._db.query("SELECT pg_try_advisory_lock(?)", (key,))[0][0])
+
+    def advisory_unlock(self, key: int) -> None:
+        with self._guard():
+            self._db.query("SELECT pg_advisory_unlock(?)", (key,))
 
     def __enter__(self) -> Store:
         return self
