@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import kombu.exceptions
+from celery.exceptions import OperationalError  # kombu's, which ships no type information
 
 from ..batch import Target, fingerprint
 from ..errors import UsageError
@@ -130,7 +130,7 @@ def send(broker: str, queue: str, items: Sequence[tuple[Target, dict[str, Any]]]
                 app.send_task(TASK_NAME, kwargs={"item": payload}, queue=queue, task_id=task_id(batch_id, target.domain),
                               producer=producer, retry=True, retry_policy=SEND_RETRY, ignore_result=True)
                 sent += 1
-    except (kombu.exceptions.OperationalError, OSError) as exc:
+    except (OperationalError, OSError) as exc:
         raise WorkerError("worker.broker-unreachable", url=display_broker(broker), sent=sent, total=len(items),
                           detail=str(exc)[:200]) from None
     finally:
