@@ -11,23 +11,50 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import shutil
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
+from cyberscan.history import open_store
 from tests.conftest import IN_CI, require_binary
 
+T = TypeVar("T")
 ROOT = Path(__file__).resolve().parents[2]
-CYBERSCAN = [str(Path(sys.executable).with_name("cyberscan"))]
+
+# The command line, with the guard of tests/conftest.py installed first: no connection and no datagram to
+# anything but loopback (some test zones name documentation addresses such as 192.0.2.80 on purpose).
+# Prefork pool children inherit it.
+GUARD = """
+import ipaddress, socket
+def _local(address):
+    if not isinstance(address, tuple):
+        return True
+    try:
+        return ipaddress.ip_address(str(address[0]).split("%")[0]).is_loopback
+    except ValueError:
+        return address[0] == "localhost"
+def _guard(real):
+    def call(self, *args):
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _local(args[-1]):
+            raise ConnectionRefusedError(f"test worker tried to reach {args[-1]}: tests talk to loopback only")
+        return real(self, *args)
+    return call
+for _name in ("connect", "connect_ex", "sendto"):
+    setattr(socket.socket, _name, _guard(getattr(socket.socket, _name)))
+from cyberscan.cli import run
+run()
+"""
+CYBERSCAN = [sys.executable, "-c", GUARD]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -279,5 +306,55 @@ def workers(count: int, args: Sequence[str], folder: Path) -> Iterator[list[Work
             w.stop()
 
 
-def have_celery() -> bool:
-    return shutil.which("celery", path=str(Path(sys.executable).parent)) is not None
+# ----------------------------------------------------------------------------- batches end to end
+
+
+def targets_file(folder: Path, domains: list[str]) -> Path:
+    path = folder / "targets.txt"
+    path.write_text("\n".join(domains) + "\n", encoding="utf-8")
+    return path
+
+
+def submit(path: Path, broker: str, db: str, nameserver: str, *extra: str, scan_timeout: float = 1.5,
+           timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """``cyberscan worker submit`` (in English) of a targets file, loopback addresses allowed."""
+    return subprocess.run([*CYBERSCAN, "--lang", "en", "worker", "submit", str(path), "--broker", broker, "--db", db,
+                           "--allow-private", "--nameserver", nameserver, "--timeout", str(scan_timeout), *extra],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def status(batch: str, db: str, *extra: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CYBERSCAN, "--lang", "en", "worker", "status", batch, "--db", db, *extra],
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def assert_exactly_once(db: str, batch: str, domains: list[str]) -> dict[str, int]:
+    """Every domain of the batch done, each with its own stored assessment, and nothing else stored."""
+    with open_store(db) as store:
+        items = store.batch_items(batch)
+        assert sorted(items) == sorted(domains)
+        numbers = {d: i.assessment for d, i in items.items()}
+        assert all(n is not None for n in numbers.values()), {d: i.failure for d, i in items.items()}
+        assert len(set(numbers.values())) == len(domains)
+        assert store.count() == len(domains)  # no assessment stored twice, none outside the journal
+        for domain, number in numbers.items():
+            assert number is not None and store.get(number).summary.targets == (domain,)
+        info = store.batch(batch)
+        assert info is not None and info.done == info.total == len(domains) and info.finished is not None
+        return {d: n for d, n in numbers.items() if n is not None}
+
+
+def batch_id(said: str) -> str:
+    found = re.search(r"batch (worker-[0-9a-f]+)", said)
+    assert found, said
+    return found.group(1)
+
+
+def wait_for(probe: Callable[[], T | None], seconds: float) -> T:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s")
