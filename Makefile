@@ -5,6 +5,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip install --quiet -c constraints.txt
+# tests run side by side, one worker per CPU (pytest-xdist), each module's tests in one worker (its
+# servers start once); every worker has loopback addresses of its own (tests/fixtures/loopback.py).
+# `make test PYTEST_ARGS=` runs them one after another.
+PYTEST_ARGS ?= -n auto --dist loadscope
 
 .PHONY: demo test deps audit lint typecheck unit integration bench constraints clean
 
@@ -35,13 +39,13 @@ audit: $(VENV)/.dev
 	$(BIN)/python scripts/audit
 
 test: deps lint typecheck audit
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: $(VENV)/.dev
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest $(PYTEST_ARGS) tests/unit
 
 integration: $(VENV)/.dev
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest $(PYTEST_ARGS) tests/integration
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/run.py

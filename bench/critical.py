@@ -1,5 +1,10 @@
 """The critical path of one domain's passive scan: the longest chain of dependent round trips.
 
+:func:`critical_path` models the probes as they are now (versions walked side by side, one walk per
+address, the first SMTP session going on into STARTTLS, A and AAAA together, ...);
+:func:`critical_path_v1` keeps the model of the baseline (docs/scale.md, "Today's figures"), so a scan can
+be held against both. Below: the v1 description.
+
 Derived from how today's probes depend on each other (engine: every probe of the domain starts at
 once, 32 workers; ``ctx.fact`` waits for the fact it needs) and from what the scan itself found (how
 many suites each TLS version accepted, which TLS version a handshake agreed, redirects), so the
@@ -54,7 +59,7 @@ def _fetch(fetch: Mapping[str, Any] | None, *, tls: str | None) -> int:
     return hops * per_hop
 
 
-def critical_path(facts: Mapping[str, Any], domain: str) -> dict[str, Any]:
+def critical_path_v1(facts: Mapping[str, Any], domain: str) -> dict[str, Any]:
     """``facts``: probe -> fact (as in cyberscan's JSON report). Returns the chains and the longest."""
     inventory = facts.get("hosts.inventory") or {}
     hosts = inventory.get("hosts", [])
@@ -102,4 +107,115 @@ def critical_path(facts: Mapping[str, Any], domain: str) -> dict[str, Any]:
         "longest": longest,
         "rtts": chains["preflight SOA"] + scan_chains[longest],
         "tls_walks": walks,
+    }
+
+
+# ----------------------------------------------------------------------------- the probes as they are now
+
+PER_ADDRESS = 4  # runtime.LocalLimiter default (ScanOptions.per_host_connections): connections at once
+DKIM_QUESTIONS = 40  # the base name and 39 selectors
+DKIM_AT_ONCE = 16  # probes/mail.py DKIM_WORKERS
+
+
+def _hellos(version: Mapping[str, Any], enumerate_suites: bool) -> int:
+    if not version.get("accepted") or not enumerate_suites:
+        return 1
+    if not version.get("complete", True):
+        return MAX_ATTEMPTS
+    return len(version.get("suites", [])) + 1
+
+
+def walk_now(endpoint: Mapping[str, Any], *, preamble: int = 0, enumerate_suites: bool = True) -> dict[str, int]:
+    """One address's walk now: the handshake beside one chain of ClientHellos per version (each hello a
+    new connection: connect, ``preamble`` round trips, the hello; from the third hello of a suite walk
+    on, its connection was opened while the previous hello was answered, so it costs the hello only).
+    ``busy``: connection round trips in all (for the per-address limit)."""
+    connect = 1 + preamble
+    handshake = connect + _tls_rtts(endpoint.get("negotiated_version", ""))
+    if endpoint.get("chain_trusted") is False:
+        handshake *= 2
+    chains = []
+    busy = handshake
+    for version in endpoint.get("versions", []):
+        hellos = _hellos(version, enumerate_suites)
+        ahead = enumerate_suites and preamble == 0 and hellos > 2
+        chains.append(2 * (connect + 1) + (hellos - 2) if ahead else hellos * (connect + 1))
+        busy += hellos * (connect + 1) + (1 if ahead else 0)
+    return {"rtts": max([handshake, *chains]), "busy": busy}
+
+
+def critical_path(facts: Mapping[str, Any], domain: str) -> dict[str, Any]:
+    """The longest chain now, and a second lower bound: the round trips of all connections to the
+    busiest address divided by the per-address limit (after the inventory). ``rtts`` is the larger."""
+    inventory = facts.get("hosts.inventory") or {}
+    hosts = inventory.get("hosts", [])
+    mx_names = [h["name"] for h in hosts if "mx" in h.get("roles", [])]
+    inv = 1 + 1  # MX, then A and AAAA side by side
+    chains: dict[str, int] = {"preflight SOA": 1}
+    busy: dict[str, int] = {}  # address -> connection round trips
+    tls = facts.get("tls.scan") or {}
+    ok = [e for e in tls.get("endpoints", []) if not e.get("error")]
+    tls_version = next((e.get("negotiated_version") for e in ok), None)
+    walked: set[str] = set()
+    longest = 0
+    for endpoint in ok:
+        if endpoint["address"] in walked:  # another name on a walked address: handshake and four first hellos
+            check = 2 * (1 + _tls_rtts(endpoint.get("negotiated_version", "")))
+            busy[endpoint["address"]] = busy.get(endpoint["address"], 0) + check + 4 * 2
+            continue
+        walked.add(endpoint["address"])
+        walk = walk_now(endpoint)
+        longest = max(longest, walk["rtts"])
+        busy[endpoint["address"]] = busy.get(endpoint["address"], 0) + walk["busy"]
+    chains["tls.scan (inventory + slowest version chain of one address)"] = inv + longest
+    site = facts.get("http.site") or {}
+    http = 0
+    for endpoint in site.get("endpoints", []):
+        parts = (_fetch(endpoint.get("http"), tls=None), _fetch(endpoint.get("https"), tls=tls_version or "TLSv1.3"),
+                 _fetch(endpoint.get("securitytxt"), tls=tls_version or "TLSv1.3"))
+        http = max(http, sum(parts))
+        busy[endpoint["address"]] = busy.get(endpoint["address"], 0) + sum(parts)
+    chains["http.site (inventory + HTTPS, security.txt, plain)"] = inv + http
+    smtp = facts.get("smtp.starttls") or {}
+    mail = 0
+    for endpoint in smtp.get("endpoints", []):
+        first = 3  # connect, banner, EHLO (QUIT is not waited for)
+        tls_ep = endpoint.get("tls")
+        if tls_ep:
+            first += 1 + _tls_rtts(tls_ep.get("negotiated_version", ""))  # STARTTLS, handshake on it
+            if tls_ep.get("chain_trusted") is False:
+                first += 4 + _tls_rtts(tls_ep.get("negotiated_version", ""))  # permissive, new session
+            versions = [5] * len(tls_ep.get("versions", []))  # connect, banner, EHLO, STARTTLS, hello
+        else:
+            versions = [3] * 5  # started at once, ended after EHLO
+        mail = max([mail, first, *versions])
+        busy[endpoint["address"]] = busy.get(endpoint["address"], 0) + first + sum(versions)
+    chains["smtp.starttls (inventory + first session or a version session)"] = inv + mail
+    chains["dns.tlsa (inventory + TLSA of every MX at once)"] = inv + (1 if mx_names else 0)
+    chains["dns.mx_hosts (MX + CNAME, A, AAAA at once)"] = 1 + 1
+    chains["dns.axfr (NS + A/AAAA + SOA + TCP AXFR)"] = 1 + 1 + 1 + 2
+    chains["dns.dnssec (DNSKEY, SOA, DS, SOA at once)"] = 1
+    chains["dns.dkim (40 questions, 16 at a time)"] = math.ceil(DKIM_QUESTIONS / DKIM_AT_ONCE)
+    spf = facts.get("dns.spf") or {}
+    depth = max((n.get("depth", 0) for n in spf.get("nodes", [])), default=0)
+    chains["dns.spf (TXT + include depth)"] = 1 + depth + 1
+    sts = facts.get("http.mta_sts") or {}
+    chains["http.mta_sts (TXT + A/AAAA + TCP + TLS + GET)"] = (1 + 1 + 1 + 1 + 1) if sts.get("body") else 1
+    cnames = facts.get("dns.cnames") or {}
+    hops = max((len(c.get("chain", [])) for c in cnames.get("chains", [])), default=0)
+    chains["dns.cnames (inventory + CNAME hops + A)"] = inv + hops + 1 + (1 if hops else 0)
+    scan_chains = {k: v for k, v in chains.items() if k != "preflight SOA"}
+    longest_chain = max(scan_chains, key=lambda k: scan_chains[k])
+    busiest = max(busy, key=lambda a: busy[a]) if busy else ""
+    bound = inv + math.ceil(busy[busiest] / PER_ADDRESS) if busiest else 0
+    chain_rtts = chains["preflight SOA"] + scan_chains[longest_chain]
+    return {
+        "domain": domain,
+        "chains": chains,
+        "longest": longest_chain,
+        "chain_rtts": chain_rtts,
+        "busiest_address": busiest,
+        "busiest_connection_rtts": busy.get(busiest, 0),
+        "slot_bound_rtts": chains["preflight SOA"] + bound,
+        "rtts": max(chain_rtts, chains["preflight SOA"] + bound),
     }

@@ -14,15 +14,23 @@ sslyze and testssl.sh), ``mail`` (the mail-DNS part against checkdmarc), ``batch
 Every figure is printed and written to ``--out`` (JSON). Nothing here asserts a time. Other tools
 come from their own virtual environments under /tmp (``--sslyze``, ``--checkdmarc``, ``--py-spy``);
 see bench/README.md for how to make them.
+
+On an estate someone else keeps up (and measures with at the same time): ``--keep-rtt`` never changes
+the delay (the one-domain section then measures at the current RTT only, no slope; the batch section
+skips its 0 ms runs), ``--no-renice`` leaves the estate's processes alone, and ``--lock FILE`` holds an
+exclusive ``flock`` on FILE during every timed run (not while waiting for a quiet moment).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import platform
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -71,6 +79,28 @@ def renice_estate() -> int:
     return count
 
 
+LOCK: Path | None = None  # --lock: held during every timed run
+
+
+@contextlib.contextmanager
+def measuring() -> Any:
+    """Hold ``--lock`` (if given) for the duration of one timed run."""
+    if LOCK is None:
+        yield
+        return
+    with LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed_run(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 3600) -> tuple[float, int, str]:
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, check=False)
@@ -103,21 +133,29 @@ def wait_quiet(limit: float = 20.0, threshold: float = 0.3) -> float:
 
 def repeat(label: str, cmd: list[str], runs: int, **kw: Any) -> dict[str, Any]:
     times = []
+    cpu = []
     busy = []
     rc = 0
     idle_before = wait_quiet()
+    loads = []
     for _ in range(runs):
-        b0, t0 = _cpu_busy()
-        elapsed, rc, out = timed_run(cmd, **kw)
-        b1, t1 = _cpu_busy()
+        with measuring():
+            loads.append(round(os.getloadavg()[0], 1))
+            b0, t0 = _cpu_busy()
+            c0 = _children_cpu()
+            elapsed, rc, out = timed_run(cmd, **kw)
+            cpu.append(round(_children_cpu() - c0, 3))
+            b1, t1 = _cpu_busy()
         busy.append(round((b1 - b0) / (t1 - t0), 2) if t1 > t0 else 0.0)
         times.append(elapsed)
         if rc not in (0, 1):  # cyberscan exits 1 when it found problems (--fail-on), tools likewise
             log(f"  {label}: exit {rc}: {out[-500:]}")
     result = {"median_s": statistics.median(times), "min_s": min(times), "runs": [round(t, 3) for t in times],
-              "exit": rc, "machine_busy_before": round(idle_before, 2), "machine_busy_during": busy}
-    log(f"  {label}: median {result['median_s']:.2f} s (min {result['min_s']:.2f}, {runs} runs; machine busy "
-        f"{idle_before:.0%} before, {statistics.median(busy):.0%} during)")
+              "cpu_s": cpu, "cpu_median_s": statistics.median(cpu), "exit": rc,
+              "machine_busy_before": round(idle_before, 2), "machine_busy_during": busy, "load_avg_1min": loads}
+    log(f"  {label}: median {result['median_s']:.2f} s (min {result['min_s']:.2f}, {runs} runs; CPU median "
+        f"{result['cpu_median_s']:.2f} s; machine busy {idle_before:.0%} before, {statistics.median(busy):.0%} during, "
+        f"load {statistics.median(loads):g})")
     return result
 
 
@@ -174,6 +212,7 @@ def section_startup(state: control.State, args: argparse.Namespace) -> dict[str,
         "import_cli": repeat("python -c 'import cyberscan.cli'",
                              [*nice, str(VENV / "python"), "-c", "import cyberscan.cli"], 5),
         "python_bare": repeat("python -c pass", [*nice, str(VENV / "python"), "-c", "pass"], 5),
+        "first_packet": first_packet(state, 7),
     }
     done = subprocess.run([*nice, str(VENV / "python"), "-X", "importtime", "-c", "import cyberscan.cli"],
                           capture_output=True, text=True, check=True)
@@ -193,6 +232,31 @@ def section_startup(state: control.State, args: argparse.Namespace) -> dict[str,
     }
     log(f"  import cyberscan.cli: {total / 1000:.0f} ms in all; biggest: "
         + ", ".join(f"{r[3]} {r[1] / 1000:.0f} ms" for r in top_level[:10]))
+    return result
+
+
+def first_packet(state: control.State, runs: int) -> dict[str, Any]:
+    """Process start to the first packet of ``cyberscan scan`` (bench/firstpacket.py), outside the client
+    namespace: the first packet (the preflight SOA query) has no route there and the scan ends at once,
+    so this loads nobody's estate and needs no lock."""
+    stamp = Path(tempfile.mkdtemp(prefix="csb-fp-")) / "stamp"
+    cmd = ["nice", "-n", str(NICE), str(VENV / "python"), "-m", "bench.firstpacket", str(stamp), "--", "scan",
+           "museum00008.test", "--nameserver", NS, "--ca-bundle", state.ca_file, "--allow-private", "--format",
+           "json", "-o", str(stamp.parent / "r.json"), "--no-progress", "--no-save"]
+    times = []
+    wait_quiet()
+    for _ in range(runs):
+        stamp.unlink(missing_ok=True)
+        start = time.monotonic()
+        subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=REPO)
+        if stamp.exists():
+            times.append(float(stamp.read_text()) - start)
+    shutil.rmtree(stamp.parent, ignore_errors=True)
+    if not times:
+        log("  first packet: no packet seen")
+        return {}
+    result = {"median_s": statistics.median(times), "min_s": min(times), "runs": [round(t, 3) for t in times]}
+    log(f"  cyberscan scan, process start to first packet: median {result['median_s']:.3f} s (min {result['min_s']:.3f})")
     return result
 
 
@@ -216,8 +280,9 @@ def section_one(state: control.State, args: argparse.Namespace) -> dict[str, Any
         log(f"One domain, full passive scan: {domain} ({label})")
         report = work / f"{domain}.json"
         figures: dict[str, Any] = {"domain": domain}
-        for rtt in (args.rtt, 0.0, 2 * args.rtt):
-            control.set_rtt(rtt)
+        for rtt in ((args.rtt,) if args.keep_rtt else (args.rtt, 0.0, 2 * args.rtt)):
+            if not args.keep_rtt:
+                control.set_rtt(rtt)
             runs = args.repeats_one if rtt == args.rtt else 3
             figures[f"wall_at_{rtt:g}ms"] = repeat(f"cyberscan scan (RTT {rtt:g} ms)", scan_cmd([domain], report,
                                                                                               state.ca_file), runs)
@@ -225,18 +290,22 @@ def section_one(state: control.State, args: argparse.Namespace) -> dict[str, Any
                 figures["statuses"] = _statuses(report)
                 cp = critical_path(_facts(report), domain)
                 figures["critical_path"] = cp
-        control.set_rtt(args.rtt)
+        if not args.keep_rtt:
+            control.set_rtt(args.rtt)
         cp = figures["critical_path"]
         wall = figures[f"wall_at_{args.rtt:g}ms"]["median_s"]
-        slope = (figures[f"wall_at_{2 * args.rtt:g}ms"]["median_s"] - figures["wall_at_0ms"]["median_s"]) / (2 * args.rtt)
         figures["critical_path_s"] = cp["rtts"] * args.rtt / 1000
         figures["ratio_to_critical_path"] = wall / figures["critical_path_s"]
-        figures["observed_round_trips"] = slope * 1000  # seconds per ms of RTT -> serial round trips
+        slope_text = ""
+        if not args.keep_rtt:
+            slope = (figures[f"wall_at_{2 * args.rtt:g}ms"]["median_s"] - figures["wall_at_0ms"]["median_s"]) / (2 * args.rtt)
+            figures["observed_round_trips"] = slope * 1000  # seconds per ms of RTT -> serial round trips
+            slope_text = f"; wall grows {slope * 1000:.0f} ms per ms of RTT (observed serial round trips)"
         log(f"  critical path: {cp['rtts']} round trips ({cp['longest']}) = {figures['critical_path_s']:.2f} s at "
-            f"{args.rtt:g} ms; wall {wall:.2f} s = {figures['ratio_to_critical_path']:.1f}x; wall grows "
-            f"{slope * 1000:.0f} ms per ms of RTT (observed serial round trips)")
+            f"{args.rtt:g} ms; wall {wall:.2f} s = {figures['ratio_to_critical_path']:.1f}x{slope_text}")
         drive = work / f"{domain}-drive.json"
-        subprocess.run(drive_cmd([domain], drive, state.ca_file, []), check=True, capture_output=True)
+        with measuring():
+            subprocess.run(drive_cmd([domain], drive, state.ca_file, []), check=True, capture_output=True)
         timing = json.loads(drive.read_text())
         figures["in_process"] = {"startup_s": timing["startup_s"], "assess_s": timing["assess_s"],
                                  "spans": [s for s in timing["spans"] if s[1] == domain]}
@@ -451,7 +520,7 @@ def section_batch(state: control.State, args: argparse.Namespace) -> dict[str, A
             log(f"  {count}: the estate has only {state.domains} domains")
             continue
         out["runs"].append(run_batch(state, count, work))
-    if args.batch_zero_rtt:
+    if args.batch_zero_rtt and not args.keep_rtt:
         control.set_rtt(0)
         out["runs_at_0ms"] = [run_batch(state, count, work) for count in args.batch_zero_rtt if count <= state.domains]
         control.set_rtt(args.rtt)
@@ -562,12 +631,19 @@ def main() -> None:
     parser.add_argument("--sslyze", default="/tmp/cs-bench-sslyze/bin/sslyze")
     parser.add_argument("--py-spy", default="/tmp/cs-bench-sslyze/bin/py-spy")
     parser.add_argument("--checkdmarc", default="/tmp/cs-bench-checkdmarc/bin/checkdmarc")
+    parser.add_argument("--keep-rtt", action="store_true", help="never change the estate's delay (shared estate)")
+    parser.add_argument("--no-renice", action="store_true", help="leave the estate's process priorities alone")
+    parser.add_argument("--lock", type=Path, help="hold an exclusive flock on this file during every timed run")
     args = parser.parse_args()
+    global LOCK  # one setting for the whole run
+    LOCK = args.lock
     state = control.State.load()
     if state.rtt_ms != args.rtt:
+        if args.keep_rtt:
+            raise SystemExit(f"the estate runs at {state.rtt_ms:g} ms, not {args.rtt:g} (--keep-rtt)")
         control.set_rtt(args.rtt)
         state = control.State.load()
-    reniced = renice_estate()
+    reniced = 0 if args.no_renice else renice_estate()
     results: dict[str, Any] = {}
     if args.out.exists():
         results = json.loads(args.out.read_text())

@@ -40,6 +40,8 @@ from .runtime import Shared
 from .scope import normalize_domain
 from .version import __version__
 
+PREFLIGHT_WIDTH = 16  # domains whose SOA is asked at once
+
 
 @dataclass(frozen=True, slots=True)
 class TargetFailure:
@@ -130,26 +132,37 @@ def assess(
     chosen = _profile(catalogue, profile)
     options = options or ScanOptions()
     names, notices = normalise_targets([targets] if isinstance(targets, str) else list(targets))
-    failures: list[TargetFailure] = []
-    reachable: list[str] = []
-    for domain in names:
-        if not check_targets:
-            reachable.append(domain)
-            continue
+    own = shared is None
+    shared = shared or Shared(per_address=options.per_host_connections, workers=options.workers, cancel=cancel)
+    try:
+        failures, reachable = _preflight_all(names, options, shared) if check_targets else ([], names)
+        started = now or datetime.now(UTC)
+        if reachable:
+            raw = scan(reachable, catalogue=catalogue, profile=chosen, registry=registry, options=options,
+                       progress=progress, now=started, cancel=cancel, shared=shared)
+        else:
+            raw = _empty_scan(catalogue, chosen, started, options)
+    finally:
+        if own:
+            shared.close()
+    raw = replace(raw, notices=(*notices, *raw.notices))
+    return build(raw, catalogue=catalogue, profile=chosen, answers=answers, accepted=accepted, failures=tuple(failures))
+
+
+def _preflight_all(names: Sequence[str], options: ScanOptions,
+                   shared: Shared) -> tuple[list[TargetFailure], list[str]]:
+    """Preflight every domain at once (one round trip in all, not one per domain), on the shared pool."""
+
+    def check(domain: str) -> TargetFailure | None:
         try:
             preflight(domain, options)
         except TargetError as exc:
-            failures.append(TargetFailure(domain, exc.key, exc.params))
-        else:
-            reachable.append(domain)
-    started = now or datetime.now(UTC)
-    if reachable:
-        raw = scan(reachable, catalogue=catalogue, profile=chosen, registry=registry, options=options,
-                   progress=progress, now=started, cancel=cancel, shared=shared)
-    else:
-        raw = _empty_scan(catalogue, chosen, started, options)
-    raw = replace(raw, notices=(*notices, *raw.notices))
-    return build(raw, catalogue=catalogue, profile=chosen, answers=answers, accepted=accepted, failures=tuple(failures))
+            return TargetFailure(domain, exc.key, exc.params)
+        return None
+
+    found = shared.pool.map(check, names, width=PREFLIGHT_WIDTH)
+    failures = [f for f in found if f is not None]
+    return failures, [d for d, f in zip(names, found, strict=True) if f is None]
 
 
 def reassess(

@@ -8,11 +8,26 @@ Layout (inside the wheel under ``cyberscan/_data/``, in a source tree at the rep
     profiles/<id>.yaml               which checks run and how they are tuned
 
 Every file is read with a safe YAML loader (libyaml's ``CSafeLoader`` where available, else ``SafeLoader``).
+
+Parsing about sixty YAML files is most of the time a command spends loading the catalogue, so what
+they parse to is kept in a cache: one JSON file in the user's cache folder (``platformdirs``, e.g.
+``~/.cache/cyberscan/catalogue-1.json``; ``CYBERSCAN_CACHE=PATH`` elsewhere, ``CYBERSCAN_CACHE=off``
+for none). Each entry is keyed by a hash of the file's bytes (which are read every time), so an edited
+file is never served stale, whatever its modification time says. Only JSON is ever read back (dates
+are tagged), and only from a file owned by the user that nobody else may write to; everything read is
+checked by the same parsing and validation as the YAML itself. A file whose content JSON cannot hold
+exactly is parsed every time; a cache that cannot be read or written is simply not used.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import functools
+import hashlib
+import json
+import os
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
@@ -20,6 +35,7 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import yaml
 
 from .errors import CatalogueError, ConfigError
@@ -154,15 +170,140 @@ def data_root() -> Traversable:
     raise CatalogueError("catalogue.missing")
 
 
-def _read_yaml(path: Traversable) -> Any:
+def _parse_yaml(data: bytes, where: str) -> Any:
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 - a safe loader
+        return yaml.load(data.decode("utf-8"), Loader=_SafeLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise CatalogueError("catalogue.bad-yaml", where=str(path), line=mark.line + 1 if mark is not None else 0,
+        raise CatalogueError("catalogue.bad-yaml", where=where, line=mark.line + 1 if mark is not None else 0,
                              problem=str(getattr(exc, "problem", None) or exc)[:200]) from exc
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise CatalogueError("catalogue.unreadable", where=where, detail=str(exc)[:200]) from exc
+
+
+def _read_bytes(path: Traversable) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
         raise CatalogueError("catalogue.unreadable", where=str(path), detail=str(exc)[:200]) from exc
+
+
+def _read_yaml(path: Traversable) -> Any:
+    return _parse_yaml(_read_bytes(path), str(path))
+
+
+# --------------------------------------------------------------------------- the parse cache
+
+CACHE_ENV = "CYBERSCAN_CACHE"
+CACHE_FORMAT = 1
+CACHE_MAX_ENTRIES = 1000  # beyond this, entries this load did not use are dropped
+
+
+def cache_path() -> Path | None:
+    """Where the parse cache lives (None: no cache), see the module docstring."""
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        value = value.strip()
+        return None if value.lower() in ("", "0", "off", "no", "none") else Path(value)
+    return Path(platformdirs.user_cache_path("cyberscan", appauthor=False)) / f"catalogue-{CACHE_FORMAT}.json"
+
+
+def _tag(value: Any) -> Any:
+    """``value`` as JSON can hold it: dates and maps with keys other than text tagged; raises
+    TypeError for anything else JSON lacks (the file is then parsed every time)."""
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {k: _tag(v) for k, v in value.items()}
+        if all(k is None or isinstance(k, str | bool | int | float) for k in value):  # YAML's `yes:` is True
+            return {"$map": [[k, _tag(v)] for k, v in value.items()]}
+        raise TypeError("key")
+    if isinstance(value, list):
+        return [_tag(v) for v in value]
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    raise TypeError(type(value).__name__)
+
+
+def _untag(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1:
+        if "$date" in obj and isinstance(obj["$date"], str):
+            return dt.date.fromisoformat(obj["$date"])
+        if "$datetime" in obj and isinstance(obj["$datetime"], str):
+            return dt.datetime.fromisoformat(obj["$datetime"])
+        if "$map" in obj and isinstance(obj["$map"], list):
+            return dict(obj["$map"])
+    return obj
+
+
+def _trusted(path: Path) -> bool:
+    """A cache file only this user can have written (its folder too)."""
+    getuid = getattr(os, "getuid", None)
+    try:
+        for item in (path, path.parent):
+            info = item.stat()
+            if info.st_mode & 0o022 or (getuid is not None and info.st_uid != getuid()):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+class _ParseCache:
+    """What catalogue files parse to, by a hash of their bytes, for one :func:`load`."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, Any] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+        if path is None or not _trusted(path):
+            return
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"), object_hook=_untag)
+        except (OSError, ValueError, TypeError):  # unreadable, not JSON, or tags that do not decode
+            return
+        if isinstance(stored, dict) and stored.get("format") == CACHE_FORMAT and isinstance(stored.get("entries"), dict):
+            self.entries = stored["entries"]
+
+    def read(self, path: Traversable, where: str | None = None) -> Any:
+        data = _read_bytes(path)
+        digest = hashlib.blake2b(data, digest_size=20).hexdigest()
+        self.used.add(digest)
+        if digest in self.entries:
+            return self.entries[digest]
+        raw = _parse_yaml(data, where or str(path))
+        if self.path is not None:
+            try:
+                tagged = _tag(raw)
+                exact = json.loads(json.dumps(tagged), object_hook=_untag) == raw
+            except (TypeError, ValueError):
+                exact = False
+            if exact:
+                self.entries[digest] = raw
+                self.dirty = True
+        return raw
+
+    def save(self) -> None:
+        """Write the cache back when this load parsed anything new (atomically; failures ignored)."""
+        if self.path is None or not self.dirty:
+            return
+        entries = self.entries
+        if len(entries) > CACHE_MAX_ENTRIES:
+            entries = {k: v for k, v in entries.items() if k in self.used}
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(prefix=".catalogue-", dir=self.path.parent)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    json.dump({"format": CACHE_FORMAT, "entries": {k: _tag(v) for k, v in entries.items()}}, out)
+                os.replace(temp, self.path)
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
 
 
 def _walk(folder: Traversable, prefix: str = "") -> Iterator[tuple[str, Traversable]]:
@@ -319,7 +460,8 @@ def load(extra_dirs: Iterable[Traversable | Path] = ()) -> Catalogue:
     """Read the built-in catalogue plus plugin catalogues and ``--catalogue`` directories."""
     root = data_root()
     checks_dir = root / "checks"
-    meta = _read_yaml(checks_dir / "catalogue.yaml") or {}
+    cache = _ParseCache(cache_path())
+    meta = cache.read(checks_dir / "catalogue.yaml") or {}
     checks: dict[str, Check] = {}
     frameworks: dict[str, Framework] = {}
     extras: dict[str, Any] = {}
@@ -328,7 +470,7 @@ def load(extra_dirs: Iterable[Traversable | Path] = ()) -> Catalogue:
             where = f"{folder.name}/{rel}"
             if rel == "catalogue.yaml":
                 continue
-            raw = _read_yaml(path)
+            raw = cache.read(path)
             if rel.startswith("frameworks/"):
                 fw = parse_framework(raw, where)
                 if fw.id in frameworks:
@@ -342,7 +484,8 @@ def load(extra_dirs: Iterable[Traversable | Path] = ()) -> Catalogue:
                     raise CatalogueError("catalogue.duplicate-check", where=where, id=check.id)
                 checks[check.id] = check
     profiles_raw: dict[str, Mapping[str, Any]] = {}
-    pending = {rel: _read_yaml(path) for rel, path in _walk(root / "profiles")}
+    pending = {rel: cache.read(path) for rel, path in _walk(root / "profiles")}
+    cache.save()
     profiles: dict[str, Profile] = {}
     # parents first: a few passes suffice for shallow inheritance
     for _ in range(len(pending) + 1):

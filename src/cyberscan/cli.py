@@ -1,6 +1,6 @@
 """Command line: the group and its commands (``commands/``), and the console entry point.
 
-Only this module and ``commands/`` print or choose exit codes (``commands/common.py`` lists them).
+Only this module and ``commands/`` print or choose exit codes (``commands/base.py`` lists them).
 The language of every text, click's own included, is Dutch unless ``--lang en`` (anywhere on the
 command line) or ``CYBERSCAN_LANG=en`` asks for English.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from .commands import clicktext
-from .commands.common import EXIT_INTERRUPTED, EXIT_USAGE, fail_with, lang_of
+from .commands.base import EXIT_INTERRUPTED, EXIT_USAGE, fail_with, lang_of
 from .commands.help import h, help_lang
 from .errors import CyberscanError
 from .version import __version__

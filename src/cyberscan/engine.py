@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -201,9 +199,11 @@ def scan(
         data=catalogue.extras,
         shared=shared,
     )
-    needed = sorted({(p, t) for t in targets for c in running for p in c.needs})
-    _collect(run, needed, options.workers, progress)
-    run.reaper.stop()
+    needed = sorted({(p, t) for t in targets for c in running for p in c.needs}, key=lambda j: (j[1], j[0]))
+    try:
+        _collect(run, needed, options.workers, progress)
+    finally:
+        run.close()
     complete = not run.cancel.is_set() or all(
         (o := run.collected(p, t)) is not None and o.error is not ErrorReason.INTERRUPTED for p, t in needed
     )
@@ -240,47 +240,25 @@ def scan(
 
 
 def _collect(run: Run, needed: Sequence[tuple[str, str]], workers: int, progress: Progress | None) -> None:
-    """Collect every needed fact in daemon threads; on cancel, stop waiting after a short grace."""
-    futures: list[tuple[Future[ProbeOutcome], str]] = []
-    jobs = list(needed)
-    lock = threading.Lock()
+    """Collect every needed fact on the run's pool (at most ``workers`` probes of this scan at once),
+    domain by domain; on cancel, stop waiting after a short grace.
 
-    def worker() -> None:
-        while not run.cancel.is_set():
-            with lock:
-                if not jobs:
-                    return
-                probe, target = jobs.pop(0)
-                future: Future[ProbeOutcome] = Future()
-                futures.append((future, target))
-            try:
-                future.set_result(run.outcome(probe, target))
-            except BaseException as exc:  # noqa: BLE001 - outcome() does not raise; be safe
-                future.set_exception(exc)
-
-    threads = [threading.Thread(target=worker, name=f"scan-{n}", daemon=True)
-               for n in range(max(1, min(workers, len(jobs))))]
-    for thread in threads:
-        thread.start()
+    The calling thread only waits (so a Ctrl-C is answered within the grace whatever a probe is
+    doing); progress is the group's finished count, read in O(1) per tick."""
+    group = run.shared.pool.start(lambda job: run.outcome(job[0], job[1]), needed, width=workers)
     total = len(needed)
+    tick = 0.05 if progress is not None else 0.25
     reported = 0
-    while True:
-        alive = [t for t in threads if t.is_alive()]
-        with lock:
-            done = sum(1 for f, _ in futures if f.done())
-            last = next((t for f, t in reversed(futures) if f.done()), "")
-        if progress is not None and done != reported:
-            reported = done
-            progress(done, total, last)
-        if not alive:
-            return
+    while not group.wait(tick):
+        if progress is not None and group.finished != reported:
+            reported = group.finished
+            progress(reported, total, needed[group.last][1] if group.last >= 0 else "")
         if run.cancel.is_set():
             run.reaper.cut_all()
-            deadline = time.monotonic() + CANCEL_GRACE
-            for thread in alive:
-                thread.join(max(0.0, deadline - time.monotonic()))
+            group.wait(CANCEL_GRACE)
             return
-        alive[0].join(0.05)
+    if progress is not None and total != reported:
+        progress(total, total, needed[group.last][1] if group.last >= 0 else "")
 
 
 def rejudge(stored: Scan, *, catalogue: Catalogue, profile: Profile, registry: Registry,

@@ -29,6 +29,7 @@ BUDGETS: Mapping[str, float] = {
     "policy": 3,  # the MTA-STS policy from one address
     "ns": 1,  # one SOA query to one nameserver address
     "axfr": 2,  # one zone-transfer attempt
+    "names": 2,  # one handshake that reads the names in the apex or www certificate (tls.names)
     "dns": 3,  # one lookup, all configured nameservers in turn (at most 3 of them)
     "spf": 10,  # the whole SPF walk: includes and redirects, however the records are built
 }

@@ -12,6 +12,13 @@ probes that they talk to. Time is bounded by construction:
 - a connection the reaper cut raises :class:`~cyberscan.errors.ProbeTimeout` (or
   :class:`~cyberscan.errors.Interrupted`), whatever the protocol code read before: a cut-off answer is
   an error, never content.
+
+Concurrency is bounded per process, not per fan-out: every scan sharing one :class:`Shared` runs its
+probes and every ``ctx.map`` fan-out on the same :class:`Pool` of threads. The thread that fans out
+runs the items nobody has picked up yet itself ("caller runs"), so a fan-out inside a fan-out never
+waits for a pool thread that is busy elsewhere: no deadlock however deep the nesting, and no thread
+pool started per fan-out. The same :class:`Shared` holds one resolver (dnspython's resolver is safe
+to share between threads once configured), one DNS cache whose lookups take no lock, and one reaper.
 """
 
 from __future__ import annotations
@@ -49,21 +56,38 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 U = TypeVar("U")
 
+SLOT_SLICE = 0.25  # seconds between cancel checks while a connection waits for its slot
+SLOT_QUEUE_LIMIT = 600.0  # seconds a connection may wait for its turn at one address (then: timeout)
+
 # ----------------------------------------------------------------------------- deadlines
 
 
 class Deadline:
     """An overall point in time, optionally tied to a cancellation event."""
 
-    __slots__ = ("_cancel", "end")
+    __slots__ = ("_cancel", "_parent", "end")
 
-    def __init__(self, seconds: float, *, cancel: threading.Event | None = None, end: float | None = None) -> None:
+    def __init__(self, seconds: float, *, cancel: threading.Event | None = None, end: float | None = None,
+                 parent: Deadline | None = None) -> None:
         self.end = time.monotonic() + seconds if end is None else end
         self._cancel = cancel
+        self._parent = parent
 
     def child(self, seconds: float) -> Deadline:
         """A deadline ``seconds`` from now, but never later than this one."""
-        return Deadline(0, cancel=self._cancel, end=min(self.end, time.monotonic() + seconds))
+        return Deadline(0, cancel=self._cancel, end=min(self.end, time.monotonic() + seconds), parent=self)
+
+    def resume(self, paused_at: float) -> None:
+        """Give back the time since ``paused_at`` (spent waiting for a connection slot, not talking to
+        the server): the end moves so that what was left then is left now, here and in every parent.
+        Concurrent waits on one deadline do not add up (each only makes sure of its own share)."""
+        now = time.monotonic()
+        deadline: Deadline | None = self
+        while deadline is not None:
+            left = deadline.end - paused_at
+            if left > 0:
+                deadline.end = max(deadline.end, now + left)
+            deadline = deadline._parent
 
     @property
     def cancelled(self) -> bool:
@@ -175,8 +199,12 @@ class Reaper:
             with self._lock:
                 while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
                     _, _, watch = heapq.heappop(self._heap)
-                    if not watch.done:
-                        due.append(watch)
+                    if watch.done:
+                        continue
+                    if watch.deadline.end > now:  # the deadline moved (time given back after a slot wait)
+                        heapq.heappush(self._heap, (watch.deadline.end, next(self._counter), watch))
+                        continue
+                    due.append(watch)
                 wait = min(self._heap[0][0] - now, 0.1) if self._heap else 0.1
             for watch in due:
                 self._cut(watch)
@@ -184,47 +212,188 @@ class Reaper:
             self._wake.clear()
 
 
-# ----------------------------------------------------------------------------- daemon pool
+# ----------------------------------------------------------------------------- the pool
+
+
+class _Group:
+    """One fan-out: ``fn`` over ``items``, claimed one item at a time by whoever helps (the caller and
+    pool threads holding a token of it). No Future or Condition per item: one lock for the count, one
+    latch (a plain lock, held until the last item is done) to wait on."""
+
+    __slots__ = ("_claim", "_latch", "_left", "_lock", "cancel", "errors", "finished", "fn", "items", "last", "results")
+
+    def __init__(self, fn: Callable[[Any], Any], items: list[Any], cancel: threading.Event | None) -> None:
+        self.fn = fn
+        self.items = items
+        self.cancel = cancel
+        self.results: list[Any] = [None] * len(items)
+        self.errors: dict[int, BaseException] = {}
+        self.finished = 0  # items done (read without the lock for progress: an int is read whole)
+        self.last = -1  # index of the item that finished last
+        self._claim = itertools.count()  # next() on a count is atomic in CPython
+        self._left = len(items)
+        self._lock = threading.Lock()
+        self._latch = threading.Lock()
+        if items:
+            self._latch.acquire()
+
+    def help(self) -> None:
+        """Run unclaimed items until none is left."""
+        count = len(self.items)
+        while (index := next(self._claim)) < count:
+            self._run(index)
+
+    def _run(self, index: int) -> None:
+        try:
+            if self.cancel is not None and self.cancel.is_set():
+                raise Interrupted()
+            self.results[index] = self.fn(self.items[index])
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            with self._lock:
+                self.errors[index] = exc
+        finally:
+            with self._lock:
+                self._left -= 1
+                self.finished += 1
+                self.last = index
+                last = self._left == 0
+            if last:
+                self._latch.release()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once every item is done (False when ``timeout`` passed first)."""
+        if not self._latch.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            return False
+        self._latch.release()
+        return True
+
+    @property
+    def done(self) -> bool:
+        return self._left == 0
+
+    def outcome(self) -> list[Any]:
+        """The results in order; the first item's exception (in item order) is raised."""
+        if self.errors:
+            raise self.errors[min(self.errors)]
+        return self.results
+
+
+class Pool:
+    """A bounded set of daemon threads for every probe and fan-out of the scans that share it.
+
+    :meth:`map` is "caller runs": the calling thread takes part, so a nested fan-out always makes
+    progress even when every pool thread is busy. Threads start when work waits and none is idle, up
+    to ``size``; they are daemons, so an interrupted scan never waits for a blocked one at exit."""
+
+    def __init__(self, size: int, *, name: str = "pool") -> None:
+        self.size = max(1, size)
+        self.name = name
+        self._queue: queue.SimpleQueue[_Group | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._idle = 0
+        self._closed = False
+
+    def start(self, fn: Callable[[T], U], items: Iterable[T], *, width: int,
+              cancel: threading.Event | None = None) -> _Group:
+        """Hand ``fn`` over ``items`` to the pool (at most ``width`` at once) without taking part."""
+        group = _Group(fn, list(items), cancel)
+        self._offer(group, min(max(1, width), len(group.items)))
+        return group
+
+    def map(self, fn: Callable[[T], U], items: Iterable[T], *, width: int = 8,
+            cancel: threading.Event | None = None) -> list[U]:
+        """``[fn(item) for item in items]``, at most ``width`` at once, the caller being one of them.
+        Exceptions propagate (the first in item order); results keep their order."""
+        work = list(items)
+        if len(work) <= 1 or width <= 1:
+            return [fn(item) for item in work]
+        group = _Group(fn, work, cancel)
+        self._offer(group, min(width, len(work)) - 1)
+        group.help()
+        group.wait()
+        result: list[U] = group.outcome()
+        return result
+
+    def _offer(self, group: _Group, tokens: int) -> None:
+        if tokens <= 0 or not group.items:
+            return
+        with self._lock:
+            spawn = 0 if self._closed else max(0, min(tokens - self._idle, self.size - self._threads))
+            self._threads += spawn
+        for _ in range(tokens):
+            self._queue.put(group)
+        for _ in range(spawn):
+            threading.Thread(target=self._worker, name=f"{self.name}-{self._threads}", daemon=True).start()
+
+    def _worker(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            group = self._queue.get()
+            with self._lock:
+                self._idle -= 1
+            if group is None:
+                with self._lock:
+                    self._threads -= 1
+                return
+            group.help()
+
+    @property
+    def threads(self) -> int:
+        return self._threads
+
+    def close(self) -> None:
+        """Let every thread end once the work queued before is done."""
+        with self._lock:
+            self._closed = True
+            count = self._threads
+        for _ in range(count):
+            self._queue.put(None)
 
 
 def run_all(fn: Callable[[T], U], items: Iterable[T], *, workers: int, cancel: threading.Event | None = None) -> list[U]:
-    """``[fn(item) for item in items]``, ``workers`` at a time, in daemon threads (an interrupted
-    scan never waits for a blocked worker at exit). Exceptions propagate; results keep their order."""
-    work = list(items)
-    if len(work) <= 1 or workers <= 1:
-        return [fn(item) for item in work]
-    futures: list[Future[U]] = [Future() for _ in work]
-    jobs: queue.Queue[int] = queue.Queue()
-    for index in range(len(work)):
-        jobs.put(index)
-
-    def worker() -> None:
-        while True:
-            try:
-                index = jobs.get_nowait()
-            except queue.Empty:
-                return
-            future = futures[index]
-            if cancel is not None and cancel.is_set():
-                future.set_exception(Interrupted())
-                continue
-            try:
-                future.set_result(fn(work[index]))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                future.set_exception(exc)
-
-    for n in range(min(workers, len(work))):
-        threading.Thread(target=worker, name=f"probe-{n}", daemon=True).start()
-    return [f.result() for f in futures]
+    """``[fn(item) for item in items]``, ``workers`` at a time, in daemon threads of a pool made for
+    this call (scans use their :class:`Shared` pool instead). Exceptions propagate; order is kept."""
+    pool = Pool(max(1, workers - 1), name="run-all")
+    try:
+        return pool.map(fn, items, width=workers, cancel=cancel)
+    finally:
+        pool.close()
 
 
 # ----------------------------------------------------------------------------- resolver
 
 
-class ResolverCache(dns.resolver.LRUCache):
-    """dnspython's cache, minus one shortcut: it files an NXDOMAIN under the queried name for *every*
-    type, also when the name is an alias whose target is gone, so a later CNAME query for that name
-    came back NXDOMAIN and the dangling alias went unseen. Such an NXDOMAIN is not cached for all types."""
+class ResolverCache(dns.resolver.CacheBase):
+    """The DNS cache every scan of a process shares: a dict read without a lock (a dict lookup is
+    atomic in CPython), bounded by ``max_size`` entries with second-chance eviction, so the hundreds
+    of threads of a batch never queue on one cache lock (dnspython's ``LRUCache`` takes its lock for
+    every get). Answers expire at their TTL as in dnspython.
+
+    One shortcut of dnspython's caches is left out: they file an NXDOMAIN under the queried name for
+    *every* type, also when the name is an alias whose target is gone, so a later CNAME query for that
+    name came back NXDOMAIN and the dangling alias went unseen. Such an NXDOMAIN is not cached for all
+    types."""
+
+    def __init__(self, max_size: int = 20_000) -> None:
+        super().__init__()
+        self.max_size = max(16, max_size)
+        self.data: dict[Any, dns.resolver.Answer] = {}
+        self._used: set[Any] = set()  # keys read since they were last considered for eviction
+
+    def get(self, key: tuple[dns.name.Name, dns.rdatatype.RdataType, dns.rdataclass.RdataClass]) -> dns.resolver.Answer | None:
+        value = self.data.get(key)
+        if value is None:
+            self.statistics.misses += 1  # unlocked counters: statistics only, a lost increment is harmless
+            return None
+        if value.expiration <= time.time():
+            self.data.pop(key, None)
+            self.statistics.misses += 1
+            return None
+        self._used.add(key)
+        self.statistics.hits += 1
+        return value
 
     def put(self, key: tuple[dns.name.Name, dns.rdatatype.RdataType, dns.rdataclass.RdataClass],
             value: dns.resolver.Answer) -> None:
@@ -233,10 +402,42 @@ class ResolverCache(dns.resolver.LRUCache):
             rrset.rdtype == dns.rdatatype.CNAME for rrset in response.answer
         ):
             return
-        super().put(key, value)
+        self.data.pop(key, None)  # a new answer goes to the back of the eviction order
+        self.data[key] = value
+        if len(self.data) > self.max_size:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the oldest tenth of the entries; one that was read since gets a second chance."""
+        with self.lock:
+            if len(self.data) <= self.max_size:
+                return
+            now = time.time()
+            goal = len(self.data) - self.max_size * 9 // 10
+            for key in list(itertools.islice(self.data, goal * 2)):
+                if goal <= 0:
+                    break
+                value = self.data.get(key)
+                if value is not None and key in self._used and value.expiration > now:
+                    self._used.discard(key)
+                    self.data.pop(key, None)
+                    self.data[key] = value  # to the back
+                    continue
+                self.data.pop(key, None)
+                self._used.discard(key)
+                goal -= 1
+
+    def flush(self, key: tuple[dns.name.Name, dns.rdatatype.RdataType, dns.rdataclass.RdataClass] | None = None) -> None:
+        with self.lock:
+            if key is None:
+                self.data.clear()
+                self._used.clear()
+            else:
+                self.data.pop(key, None)
+                self._used.discard(key)
 
 
-def make_resolver(options: ScanOptions, cache: dns.resolver.LRUCache | None = None) -> dns.resolver.Resolver:
+def make_resolver(options: ScanOptions, cache: dns.resolver.CacheBase | None = None) -> dns.resolver.Resolver:
     """A resolver that asks the configured nameservers in turn: each attempt waits ``timeout``, all
     attempts of one lookup together at most ``BUDGETS['dns']`` times it (so a silent first nameserver
     never uses up the time of the second)."""
@@ -295,14 +496,18 @@ class LocalLimiter:
         if not self._slot(address).acquire(timeout=max(0.0, timeout)):
             return False
         if self.interval:
-            with self._lock:  # reserve the next start time, then wait for it outside the lock
-                now = time.monotonic()
-                start = max(now, self._next.get(address, now))
-                self._next[address] = start + self.interval
-            if start > end:
-                self._slot(address).release()
-                return False
-            if start > now:
+            # The start is recorded when it happens, not reserved ahead: a thread that overslept (a
+            # busy machine) must not let the next one start right behind it.
+            while True:
+                with self._lock:
+                    now = time.monotonic()
+                    start = self._next.get(address, now)
+                    if start <= now:
+                        self._next[address] = now + self.interval
+                        break
+                if start > end:
+                    self._slot(address).release()
+                    return False
                 time.sleep(start - now)
         return True
 
@@ -311,11 +516,13 @@ class LocalLimiter:
 
 
 class Slot:
-    """One address's slots of a :class:`Limiter`, used like a semaphore (``with slot:``)."""
+    """One address's slots of a :class:`Limiter`, used like a semaphore (``with slot:``). A *patient*
+    slot belongs to a batch: waiting for it does not use up an endpoint's time (see ``Endpoint``)."""
 
-    def __init__(self, limiter: Limiter, address: str) -> None:
+    def __init__(self, limiter: Limiter, address: str, *, patient: bool = False) -> None:
         self.limiter = limiter
         self.address = address
+        self.patient = patient
 
     def acquire(self, timeout: float = 3600.0) -> bool:
         return self.limiter.acquire(self.address, timeout)
@@ -333,18 +540,37 @@ class Slot:
 
 
 class Shared:
-    """What the scans of one batch share (one per process): the DNS cache, the per-address limiter,
-    and facts that depend only on an address, not on the domain that led there (a hoster's TLS
-    configuration on a shared address, a mail provider's STARTTLS), computed once for the batch.
+    """What the scans of one batch share (one per process): the DNS cache and resolver, the
+    per-address limiter, the thread pool, the reaper, and facts that depend only on an address, not
+    on the domain that led there (a hoster's TLS configuration on a shared address, a mail
+    provider's STARTTLS), computed once for the batch.
 
-    A single scan makes its own; a batch passes one to every :func:`cyberscan.assess` call."""
+    A single scan makes its own; a batch passes one to every :func:`cyberscan.assess` call, with the
+    batch's ``cancel`` event (a scan given the same event uses the shared reaper). :meth:`close` ends
+    the pool's threads once they are idle."""
 
     def __init__(self, *, limiter: Limiter | None = None, per_address: int = 4, interval: float = 0.0,
-                 cache: dns.resolver.LRUCache | None = None) -> None:
+                 cache: dns.resolver.CacheBase | None = None, workers: int = 32,
+                 cancel: threading.Event | None = None, patient: bool = False) -> None:
         self.limiter: Limiter = limiter or LocalLimiter(per_address, interval)
+        self.patient = patient  # a batch: waiting for a connection slot is not an endpoint's time
         self.cache = cache if cache is not None else ResolverCache()
+        self.cancel = cancel or threading.Event()
+        self.pool = Pool(workers, name="probe")
+        self.reaper = Reaper(self.cancel)
         self._lock = threading.Lock()
         self._once: dict[tuple[Any, ...], Future[Any]] = {}
+        self._resolvers: dict[tuple[Any, ...], dns.resolver.Resolver] = {}
+
+    def resolver(self, options: ScanOptions) -> dns.resolver.Resolver:
+        """One resolver per resolver setting for every thread (it is only read once configured)."""
+        key = (options.nameservers, options.timeout)
+        res = self._resolvers.get(key)
+        if res is None:
+            made = make_resolver(options, self.cache)
+            with self._lock:
+                res = self._resolvers.setdefault(key, made)
+        return res
 
     def once(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         """``compute()`` once per ``key`` for everyone sharing this object; later and concurrent
@@ -369,8 +595,23 @@ class Shared:
         with self._lock:
             self._once.pop(key, None)
 
+    def close(self) -> None:
+        self.pool.close()
+        self.reaper.stop()
+
 
 # ----------------------------------------------------------------------------- the run
+
+
+class _Cell:
+    """One fact being collected: a latch (a plain lock, held until the value is there), no Future."""
+
+    __slots__ = ("latch", "value")
+
+    def __init__(self) -> None:
+        self.value: ProbeOutcome | None = None
+        self.latch = threading.Lock()
+        self.latch.acquire()
 
 
 class Run:
@@ -396,25 +637,33 @@ class Run:
         self.now = now
         self.checks = list(checks)  # the selected checks that will run (see ProbeContext.check_params)
         self.data: Mapping[str, Any] = data or {}  # the catalogue's shared data files
-        self.cancel = cancel or threading.Event()
-        self.reaper = Reaper(self.cancel)
+        self.cancel = cancel or (shared.cancel if shared is not None else threading.Event())
         self.notices: list[Notice] = []
-        self._futures: dict[tuple[str, str], Future[ProbeOutcome]] = {}
+        self._cells: dict[tuple[str, str], _Cell] = {}
         self._lock = threading.Lock()
-        self._local = threading.local()
-        self.shared = shared or Shared(per_address=options.per_host_connections)
+        self._owns_shared = shared is None
+        self.shared = shared or Shared(per_address=options.per_host_connections, workers=options.workers,
+                                       cancel=self.cancel)
+        self._owns_reaper = self.shared.cancel is not self.cancel
+        self.reaper = Reaper(self.cancel) if self._owns_reaper else self.shared.reaper
+
+    def close(self) -> None:
+        """Stop what this run started for itself (a shared pool and reaper stay)."""
+        if self._owns_reaper:
+            self.reaper.stop()
+        if self._owns_shared:
+            self.shared.close()
 
     # -- shared clients
 
     def resolver(self) -> dns.resolver.Resolver:
-        res: dns.resolver.Resolver | None = getattr(self._local, "resolver", None)
-        if res is None:
-            res = make_resolver(self.options, self.shared.cache)
-            self._local.resolver = res
-        return res
+        return self.shared.resolver(self.options)
 
     def slot(self, address: str) -> Slot:
-        return Slot(self.shared.limiter, address)
+        return Slot(self.shared.limiter, address, patient=self.shared.patient)
+
+    def map(self, fn: Callable[[T], U], items: Iterable[T], *, workers: int) -> list[U]:
+        return self.shared.pool.map(fn, items, width=workers, cancel=self.cancel)
 
     def add_notice(self, notice: Notice) -> None:
         with self._lock:
@@ -424,23 +673,32 @@ class Run:
     # -- facts
 
     def outcome(self, probe: str, subject: str) -> ProbeOutcome:
-        """Collect (once) or wait for a fact. Computed in the calling thread, so no pool deadlock."""
+        """Collect (once) or wait for a fact. Computed in the calling thread, so no pool deadlock:
+        only a fact another thread is computing right now is waited for."""
         key = (probe, subject)
         with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
+            cell = self._cells.get(key)
+            owner = cell is None
             if owner:
-                future = self._futures[key] = Future()
-        assert future is not None
+                cell = self._cells[key] = _Cell()
+        assert cell is not None
         if owner:
-            future.set_result(self._collect(probe, subject))
-        return future.result()
+            try:
+                cell.value = self._collect(probe, subject)
+            finally:
+                if cell.value is None:  # pragma: no cover - _collect does not raise
+                    cell.value = ProbeOutcome(probe, subject, error=ErrorReason.BUG, detail="collect failed")
+                cell.latch.release()
+        elif cell.value is None:
+            cell.latch.acquire()
+            cell.latch.release()
+        assert cell.value is not None
+        return cell.value
 
     def collected(self, probe: str, subject: str) -> ProbeOutcome | None:
         """The outcome if it is complete (never starts or waits for a probe)."""
-        with self._lock:
-            future = self._futures.get((probe, subject))
-        return future.result() if future is not None and future.done() else None
+        cell = self._cells.get((probe, subject))
+        return cell.value if cell is not None else None
 
     def _collect(self, probe: str, subject: str) -> ProbeOutcome:
         func = self.probes.get(probe)
@@ -465,8 +723,8 @@ class Run:
 
     def all_outcomes(self) -> list[ProbeOutcome]:
         with self._lock:
-            futures = list(self._futures.values())
-        return [f.result() for f in futures if f.done()]
+            cells = list(self._cells.values())
+        return [c.value for c in cells if c.value is not None]
 
 
 class Endpoint:
@@ -513,9 +771,7 @@ class Endpoint:
         Raises ProbeTimeout/Interrupted when it was cut (whatever was read meanwhile) or no connection
         slot for this address came free before the deadline, OSError when no connection could be made.
         """
-        if not self._slot.acquire(timeout=max(0.01, self.deadline.remaining)):
-            self.deadline.check(f"{self.address}:{port}")
-            raise ProbeTimeout(f"{self.address}:{port}: slot wait")
+        self._wait_for_slot(port)
         try:
             sock = socket.create_connection((self.address, port), timeout=self.timeout)
             watch = self._reaper.watch(sock, self.deadline)
@@ -538,6 +794,35 @@ class Endpoint:
                 raise ProbeTimeout(f"{self.address}:{port}")
         finally:
             self._slot.release()
+
+
+    def _wait_for_slot(self, port: int) -> None:
+        """Take a connection slot of this address.
+
+        In one scan the wait counts against the endpoint's deadline: a slot is only ever held by the
+        scan's own endpoints, so a long wait means a server of this domain is hogging them, and a
+        domain's scan stays bounded by its budgets. In a batch (a *patient* slot: the queue is the
+        batch's politeness towards a hoster that serves many domains) the deadline is given back the
+        time waited: the budget bounds the work with the server, not the queue in front of it, so no
+        domain is judged "timeout" because its hoster also serves eighty others. That wait ends on
+        cancel (within ``SLOT_SLICE``) and after ``SLOT_QUEUE_LIMIT``."""
+        if not getattr(self._slot, "patient", False):  # (tests hand in a plain semaphore)
+            if not self._slot.acquire(timeout=max(0.01, self.deadline.remaining)):
+                self.deadline.check(f"{self.address}:{port}")
+                raise ProbeTimeout(f"{self.address}:{port}: slot wait")
+            return
+        start = time.monotonic()
+        self.deadline.check(f"{self.address}:{port}")
+        while not self._slot.acquire(timeout=SLOT_SLICE):
+            if self.deadline.cancelled:
+                raise Interrupted(f"{self.address}:{port}")
+            if time.monotonic() - start > SLOT_QUEUE_LIMIT:
+                raise ProbeTimeout(f"{self.address}:{port}: slot wait")
+        if time.monotonic() - start > 0.001:
+            self.deadline.resume(start)
+        if self.deadline.cancelled:
+            self._slot.release()
+            raise Interrupted(f"{self.address}:{port}")
 
 
 class ProbeContext:
@@ -626,12 +911,13 @@ class ProbeContext:
             raise
 
     def map(self, fn: Callable[[T], U], items: Iterable[T], *, workers: int = 8) -> list[U]:
-        """Run ``fn`` over ``items`` concurrently (fan-out over hosts and addresses)."""
-        return run_all(fn, items, workers=workers, cancel=self._run.cancel)
+        """Run ``fn`` over ``items`` concurrently (fan-out over hosts and addresses), at most
+        ``workers`` at once, on the threads of the scan's pool (the calling thread among them)."""
+        return self._run.map(fn, items, workers=workers)
 
     def notice(self, key: str, **params: Any) -> None:
         self._run.add_notice(Notice(key, params, self.target))
 
 
-__all__ = ["Deadline", "Endpoint", "Limiter", "LocalLimiter", "OutOfScope", "ProbeContext", "Reaper", "Run", "Shared",
-           "Slot", "make_resolver", "run_all"]
+__all__ = ["Deadline", "Endpoint", "Limiter", "LocalLimiter", "OutOfScope", "Pool", "ProbeContext", "Reaper",
+           "ResolverCache", "Run", "Shared", "Slot", "make_resolver", "run_all"]

@@ -1,10 +1,17 @@
 """A real BIND9 for integration tests: zones from ``tests/fixtures/zones/bind9/``, signed at fixture time.
 
-    with Bind9(tmp_path, named="/usr/sbin/named") as bind:   # listens on 127.0.10.1 and 127.0.10.2, port 53
-        bind.nameserver  # "127.0.10.1"
+    with loopback_addresses(NS1, NS2), Bind9(tmp_path, named="/usr/sbin/named") as bind:
+        bind.nameserver  # NS1: BIND listens on NS1 and NS2, port 53
+
+The addresses are ``.11``, ``.12`` ... of this test process's own loopback block (127.A.B.0/24, see
+tests/fixtures/loopback.py), so two test runs on one machine never share a server. Port 53 stays:
+cyberscan's command line asks every nameserver on port 53 (only a profile setting, ``dns_port``, says
+otherwise, and the CLI reads built-in profiles only), and the address is ours alone.
 
 Every child zone of ``test.`` is a file ``<zone>.zone`` in the fixture folder, written with the
-placeholders ``{dkim_2048}`` (a fresh RSA public key) and ``{serial}``. Zones listed in ``SIGNED`` are
+placeholders ``{dkim_2048}`` / ``{dkim_1024}`` (fresh RSA public keys), ``{serial}`` and the addresses
+of :data:`PLACEHOLDERS` (``{ns1}``, ``{ns2}``, ``{mail}``, ``{web}``, ``{nginx_good}`` ...); a zone
+that names a fixed loopback address (127.0.N.x) instead is refused. Zones listed in ``SIGNED`` are
 signed with ``dnssec-keygen``/``dnssec-signzone``; their DS goes into the parent ``test.`` when they are
 in ``DELEGATED_DS``. ``OPEN_AXFR`` zones allow zone transfers to anyone. Nothing here touches the
 system's own BIND: the configuration, keys, pid file and zones live in the given tmp folder.
@@ -13,6 +20,7 @@ system's own BIND: the configuration, keys, pid file and zones live in the given
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import ssl
 import subprocess
@@ -31,11 +39,24 @@ import dns.rcode
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.fixtures import loopback
+from tests.integration import nginx as nginx_mod
+from tests.integration import postfix as postfix_mod
+
 ZONES_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "zones" / "bind9"
-NS1 = "127.0.10.1"
-NS2 = "127.0.10.2"
-WEB = "127.0.10.5"  # mta-sts.good.test: HTTPS with the policy file
-WEB_UNTRUSTED = "127.0.10.6"  # mta-sts.badsts.test: the same policy, certificate from a CA nobody trusts
+_BLOCK = loopback.block()
+NS1 = _BLOCK.address(11)
+NS2 = _BLOCK.address(12)
+MAIL = _BLOCK.address(13)  # mail.<zone>: looked up, nothing listens there
+WEB = _BLOCK.address(15)  # mta-sts.good.test: HTTPS with the policy file
+WEB_UNTRUSTED = _BLOCK.address(16)  # mta-sts.badsts.test: the same policy, certificate from a CA nobody trusts
+PORT = 53
+# ``{name}`` in a zone file -> address
+PLACEHOLDERS = {
+    "ns1": NS1, "ns2": NS2, "mail": MAIL, "web": WEB, "web_untrusted": WEB_UNTRUSTED,
+    **{f"nginx_{site}": address for site, address in nginx_mod.ADDRESSES.items()},
+    "postfix": postfix_mod.ADDRESS,
+}  # fmt: skip
 
 SIGNED = {"good.test": "now", "nods.test": "now", "expired.test": "expired"}
 DELEGATED_DS = {"good.test", "expired.test"}
@@ -104,6 +125,25 @@ def sign_zone(folder: Path, zone: str, source: Path, *, expired: bool = False) -
     return signed, "\n".join(ds_lines)
 
 
+def zone_text(template: str, *, serial: str) -> str:
+    """A zone file's text with its placeholders filled in. Raises ValueError on a placeholder nobody
+    knows, and on a fixed address such as 127.0.20.1 (where older test runs put their servers: nothing of
+    this run listens there)."""
+    text = template.replace("{serial}", serial)
+    for bits in (2048, 1024):
+        if f"{{dkim_{bits}}}" in text:  # a fresh key only where one is asked for (RSA key generation is slow)
+            text = text.replace(f"{{dkim_{bits}}}", dkim_txt(bits))
+    for name, address in PLACEHOLDERS.items():
+        text = text.replace("{" + name + "}", address)
+    unknown = re.search(r"\{[a-z0-9_]+\}", text)
+    if unknown:
+        raise ValueError(f"unknown placeholder {unknown.group(0)} (known: {', '.join(sorted(PLACEHOLDERS))})")
+    fixed = re.search(r"(?<![\d.])127\.0\.[1-9]\d*\.\d+", text)
+    if fixed:
+        raise ValueError(f"fixed address {fixed.group(0)}: use a placeholder ({', '.join(sorted(PLACEHOLDERS))})")
+    return text
+
+
 def write_config(folder: Path) -> Path:
     """Write every zone and ``named.conf`` into ``folder``; return the configuration file."""
     serial = datetime.now(UTC).strftime("%Y%m%d01")
@@ -111,10 +151,10 @@ def write_config(folder: Path) -> Path:
     files: dict[str, Path] = {}
     ds_records: dict[str, str] = {}
     for zone in children:
-        text = (ZONES_DIR / f"{zone}.zone").read_text(encoding="utf-8")
-        text = text.replace("{dkim_2048}", dkim_txt(2048)).replace("{dkim_1024}", dkim_txt(1024))
-        text = text.replace("{serial}", serial).replace("{ns1}", NS1).replace("{ns2}", NS2).replace("{web}", WEB)
-        text = text.replace("{web_untrusted}", WEB_UNTRUSTED)
+        try:
+            text = zone_text((ZONES_DIR / f"{zone}.zone").read_text(encoding="utf-8"), serial=serial)
+        except ValueError as exc:
+            raise ValueError(f"{zone}.zone: {exc}") from None
         source = folder / f"{zone}.db"
         source.write_text(text, encoding="utf-8")
         files[zone] = source
@@ -137,7 +177,7 @@ options {{
     pid-file "{folder}/named.pid";
     session-keyfile "{folder}/session.key";
     managed-keys-directory "{folder}";
-    listen-on port 53 {{ {NS1}; {NS2}; }};
+    listen-on port {PORT} {{ {NS1}; {NS2}; }};
     listen-on-v6 {{ none; }};
     recursion no;
     allow-transfer {{ none; }};
@@ -202,8 +242,8 @@ class Bind9:
         self.nameserver = NS1
 
     def start(self) -> Bind9:
-        if _answers(NS1) or _answers(NS2):
-            raise RuntimeError(f"{NS1}/{NS2} port 53 is already served (another test run of these tests?)")
+        for address in (NS1, NS2):
+            loopback.ensure_free(address, tcp=(PORT,), udp=(PORT,))
         checkconf = shutil.which("named-checkconf") or "/usr/bin/named-checkconf"
         if Path(checkconf).exists():
             _run(checkconf, "-z", str(self.conf), cwd=self.folder)

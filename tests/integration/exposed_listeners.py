@@ -122,7 +122,8 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
 
 class Listeners:
-    """``with Listeners("127.0.40.1", {3389: RDP, 5900: VNC}) as ls: ...``"""
+    """``with Listeners(address, {3389: RDP, 5900: VNC}) as ls: ...`` (fixed ports: give an address of the
+    test process's own loopback block, tests/fixtures/loopback.py)"""
 
     def __init__(self, address: str, ports: dict[int, Behaviour]) -> None:
         self.address = address

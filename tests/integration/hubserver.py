@@ -1,4 +1,8 @@
-"""Run the real hub (``cyberscan hub serve`` under gunicorn) on a free loopback port for a test."""
+"""Run the real hub (``cyberscan hub serve`` under gunicorn) on a free loopback port for a test.
+
+The address is one of this test process's own loopback block (tests/fixtures/loopback.py): the port is
+picked before gunicorn binds it (and kept over a restart), and on 127.0.0.1 another program's
+connection could take it meanwhile as its own port."""
 
 from __future__ import annotations
 
@@ -11,12 +15,15 @@ import sys
 import time
 from pathlib import Path
 
+from tests.fixtures import loopback
+
 CLI = [sys.executable, "-m", "cyberscan.cli"]
+HOST = loopback.block().address(61)
 
 
-def free_port() -> int:
+def free_port(host: str = HOST) -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
@@ -35,18 +42,19 @@ def create_token(database: str, folder: Path, *, max_organisations: int = 1, lab
 
 class Hub:
     def __init__(self, database: str, folder: Path, *, k: int | None = None, rate: int = 1_000_000, workers: int = 2,
-                 extra: tuple[str, ...] = ()) -> None:
+                 extra: tuple[str, ...] = (), host: str = HOST) -> None:
         self.database, self.folder, self.k, self.rate, self.workers, self.extra = database, folder, k, rate, workers, extra
-        self.port = free_port()
+        self.host = host
+        self.port = free_port(host)
         self.process: subprocess.Popen[bytes] | None = None
         self.scheme = "https" if "--certfile" in extra else "http"
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> Hub:
-        args = [*CLI, "hub", "serve", "--bind", f"127.0.0.1:{self.port}", "--database", self.database,
+        args = [*CLI, "hub", "serve", "--bind", f"{self.host}:{self.port}", "--database", self.database,
                 "--rate", str(self.rate), "--workers", str(self.workers), *self.extra]
         if self.k is not None:
             args += ["--k", str(self.k)]
@@ -56,7 +64,7 @@ class Hub:
         while time.monotonic() < end:
             if self.process.poll() is not None:
                 raise RuntimeError("hub exited: " + (self.folder / "hub.log").read_text(errors="replace")[-3000:])
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+            with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.5):
                 return self
             time.sleep(0.1)
         raise RuntimeError("hub did not start")

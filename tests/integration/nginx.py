@@ -1,6 +1,7 @@
 """A real nginx on its own loopback addresses, configured in a temporary folder (for integration tests).
 
-Sites (each on 127.0.20.x, ports 443 and 80):
+Sites (each on an address of its own, ports 443 and 80: ``.21``, ``.22``, ``.23`` of this test process's
+loopback block, see tests/fixtures/loopback.py; cyberscan's command line looks at 443 and 80 only):
   good  : TLS 1.2 + 1.3, strong suites, HSTS, security headers, redirect, valid security.txt
   bad   : TLS 1.0-1.2 with weak suites (@SECLEVEL=0), no HSTS, no redirect, version banner, no security.txt
   stale : like good, but its security.txt has expired
@@ -17,9 +18,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.fixtures import loopback
 from tests.fixtures.certs import NOW, TestPki
 
-ADDRESSES = {"good": "127.0.20.1", "bad": "127.0.20.2", "stale": "127.0.20.3"}
+_BLOCK = loopback.block()
+ADDRESSES = {"good": _BLOCK.address(21), "bad": _BLOCK.address(22), "stale": _BLOCK.address(23)}
 
 
 def securitytxt(expires: dt.datetime, domain: str) -> str:
@@ -92,6 +95,7 @@ def start(binary: str, folder: Path, pki: TestPki, domains: dict[str, str]) -> N
         (folder / sub).mkdir(exist_ok=True)
     servers = []
     for site, domain in domains.items():
+        loopback.ensure_free(ADDRESSES[site], tcp=(80, 443))
         leaf = pki.issue(domain, f"www.{domain}", file_stem=f"nginx-{site}")
         root = folder / f"www-{site}"
         (root / ".well-known").mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""A real Postfix instance with its own configuration folder, listening on 127.0.30.1:25 (integration tests).
+"""A real Postfix instance with its own configuration folder, listening on port 25 of ``ADDRESS`` (``.31`` of
+this test process's loopback block, tests/fixtures/loopback.py; cyberscan looks at port 25 only).
 
 Started with ``postfix -c DIR start`` (its own master, queue and data folders; chroot off) and stopped
 with ``postfix -c DIR stop``; the system's Postfix service is never touched. Logs go to ``DIR/maillog``.
@@ -16,7 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ADDRESS = "127.0.30.1"
+from tests.fixtures import loopback
+
+ADDRESS = loopback.block().address(31)
 
 
 @dataclass
@@ -48,6 +51,7 @@ def _master_cf(address: str) -> str:
 
 
 def start(binary: str, cert_chain: Path, key: Path, *, hostname: str, address: str = ADDRESS) -> Postfix:
+    loopback.ensure_free(address, tcp=(25,))
     # not under pytest's 0700 tmp folders: Postfix's daemons run as the postfix user and must reach the queue
     folder = Path(tempfile.mkdtemp(prefix="cyberscan-postfix-"))
     folder.chmod(0o755)

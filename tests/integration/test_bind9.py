@@ -1,10 +1,10 @@
 """DNS and e-mail checks against a real BIND9 serving signed and misconfigured zones, through the CLI.
 
-BIND listens on 127.0.10.1 and 127.0.10.2 (the two NS of every zone), port 53; the parent zone
-``test.`` holds the delegations and DS records. mta-sts.good.test is an HTTPS server on 127.0.10.5:443
-with a certificate from a test CA (trusted with ``--ca-bundle``); mta-sts.badsts.test is one on
-127.0.10.6:443 whose CA is not trusted. The fixture adds these addresses to ``lo`` (root needed) and
-removes them afterwards.
+BIND listens on NS1 and NS2 (the two NS of every zone; addresses of this test process's own loopback
+block), port 53; the parent zone ``test.`` holds the delegations and DS records. mta-sts.good.test is an
+HTTPS server on WEB:443 with a certificate from a test CA (trusted with ``--ca-bundle``);
+mta-sts.badsts.test is one on WEB_UNTRUSTED:443 whose CA is not trusted. The fixture adds NS1 and NS2 to
+``lo`` (root needed) and removes them afterwards.
 """
 
 from __future__ import annotations
@@ -164,6 +164,10 @@ def test_open_zone_transfer_is_reported_per_nameserver(bind9: tuple[Bind9, Path]
         ("fail", "open", "ns2.openxfr.test"),
     }
     assert all(r["params"]["records"] >= 8 for r in axfr)
+    # the names the transfer revealed are examined too: the alias in it dangles
+    dangling = [r for r in result.of("dns.dangling") if r["status"] == "fail"]
+    assert [(r["message"], r["subject"]["host"]) for r in dangling] == [("dangling", "oudeexpo.openxfr.test")]
+    assert dangling[0]["evidence"]["sources"] == ["axfr"]
 
 
 def test_dangling_cname(bind9: tuple[Bind9, Path]) -> None:

@@ -1,6 +1,8 @@
 """Exposed services against real daemons on loopback: OpenSSH, Redis and vsftpd started by the
-fixtures, plus small listeners for RDP, VNC, Telnet, Modbus, a NAS page and PPTP. The scanned
-zone (served in-process) points the apex at 127.0.40.1 and www at 127.0.40.2, where nothing listens.
+fixtures, plus small listeners for RDP, VNC, Telnet, Modbus, a NAS page and PPTP, all on their usual
+ports (the checks are about those ports) of HOST, an address of this test process's own loopback block
+(tests/fixtures/loopback.py). The scanned zone (served in-process) points the apex at HOST and www at
+EMPTY, where nothing listens.
 
 Each scan runs through the command line as a user would: with nmap, and with nmap missing from
 PATH (the built-in connect scan takes over). A third domain points at listeners that accept and
@@ -33,12 +35,14 @@ from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from cyberscan.models import ErrorReason, Status
 from cyberscan.options import Nameserver, ScanOptions
 from tests.conftest import require_binary
+from tests.fixtures import loopback
 from tests.integration.exposed_listeners import MODBUS, NAS, RDP, TELNET, VNC, Behaviour, Listeners
 
 pytestmark = pytest.mark.integration
 
-HOST = "127.0.40.1"
-EMPTY = "127.0.40.2"
+_BLOCK = loopback.block()
+HOST = _BLOCK.address(41)
+EMPTY = _BLOCK.address(42)
 ZONE = f"""
 $TTL 300
 @    SOA ns.museum.test. hostmaster.museum.test. 1 3600 600 86400 300
@@ -47,7 +51,7 @@ ns   A   127.0.0.1
 @    A   {HOST}
 www  A   {EMPTY}
 """
-SLOW = "127.0.40.3"
+SLOW = _BLOCK.address(43)
 SLOW_ZONE = f"""
 $TTL 300
 @    SOA ns.slow.test. hostmaster.slow.test. 1 3600 600 86400 300
@@ -81,6 +85,8 @@ def daemons(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     keygen = require_binary("ssh-keygen")
     redis = require_binary("redis-server")
     vsftpd = require_binary("vsftpd")
+    listeners = {3389: RDP, 5900: VNC, 23: TELNET, 502: MODBUS, 5000: NAS, 1723: PPTP}
+    loopback.ensure_free(HOST, tcp=(21, 22, 6379, *listeners))
     tmp = tmp_path_factory.mktemp("exposed")
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -119,7 +125,6 @@ def daemons(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         _wait_for(21, procs[-1])
         version = subprocess.run([redis, "--version"], capture_output=True, text=True, check=True).stdout
         redis_version = re.search(r"v=(\S+)", version)
-        listeners = {3389: RDP, 5900: VNC, 23: TELNET, 502: MODBUS, 5000: NAS, 1723: PPTP}
         with Listeners(HOST, listeners):
             yield {"redis_version": redis_version.group(1) if redis_version else ""}
     finally:

@@ -176,7 +176,9 @@ def test_https_submit_with_a_verified_certificate_and_no_token_in_any_output(tmp
     demo = _cli(["demo", "--output", str(tmp_path / "demo")], hub_env(tmp_path))
     assert demo.returncode == 0, demo.stderr
     report = next((tmp_path / "demo").glob("*.json"))
-    hub = Hub(database, tmp_path, extra=("--certfile", str(cert.cert_file), "--keyfile", str(cert.key_file)))
+    # on 127.0.0.1: the certificate names localhost, and that is where localhost is
+    hub = Hub(database, tmp_path, extra=("--certfile", str(cert.cert_file), "--keyfile", str(cert.key_file)),
+              host="127.0.0.1")
     with hub:
         url = f"https://localhost:{hub.port}"
         env = {**hub_env(tmp_path), "CYBERSCAN_HUB_TOKEN": token}

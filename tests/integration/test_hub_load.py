@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -184,13 +185,14 @@ def _restart_postgres(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         data_dir = conn.execute("SHOW data_directory").fetchone()[0]
     folder = Path(data_dir).parent
-    port = dsn.rsplit(":", 1)[1].split("/")[0]
+    where = urlsplit(dsn)
+    host, port = where.hostname, where.port
     bindir = find_bin()
     assert bindir is not None
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []  # as tests/fixtures/postgres.py
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", data_dir, "-m", "immediate", "-w", "stop"],
                    check=True, capture_output=True, timeout=60)
-    options = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={folder} "
+    options = (f"-c listen_addresses={host} -c port={port} -c unix_socket_directories={folder} "
                "-c fsync=off -c max_connections=200")
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", data_dir, "-o", options, "-l", str(folder / "log"),
                     "-w", "-t", "60", "start"], check=True, capture_output=True, timeout=90)

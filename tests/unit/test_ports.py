@@ -22,6 +22,7 @@ from cyberscan.probes.ports import wanted_ports
 from cyberscan.probes.portscan_fallback import connect_scan
 from cyberscan.probes.portscan_nmap import facts_from_xml, nmap_arguments, nmap_command, run_nmap, scan_address
 from cyberscan.probes.portscan_settings import ScanSettings
+from tests.fixtures import loopback
 from tests.integration.exposed_listeners import (
     APACHE_DEBIAN,
     IIS,
@@ -38,6 +39,8 @@ from tests.integration.exposed_listeners import (
 )
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "nmap"
+# listeners on fixed ports (23, 3389 ...): on addresses of this test process's own block, never shared
+ADDR = {n: loopback.block().address(50 + n) for n in range(1, 10)}
 
 
 @pytest.mark.parametrize(
@@ -255,9 +258,9 @@ def test_recorded_banners_become_clean_facts() -> None:
 
 def test_the_connect_scan_cleans_banners_like_nmap() -> None:
     ports = {3306: MARIADB, 2200: SSH_DEBIAN, 2201: SSH_UBUNTU, 2202: SSH_RHEL, 8080: APACHE_DEBIAN, 8081: IIS}
-    with Listeners("127.0.41.5", ports):
-        results = connect_scan({"127.0.41.5": tuple(sorted(ports))}, connect_timeout=2, banner_timeout=0.5)
-    seen = {p.port: (p.product, p.version, p.distribution, p.build) for p in results["127.0.41.5"].open}
+    with Listeners(ADDR[5], ports):
+        results = connect_scan({ADDR[5]: tuple(sorted(ports))}, connect_timeout=2, banner_timeout=0.5)
+    seen = {p.port: (p.product, p.version, p.distribution, p.build) for p in results[ADDR[5]].open}
     assert seen == {
         2200: ("OpenSSH", "9.2p1", "Debian", "2+deb12u10"),
         2201: ("OpenSSH", "8.9p1", "Ubuntu", "3ubuntu0.10"),
@@ -288,13 +291,13 @@ def recorder(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
 
 def test_connect_scan_finds_open_ports_reads_banners_and_contacts_nothing_else(recorder: list[tuple[str, int]]) -> None:
     ports = {3389: RDP, 5900: VNC, 23: TELNET, 5000: NAS, 2121: Behaviour(greeting=b"220 (vsFTPd 3.0.3)\r\n")}
-    with Listeners("127.0.41.1", ports), Listeners("127.0.41.2", {5900: VNC}):
+    with Listeners(ADDR[1], ports), Listeners(ADDR[2], {5900: VNC}):
         results = connect_scan(
-            {"127.0.41.1": (23, 2121, 3389, 5000, 5900, 5901), "127.0.41.2": (5900, 3389)},
+            {ADDR[1]: (23, 2121, 3389, 5000, 5900, 5901), ADDR[2]: (5900, 3389)},
             connect_timeout=2,
             banner_timeout=0.5,
         )
-    first, second = results["127.0.41.1"], results["127.0.41.2"]
+    first, second = results[ADDR[1]], results[ADDR[2]]
     assert first.error is None and first.scanned == (23, 2121, 3389, 5000, 5900, 5901)
     found = {p.port: p for p in first.open}
     assert set(found) == {23, 2121, 3389, 5000, 5900}
@@ -305,29 +308,29 @@ def test_connect_scan_finds_open_ports_reads_banners_and_contacts_nothing_else(r
     assert found[3389].service == "" and not found[3389].confident  # RDP does not speak first
     assert {p.port for p in second.open} == {5900}
     # every connection went to an address and port that was asked for, and each port was tried once
-    asked = {("127.0.41.1", p) for p in (23, 2121, 3389, 5000, 5900, 5901)} | {("127.0.41.2", 5900), ("127.0.41.2", 3389)}
+    asked = {(ADDR[1], p) for p in (23, 2121, 3389, 5000, 5900, 5901)} | {(ADDR[2], 5900), (ADDR[2], 3389)}
     assert sorted(recorder) == sorted(asked)
 
 
 def test_connect_scan_respects_its_budget() -> None:
     # a listener that accepts but never speaks keeps the banner reader waiting
-    with Listeners("127.0.41.3", {4000 + i: Behaviour() for i in range(4)}):
+    with Listeners(ADDR[3], {4000 + i: Behaviour() for i in range(4)}):
         results = connect_scan(
-            {"127.0.41.3": (4000, 4001, 4002, 4003)}, connect_timeout=1, banner_timeout=5, per_address=1, budget=0.5
+            {ADDR[3]: (4000, 4001, 4002, 4003)}, connect_timeout=1, banner_timeout=5, per_address=1, budget=0.5
         )
-    assert (results["127.0.41.3"].error, results["127.0.41.3"].detail) == (ErrorReason.TIMEOUT, BUDGET)
-    assert results["127.0.41.3"].open == ()
+    assert (results[ADDR[3]].error, results[ADDR[3]].detail) == (ErrorReason.TIMEOUT, BUDGET)
+    assert results[ADDR[3]].open == ()
 
 
 def test_a_cancelled_connect_scan_stops_at_once() -> None:
     cancel = threading.Event()
-    with Listeners("127.0.41.4", {4100 + i: Behaviour() for i in range(4)}):  # accept, never speak
+    with Listeners(ADDR[4], {4100 + i: Behaviour() for i in range(4)}):  # accept, never speak
         threading.Timer(0.3, cancel.set).start()
         started = time.monotonic()
-        results = connect_scan({"127.0.41.4": (4100, 4101, 4102, 4103)}, connect_timeout=1, banner_timeout=20,
+        results = connect_scan({ADDR[4]: (4100, 4101, 4102, 4103)}, connect_timeout=1, banner_timeout=20,
                                per_address=1, budget=60, cancel=cancel)
     assert time.monotonic() - started < 10  # the banner reader alone would wait 4 x 40 s
-    assert (results["127.0.41.4"].error, results["127.0.41.4"].open) == (ErrorReason.INTERRUPTED, ())
+    assert (results[ADDR[4]].error, results[ADDR[4]].open) == (ErrorReason.INTERRUPTED, ())
 
 
 def test_nmap_is_not_started_when_the_budget_is_spent(tmp_path: Path) -> None:

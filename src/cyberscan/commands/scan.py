@@ -1,27 +1,38 @@
-"""``cyberscan scan``: assess one or more domains and write the reports.
+"""``cyberscan scan``: assess one or more domains and write the reports; with ``--targets FILE``, a
+batch of many domains (:mod:`cyberscan.batch`): each saved in the history, a summary CSV and JSON.
 
 Ctrl-C (or SIGTERM) stops the scan within about a second: running probes are cancelled, the
 reports are written with what was judged so far, marked incomplete, and the exit code is 130.
+A batch saves every domain done, abandons those in flight and says how to ``--resume``.
 A second Ctrl-C exits at once.
+
+Exit codes of a batch (the same meanings as for one scan): 0 every domain assessed, none with a
+``fail`` at or above ``--fail-on``; 1 some domain has one; 2 usage (a broken targets file, options
+that do not go together, nothing to ``--resume``); 3 a domain could not be scanned at all (or its
+scan crashed); 4 the history or the summary could not be written; 130 interrupted (resumable).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any, NoReturn
 
 import click
 
 from ..assessment import Assessment, assess
+from ..catalogue import Catalogue, Profile
 from ..errors import ConfigError, UsageError
-from ..models import Severity, Status
+from ..models import AcceptedRisk, Severity, Status
 from ..options import MAX_TIMEOUT, MIN_TIMEOUT, Nameserver, ScanOptions
 from ..parsers.x509 import pem_certificates
+from ..registry import Registry
 from ..render import Report
 from ..scope import normalize_domain
 from ..texts import say
@@ -48,6 +59,11 @@ from .help import h
 from .history import db_option, report_extra, save_scan, store_for_scan
 from .prompt import ask_yes_no
 from .reports import check_formats, plan_reports, write_reports
+
+BATCH_PARALLEL = 64  # domains in flight in a batch, all scanning processes together
+BATCH_PER_ADDRESS = 4  # connections to one address at once, the whole batch
+BATCH_PACE = 0.01  # seconds between two connection starts to one address
+BATCH_STEM = "cyberscan-batch"
 
 
 def parse_nameservers(values: Sequence[str], lang: str) -> tuple[Nameserver, ...]:
@@ -102,7 +118,7 @@ def confirm_authorised(targets: Sequence[str], lang: str) -> bool:
 
 
 @click.command("scan", help=h("scan.help"), options_metavar=h("metavar.options"))
-@click.argument("domains", nargs=-1, required=True, metavar=h("metavar.domains"))
+@click.argument("domains", nargs=-1, required=False, metavar=h("metavar.domains"))
 @click.option("--profile", "profile_name", default="default", show_default=True, metavar=h("metavar.profile"),
               help=h("opt.profile"))
 @click.option("--format", "formats", multiple=True, default=["terminal"], show_default=True,
@@ -130,6 +146,16 @@ def confirm_authorised(targets: Sequence[str], lang: str) -> bool:
 @click.option("--no-progress", is_flag=True, help=h("opt.no-progress"))
 @db_option
 @click.option("--no-save", is_flag=True, help=h("opt.no-save"))
+@click.option("--targets", "targets_file", type=click.Path(path_type=Path), metavar=h("metavar.file"),
+              help=h("opt.targets"))
+@click.option("--resume", is_flag=True, help=h("opt.resume"))
+@click.option("--processes", type=click.IntRange(1, 64), default=None, help=h("opt.processes"))
+@click.option("--parallel", type=click.IntRange(1, 4096), default=BATCH_PARALLEL, show_default=True,
+              help=h("opt.parallel"))
+@click.option("--per-address", type=click.IntRange(1, 64), default=BATCH_PER_ADDRESS, show_default=True,
+              help=h("opt.per-address"))
+@click.option("--pace", type=Seconds(0.0, 10.0), default=BATCH_PACE, show_default=True, metavar=h("metavar.seconds"),
+              help=h("opt.pace"))
 def command(
     domains: tuple[str, ...],
     profile_name: str,
@@ -151,11 +177,45 @@ def command(
     no_progress: bool,
     db: str | None,
     no_save: bool,
+    targets_file: Path | None,
+    resume: bool,
+    processes: int | None,
+    parallel: int,
+    per_address: int,
+    pace: float,
 ) -> None:
     language = lang_of(lang)
+    if targets_file is not None:
+        given = click.get_current_context().get_parameter_source
+        for name, option, value in (("formats", "--format", formats), ("extra_hosts", "--host", extra_hosts),
+                                    ("answers_file", "--answers", answers_file), ("no_save", "--no-save", no_save)):
+            if value and given(name) is not click.core.ParameterSource.DEFAULT:
+                fail("batch.no-save" if name == "no_save" else "batch.not-with", EXIT_USAGE, language, option=option)
+        if domains:
+            fail("batch.domains-and-targets", EXIT_USAGE, language)
+    elif not domains:
+        fail("batch.no-domains", EXIT_USAGE, language)
+    else:
+        for name, option in (("resume", "--resume"), ("processes", "--processes"), ("parallel", "--parallel"),
+                             ("per_address", "--per-address"), ("pace", "--pace")):
+            if click.get_current_context().get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                fail("batch.needs-targets", EXIT_USAGE, language, option=option)
     cat, registry = load_catalogue(catalogue_dirs, lang=language)
     check_formats(formats, registry, language)
     profile = pick_profile(cat, profile_name, lang=language)
+    if targets_file is not None:
+        options = ScanOptions(timeout=timeout, nameservers=parse_nameservers(nameservers, language),
+                              ca_bundle=_ca_bundle(ca_bundle, language), allow_private=allow_private,
+                              dkim_selectors=tuple(dkim_selectors), ports=ports or bool(profile.settings.get("port_scan")),
+                              authorised=authorised, per_host_connections=per_address)
+        if options.ports and not authorised:
+            fail("batch.ports-need-authorised", EXIT_USAGE, language)
+        risks = read_risks(risks_file, lang=language) if risks_file else ()
+        # Here `--targets FILE --broker URL` will hand the batch to the Celery queue (`cyberscan worker`)
+        # instead of scanning on this machine: same targets, options, profile and fingerprint.
+        batch_command(targets_file, cat=cat, registry=registry, profile=profile, options=options, risks=risks,
+                      output=output, db=db, lang=language, resume=resume, processes=processes, parallel=parallel,
+                      pace=pace, fail_on=fail_on, no_progress=no_progress)
     targets: list[str] = []
     for raw in domains:
         try:
@@ -223,6 +283,72 @@ def command(
         sys.exit(EXIT_IO)
     code = exit_code(result, fail_on)
     sys.exit(EXIT_TARGET if result.failures else code)
+
+
+def summary_stem(output: str | None) -> Path:
+    """Where a batch's summary goes: ``-o DIR/`` (or an existing folder) takes ``cyberscan-batch.csv``
+    and ``.json`` in it, ``-o NAME`` (``.csv`` or ``.json`` or nothing) takes NAME, none the current folder."""
+    if output is None:
+        return Path(BATCH_STEM)
+    path = Path(output)
+    if output.endswith(("/", os.sep)) or path.is_dir():
+        return path / BATCH_STEM
+    return path.with_suffix("") if path.suffix in (".csv", ".json") else path
+
+
+def batch_command(path: Path, *, cat: Catalogue, registry: Registry, profile: Profile, options: ScanOptions,
+                  risks: Sequence[AcceptedRisk], output: str | None, db: str | None, lang: str, resume: bool,
+                  processes: int | None, parallel: int, pace: float, fail_on: str, no_progress: bool) -> NoReturn:
+    """``scan --targets FILE``: run or resume the batch on this machine, then exit with its code."""
+    # The batch engine is imported only when a batch runs: a scan of one domain starts no faster
+    # for code it never uses (multiprocessing, the summary, rich).
+    from ..batch import read_targets
+    from ..batch.progress import progress_for
+    from ..batch.runner import BatchRequest, default_processes, plan_sizes, run_batch
+    from ..batch.scanner import ScanSettings
+
+    try:
+        targets = read_targets(path)
+    except ConfigError as exc:
+        fail_with(exc, EXIT_USAGE, lang)
+    count, domains, threads = plan_sizes(min(parallel, len(targets.targets)), processes or default_processes())
+    store = store_for_scan(db, False, lang)
+    assert store is not None
+    settings = ScanSettings(catalogue=cat, registry=registry, profile=profile, options=options, accepted=tuple(risks),
+                            lang=lang, domains=domains, threads=threads)
+    request = BatchRequest(targets=targets, source=str(path), scan=settings, summary=summary_stem(output),
+                           processes=count, per_address=options.per_host_connections, pace=pace, resume=resume)
+
+    def notify(key: str, **params: Any) -> None:
+        echo(key, lang, **params)
+
+    with stoppable(lang) as stop:
+        try:
+            result = run_batch(request, store, stop=stop, progress=progress_for(sys.stderr, lang, show=not no_progress),
+                               notify=notify)
+        except (UsageError, ConfigError) as exc:
+            store.close()
+            fail_with(exc, EXIT_USAGE, lang)
+        finally:
+            store.close()
+    if result.written:
+        echo("batch.summary", lang, csv=str(result.written[0]), json=str(result.written[1]))
+    echo("batch.finished", lang, assessed=result.assessed, not_scanned=result.not_scanned, errors=result.errors)
+    echo("batch.history", lang, path=store.where)
+    if result.store_error:
+        echo("batch.store-failed", lang, detail=result.store_error)
+        sys.exit(EXIT_IO)
+    if result.interrupted:
+        echo("batch.interrupted", lang, done=result.done, total=result.total)
+        sys.exit(EXIT_INTERRUPTED)
+    if result.summary_error:
+        echo("batch.summary-failed", lang, detail=result.summary_error)
+        sys.exit(EXIT_IO)
+    if result.not_scanned or result.errors:
+        sys.exit(EXIT_TARGET)
+    if fail_on != "none" and result.fail_rank >= Severity(fail_on).rank:
+        sys.exit(EXIT_FINDINGS)
+    sys.exit(EXIT_OK)
 
 
 def _ca_bundle(value: str | None, lang: str) -> str | None:

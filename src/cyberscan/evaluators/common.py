@@ -14,6 +14,27 @@ from typing import Any
 
 from ..models import SKIP_REASONS, ErrorReason, Status, Subject, Verdict
 
+FOUND = "found"  # the role of a name the zone itself revealed (see facts.dns.Host)
+# a found name's web service could not be reached: no service seen there, nothing unknown about the site
+_UNSEEN = {ErrorReason.REFUSED, ErrorReason.TIMEOUT, ErrorReason.UNREACHABLE, ErrorReason.OUT_OF_SCOPE,
+           ErrorReason.NO_IPV6}
+
+
+def judged_role(roles: Iterable[str], params: Mapping[str, Any]) -> bool:
+    """Whether a check judges a host with these roles: its ``roles`` param (data) lists the roles it
+    is for; without one it judges every host (a host without roles, from an older stored fact, too)."""
+    wanted = params.get("roles")
+    have = set(roles)
+    if not wanted or not have:
+        return True
+    return bool(have & {str(r) for r in wanted})
+
+
+def unseen(roles: Iterable[str], reason: ErrorReason | None) -> bool:
+    """A name found in the zone (and only found there) whose service did not answer: not a website the
+    organisation points visitors to, so no verdict at all (neither "not offered" nor "unknown")."""
+    return tuple(roles) == (FOUND,) and reason in _UNSEEN
+
 
 def not_judged(
     reason: ErrorReason,

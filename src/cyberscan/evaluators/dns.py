@@ -276,18 +276,21 @@ def dangling(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
         if verdicts:
             return verdicts
         return [Verdict(Status.PASS, "no-aliases", {"count": len(fact.chains)}, evidence)]
+    # names the zone itself revealed (role "found"): where the scan saw them
+    sources = {h.name: list(h.sources) for h in inventory.hosts if h.sources} if isinstance(inventory, HostInventory) else {}
     for c in aliases:
         target = c.chain[-1] if c.chain else "?"
         p = {"host": c.name, "target": target, "chain": " → ".join((c.name, *c.chain))}
         subject = Subject(host=c.name)
+        seen = {**evidence, "sources": sources[c.name]} if c.name in sources else evidence
         if c.loop:
-            verdicts.append(Verdict(Status.FAIL, "loop", p, evidence, subject))
+            verdicts.append(Verdict(Status.FAIL, "loop", p, seen, subject))
         elif c.too_long:
-            verdicts.append(Verdict(Status.FAIL, "too-long", {**p, "count": len(c.chain)}, evidence, subject))
+            verdicts.append(Verdict(Status.FAIL, "too-long", {**p, "count": len(c.chain)}, seen, subject))
         elif c.error is not None:
-            verdicts.append(Verdict(Status.ERROR, "lookup-failed", {**p, "detail": c.detail}, evidence, subject, c.error))
+            verdicts.append(Verdict(Status.ERROR, "lookup-failed", {**p, "detail": c.detail}, seen, subject, c.error))
         elif c.final_rcode == "NXDOMAIN":
-            verdicts.append(Verdict(Status.FAIL, "dangling", p, evidence, subject))
+            verdicts.append(Verdict(Status.FAIL, "dangling", p, seen, subject))
     if not any(v.status in (Status.FAIL, Status.ERROR) for v in verdicts):
         verdicts.append(Verdict(Status.PASS, "ok", {"count": len(aliases), "hosts": ", ".join(c.name for c in aliases)},
                                 evidence))

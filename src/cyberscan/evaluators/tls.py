@@ -14,7 +14,7 @@ from ..facts.tls import CertInfo, TlsEndpoint, TlsScan
 from ..models import ErrorReason, Status, Verdict
 from ..parsers.tlsrating import rate_group, rate_suite, rate_version, worst
 from ..plugin import evaluator
-from .common import lookups_failed, no_hosts, not_judged
+from .common import judged_role, lookups_failed, no_hosts, not_judged, unseen
 
 # OpenSSL verification codes that are about dates (judged from the certificate and facts.now instead)
 _DATE_CODES = {9, 10}
@@ -32,11 +32,13 @@ def endpoint_problem(endpoint: TlsEndpoint) -> Verdict | None:
                       evidence={"address": endpoint.address, "port": endpoint.port})
 
 
-def _per_endpoint(scan: TlsScan, judge: Any, *, need_cert: bool = False) -> list[Verdict]:
+def _per_endpoint(scan: TlsScan, judge: Any, params: Mapping[str, Any], *, need_cert: bool = False) -> list[Verdict]:
+    """One verdict per endpoint whose host roles the check's ``roles`` param lists (all without one);
+    a name found in the zone whose TLS port did not answer gets none."""
     out = lookups_failed(scan.failed, "https")
-    if not scan.endpoints and not out:
-        return [no_hosts(scan.unresolved)]
     for endpoint in scan.endpoints:
+        if not judged_role(endpoint.roles, params) or unseen(endpoint.roles, endpoint.error):
+            continue
         problem = endpoint_problem(endpoint)
         if problem is not None:
             out.append(problem)
@@ -45,7 +47,7 @@ def _per_endpoint(scan: TlsScan, judge: Any, *, need_cert: bool = False) -> list
                                reason=ErrorReason.PROTOCOL))
         else:
             out.append(judge(endpoint))
-    return out
+    return out or [no_hosts(scan.unresolved)]
 
 
 # ----------------------------------------------------------------------------- protocol versions
@@ -57,7 +59,7 @@ def tls_version(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 
 
 def judge_versions(scan: TlsScan, params: Mapping[str, Any]) -> list[Verdict]:
-    return _per_endpoint(scan, lambda e: version_verdict(e, params))
+    return _per_endpoint(scan, lambda e: version_verdict(e, params), params)
 
 
 def version_verdict(endpoint: TlsEndpoint, params: Mapping[str, Any]) -> Verdict:
@@ -89,7 +91,7 @@ def tls_ciphers(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
 
 
 def judge_ciphers(scan: TlsScan, params: Mapping[str, Any]) -> list[Verdict]:
-    return _per_endpoint(scan, lambda e: cipher_verdict(e, params))
+    return _per_endpoint(scan, lambda e: cipher_verdict(e, params), params)
 
 
 def cipher_verdict(endpoint: TlsEndpoint, params: Mapping[str, Any]) -> Verdict:
@@ -196,7 +198,7 @@ def cert_valid_verdict(endpoint: TlsEndpoint, now: datetime, label_name: str | N
 @evaluator("web.tls_cert_valid")
 def cert_valid(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     scan: TlsScan = facts.fact("tls.scan")
-    return _per_endpoint(scan, lambda e: cert_valid_verdict(e, facts.now), need_cert=True)
+    return _per_endpoint(scan, lambda e: cert_valid_verdict(e, facts.now), params, need_cert=True)
 
 
 def cert_expiry_verdict(endpoint: TlsEndpoint, now: datetime, params: Mapping[str, Any]) -> Verdict:
@@ -217,7 +219,7 @@ def cert_expiry_verdict(endpoint: TlsEndpoint, now: datetime, params: Mapping[st
 @evaluator("web.tls_cert_expiry")
 def cert_expiry(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     scan: TlsScan = facts.fact("tls.scan")
-    return _per_endpoint(scan, lambda e: cert_expiry_verdict(e, facts.now, params), need_cert=True)
+    return _per_endpoint(scan, lambda e: cert_expiry_verdict(e, facts.now, params), params, need_cert=True)
 
 
 def cert_key_verdict(endpoint: TlsEndpoint, params: Mapping[str, Any]) -> Verdict:
@@ -241,7 +243,7 @@ def cert_key_verdict(endpoint: TlsEndpoint, params: Mapping[str, Any]) -> Verdic
 @evaluator("web.tls_cert_key")
 def cert_key(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     scan: TlsScan = facts.fact("tls.scan")
-    return _per_endpoint(scan, lambda e: cert_key_verdict(e, params), need_cert=True)
+    return _per_endpoint(scan, lambda e: cert_key_verdict(e, params), params, need_cert=True)
 
 
 WEAK_HASHES = ("md5", "sha1", "md2", "md4")
@@ -260,4 +262,4 @@ def cert_signature_verdict(endpoint: TlsEndpoint) -> Verdict:
 @evaluator("web.tls_cert_signature")
 def cert_signature(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     scan: TlsScan = facts.fact("tls.scan")
-    return _per_endpoint(scan, cert_signature_verdict, need_cert=True)
+    return _per_endpoint(scan, cert_signature_verdict, params, need_cert=True)

@@ -15,7 +15,7 @@ from ..parsers.eol import judge_build
 from ..parsers.headers import csp_directive, parse_hsts, parse_products, parse_set_cookie
 from ..parsers.securitytxt import looks_like_securitytxt, parse_securitytxt
 from ..plugin import evaluator
-from .common import lookups_failed, no_hosts, not_judged
+from .common import judged_role, lookups_failed, no_hosts, not_judged, unseen
 
 NO_HTTPS = (Status.SKIPPED, "endpoint.no-https")  # a refused HTTPS connection, for checks that need HTTPS
 
@@ -30,25 +30,21 @@ def _problem(endpoint: WebEndpoint, fetch: Fetch) -> Verdict | None:
 def _each(site: HttpSite, judge: Callable[[WebEndpoint], Verdict], pick: Callable[[WebEndpoint], Fetch],
           params: Mapping[str, Any]) -> list[Verdict]:
     out = lookups_failed(site.failed, "https")
-    endpoints = [e for e in site.endpoints if judged_role(e, params)]
-    if not endpoints and not out:
-        return [no_hosts(site.unresolved)]
-    for endpoint in endpoints:
+    for endpoint in judged(site, params, pick):
         problem = _problem(endpoint, pick(endpoint))
         out.append(problem if problem is not None else judge(endpoint))
-    return out
+    return out or [no_hosts(site.unresolved)]
 
 
-def judged_role(endpoint: WebEndpoint, params: Mapping[str, Any]) -> bool:
-    """Whether the check judges this host: its ``roles`` param (data) lists the host roles it is for.
+def judged(site: HttpSite, params: Mapping[str, Any], pick: Callable[[WebEndpoint], Fetch]) -> list[WebEndpoint]:
+    """The endpoints a check judges: those whose host roles its ``roles`` param lists (data), less the
+    names found in the zone where ``pick``'s fetch found no service.
 
     ``mta-sts.<domain>`` only serves a policy to mail servers, so the website checks (headers,
-    cookies, security.txt, software) list the visitor roles only; TLS and HSTS checks judge every host.
+    cookies, security.txt) list the visitor roles only; TLS and HSTS checks judge every listed host.
+    Names the zone revealed (role ``found``) are judged on their software and TLS where they answer.
     """
-    wanted = params.get("roles")
-    if not wanted or not endpoint.roles:
-        return True
-    return bool(set(endpoint.roles) & {str(r) for r in wanted})
+    return [e for e in site.endpoints if judged_role(e.roles, params) and not unseen(e.roles, pick(e).error)]
 
 
 def _https(e: WebEndpoint) -> Fetch:
@@ -62,9 +58,7 @@ def _https(e: WebEndpoint) -> Fetch:
 def https_available(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     site: HttpSite = facts.fact("http.site")
     out = lookups_failed(site.failed, "https")
-    if not site.endpoints and not out:
-        return [no_hosts(site.unresolved)]
-    for e in site.endpoints:
+    for e in judged(site, params, _https):
         first = e.https.first
         if first is not None:  # the server answered over HTTPS (a later redirect hop may have failed)
             out.append(Verdict(Status.PASS, "available", {"code": first.status},
@@ -75,7 +69,7 @@ def https_available(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             problem = _problem(e, e.https)
             assert problem is not None
             out.append(problem)
-    return out
+    return out or [no_hosts(site.unresolved)]
 
 
 # ----------------------------------------------------------------------------- redirect
@@ -107,9 +101,7 @@ def redirect_verdict(e: WebEndpoint) -> Verdict:
 def https_redirect(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
     site: HttpSite = facts.fact("http.site")
     out = lookups_failed(site.failed, "http")
-    if not site.endpoints and not out:
-        return [no_hosts(site.unresolved)]
-    for e in site.endpoints:
+    for e in judged(site, params, lambda e: e.http):
         subject = replace(e.subject, port=None, service="http")
         if e.http.error is ErrorReason.REFUSED:
             out.append(Verdict(Status.PASS, "no-plain-http", {}, {"detail": e.http.detail}, subject))
@@ -118,7 +110,7 @@ def https_redirect(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
             out.append(not_judged(e.http.error or ErrorReason.PROTOCOL, e.http.detail, subject))
             continue
         out.append(replace(redirect_verdict(e), subject=subject))
-    return out
+    return out or [no_hosts(site.unresolved)]
 
 
 # ----------------------------------------------------------------------------- HSTS

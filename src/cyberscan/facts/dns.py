@@ -147,6 +147,15 @@ def _ns_v1(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class ZoneLink:
+    """A record of a transferred zone that points at another name: CNAME, MX, NS or SRV."""
+
+    owner: str
+    rdtype: str  # "CNAME" | "MX" | "NS" | "SRV"
+    target: str  # without trailing dot, lower case
+
+
+@dataclass(frozen=True, slots=True)
 class AxfrAttempt:
     server: str  # NS name
     address: str
@@ -154,6 +163,7 @@ class AxfrAttempt:
     rcode: str = ""
     records: int = 0  # records received in the first message when the transfer was allowed
     names: tuple[str, ...] = ()  # owner names seen in a transferred zone (capped), for the host inventory
+    links: tuple[ZoneLink, ...] = ()  # its CNAME/MX/NS/SRV records (capped), for the host inventory
     error: ErrorReason | None = None  # no judgement possible (None with transferred False: refused)
     detail: str = ""
 
@@ -164,7 +174,7 @@ class AxfrAttempt:
 
 @dataclass(frozen=True, slots=True)
 class AxfrFact:
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     domain: str
     attempts: tuple[AxfrAttempt, ...]
     servers_without_address: tuple[str, ...]
@@ -178,6 +188,34 @@ def _axfr_v1(data: dict[str, Any]) -> dict[str, Any]:
         attempt["error"] = None if outcome in ("transferred", "refused") else v1_status(outcome)
         attempt.setdefault("names", [])
     return data
+
+
+@migrates(AxfrFact, 2)
+def _axfr_v2(data: dict[str, Any]) -> dict[str, Any]:
+    for attempt in data.get("attempts") or []:
+        attempt.setdefault("links", [])  # version 2 kept the owner names only
+    return data
+
+
+# ------------------------------------------------------------------------------------------ SRV
+
+
+@dataclass(frozen=True, slots=True)
+class SrvAnswer:
+    """The SRV records of one service name under the domain (``_sip._tls.<domain>``)."""
+
+    service: str  # "_sip._tls"
+    rcode: str = ""  # NOERROR | NXDOMAIN; "" when the lookup failed
+    targets: tuple[str, ...] = ()  # target host names, lower case, without "." (service not offered)
+    error: ErrorReason | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SrvFact:
+    VERSION: ClassVar[int] = 1
+    domain: str
+    services: tuple[SrvAnswer, ...]
 
 
 # ------------------------------------------------------------------------------------------ CNAMEs
@@ -265,11 +303,12 @@ class Host:
 
 @dataclass(frozen=True, slots=True)
 class HostInventory:
-    VERSION: ClassVar[int] = 3
+    VERSION: ClassVar[int] = 4
     domain: str
     hosts: tuple[Host, ...]
     mx_error: ErrorReason | None = None  # the MX lookup failed: the mail hosts are unknown
-    capped: int = 0  # names found but left out because of the cap
+    capped: int = 0  # MX hosts left out because of the cap (options.MAX_MX_HOSTS)
+    found_capped: int = 0  # found names (role "found") left out because of their cap
 
     def with_role(self, role: str) -> tuple[Host, ...]:
         return tuple(h for h in self.hosts if role in h.roles)
@@ -290,4 +329,10 @@ def _inventory_v2(data: dict[str, Any]) -> dict[str, Any]:
     for host in data.get("hosts") or []:  # which family failed was not recorded: only whole-host errors
         error = host.get("error")
         host["lookup_errors"] = [["A", error], ["AAAA", error]] if error else []
+    return data
+
+
+@migrates(HostInventory, 3)
+def _inventory_v3(data: dict[str, Any]) -> dict[str, Any]:
+    data.setdefault("found_capped", 0)  # version 3 did not add found names
     return data

@@ -55,6 +55,7 @@ class TlsEndpoint:
     verify_code: int = 0
     verify_message: str = ""
     service: str = "https"
+    roles: tuple[str, ...] = ()  # of the host (see facts.dns.Host); checks may judge some roles only
 
     @property
     def ok(self) -> bool:
@@ -70,7 +71,7 @@ class TlsEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class TlsScan:
-    VERSION: ClassVar[int] = 2
+    VERSION: ClassVar[int] = 3
     domain: str
     endpoints: tuple[TlsEndpoint, ...]
     unresolved: tuple[str, ...] = ()  # web host names without any address
@@ -89,3 +90,32 @@ def _tls_v1(data: dict[str, Any]) -> dict[str, Any]:
         endpoint_v1(endpoint)
     data.setdefault("failed", [])
     return data
+
+
+@migrates(TlsScan, 2)
+def _tls_v2(data: dict[str, Any]) -> dict[str, Any]:
+    for endpoint in data.get("endpoints") or []:
+        endpoint.setdefault("roles", [])  # version 2 had no found hosts: every check judges every endpoint
+    return data
+
+
+# ----------------------------------------------------------------------------- certificate names
+
+
+@dataclass(frozen=True, slots=True)
+class CertNames:
+    """The subjectAltNames of the certificate one host (apex or www) presents, from one handshake."""
+
+    name: str
+    address: str = ""  # "" when the name has no address
+    port: int = 443
+    names: tuple[str, ...] = ()  # dNSName entries, lower case
+    error: ErrorReason | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CertNamesFact:
+    VERSION: ClassVar[int] = 1
+    domain: str
+    certificates: tuple[CertNames, ...]

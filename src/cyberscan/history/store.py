@@ -422,6 +422,35 @@ _CURRENT = "a.id IN (SELECT MAX(id) FROM assessments GROUP BY facts_id)"
 # ----------------------------------------------------------------------------- the store
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedSave:
+    """Everything :meth:`Store.save` computes from an assessment before it touches the database:
+    plain, picklable data, so the CPU of encoding and compressing can be spent where the assessment
+    was made (a batch's scanning processes) and only the writing done by the one writer."""
+
+    record: Record
+    fact_versions: str
+    facts: bytes | None  # the packed scan JSON without results; None for a rescore (the facts are stored)
+    judgement: bytes
+    titles: Mapping[tuple[str, int], tuple[str, str]]
+    rescored_from: int | None = None
+
+
+def prepare(assessment: AssessmentLike, *, rescored_from: int | None = None) -> PreparedSave:
+    """What :meth:`Store.save_prepared` writes for ``assessment`` (no database needed)."""
+    record = record_of(assessment, uid=uuid.uuid4().hex, saved=_now(),
+                       kind="rescore" if rescored_from is not None else "scan", rescored_from=rescored_from)
+    scan = assessment.scan
+    facts: bytes | None = None
+    if rescored_from is None:
+        data = scan_to_dict(scan)
+        data.pop("results", None)
+        facts = _pack(data)
+    judgement = _pack({"results": [result_to_dict(r) for r in assessment.results]})
+    return PreparedSave(record, _dump(dict(scan.fact_versions)), facts, judgement,
+                        titles_of(assessment.catalogue, assessment.results), rescored_from)
+
+
 class Store:
     """One history store. Not shared between threads; open one per process (or thread)."""
 
@@ -508,24 +537,36 @@ class Store:
         return int(rows[0][0]) if rows[0][0] is not None else 0
 
     def _save(self, assessment: AssessmentLike, *, rescored_from: int | None, batch: BatchItemKey | None) -> int:
-        record = record_of(assessment, uid=uuid.uuid4().hex, saved=_now(),
-                           kind="rescore" if rescored_from is not None else "scan", rescored_from=rescored_from)
-        scan = assessment.scan
-        judgement = {"results": [result_to_dict(r) for r in assessment.results]}
-        titles = titles_of(assessment.catalogue, assessment.results)
+        return self._write(prepare(assessment, rescored_from=rescored_from), batch)
+
+    def save_prepared(self, prepared: PreparedSave, *, batch: BatchItemKey | None = None) -> int:
+        """:meth:`save` of an assessment made ready with :func:`prepare` (in another process: a batch's
+        scanning processes prepare, its one writer saves). Same transaction, same batch rules."""
+        if batch is not None:
+            done = self._batch_item(batch)
+            if done is not None:
+                return done
+        try:
+            return self._write(prepared, batch)
+        except HistoryError:
+            if batch is not None and (done := self._batch_item(batch)) is not None:
+                return done
+            raise
+
+    def _write(self, prepared: PreparedSave, batch: BatchItemKey | None) -> int:
+        record = prepared.record
         with self._guard(), self._db.transaction():
-            if rescored_from is None:
-                facts = scan_to_dict(scan)
-                facts.pop("results", None)
+            if prepared.rescored_from is None:
+                assert prepared.facts is not None
                 facts_id = self._db.insert(
                     "INSERT INTO facts (uid, started, fact_versions, data) VALUES (?, ?, ?, ?)",
-                    (uuid.uuid4().hex, scan.started, _dump(dict(scan.fact_versions)), _pack(facts)))
+                    (uuid.uuid4().hex, record.summary.started, prepared.fact_versions, prepared.facts))
             else:
-                rows = self._db.query("SELECT facts_id FROM assessments WHERE id = ?", (rescored_from,))
+                rows = self._db.query("SELECT facts_id FROM assessments WHERE id = ?", (prepared.rescored_from,))
                 if not rows:
-                    raise HistoryError("history.no-such-id", id=rescored_from, path=self.where)
+                    raise HistoryError("history.no-such-id", id=prepared.rescored_from, path=self.where)
                 facts_id = int(rows[0][0])
-            number = self._insert(record, facts_id, judgement, titles)
+            number = self._insert(record, facts_id, prepared.judgement, prepared.titles)
             if batch is not None:
                 self._db.query("INSERT INTO batch_items (batch_id, domain, assessment_id, failure, finished) "
                                "VALUES (?, ?, ?, NULL, ?)", (*batch, number, _now()))
@@ -588,7 +629,7 @@ class Store:
         return BatchItem(str(name), int(number) if number is not None else None,
                          json.loads(failure) if failure is not None else None, str(finished))
 
-    def _insert(self, record: Record, facts_id: int, judgement: Any,
+    def _insert(self, record: Record, facts_id: int, judgement: bytes,
                 titles: Mapping[tuple[str, int], tuple[str, str]]) -> int:
         s = record.summary
         number = self._db.insert(
@@ -598,7 +639,7 @@ class Store:
             (s.uid, facts_id, s.started, s.finished, s.saved, s.tool_version, s.catalogue_version, s.profile,
              int(s.complete), s.kind, s.rescored_from, s.score, _dump(dict(s.counts)), _dump(dict(s.items)),
              _dump(dict(record.check_versions)), _dump(record.answers) if record.answers is not None else None,
-             _dump([accepted_to_dict(a) for a in record.accepted]), _pack(judgement)),
+             _dump([accepted_to_dict(a) for a in record.accepted]), judgement),
         )
         self._db.many("INSERT INTO targets (assessment_id, domain, started) VALUES (?, ?, ?)",
                       [(number, d, s.started) for d in dict.fromkeys(s.targets)])
@@ -855,5 +896,5 @@ class Store:
             accepted = tuple(accepted_from_dict(a) for a in item.get("accepted") or ())
             record = Record(summary, findings, {str(k): int(v) for k, v in dict(item["check_versions"]).items()},
                             item.get("answers"), accepted)
-            self._insert(record, facts_id, dict(item["judgement"]), {})
+            self._insert(record, facts_id, _pack(dict(item["judgement"])), {})
             return True

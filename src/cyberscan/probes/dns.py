@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+from collections.abc import Mapping
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -19,6 +21,7 @@ import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 
 from ..errors import OutOfScope, ProbeError
 from ..facts.dns import (
@@ -27,6 +30,7 @@ from ..facts.dns import (
     CaaFact,
     CnameChain,
     CnameFact,
+    DnsAnswer,
     HostInventory,
     MxFact,
     MxHost,
@@ -35,12 +39,16 @@ from ..facts.dns import (
     NsFact,
     NsReply,
     NsServer,
+    SrvAnswer,
+    SrvFact,
+    ZoneLink,
 )
 from ..models import ErrorReason
 from ..options import MAX_MX_HOSTS, MAX_NS_HOSTS
 from ..plugin import probe
 from ..runtime import ProbeContext
-from .dnsbase import lookup, reason_of
+from . import fanout
+from .dnsbase import lookup, lookups, reason_of
 
 # ------------------------------------------------------------------------------------------ MX
 
@@ -67,12 +75,13 @@ def _is_ip(text: str) -> bool:
 
 def _mx_target(ctx: ProbeContext, name: str) -> MxTarget:
     literal = _is_ip(name)
-    try:
-        cname_answer = lookup(ctx, name, "CNAME", probe="dns.mx_hosts")
-        a = lookup(ctx, name, "A", probe="dns.mx_hosts")
-        aaaa = lookup(ctx, name, "AAAA", probe="dns.mx_hosts") if a.exists else a
-    except ProbeError as exc:
-        return MxTarget(name, literal, None, "", (), error=reason_of(exc), detail=exc.detail)
+    cname_answer, a, aaaa = lookups(ctx, name, ("CNAME", "A", "AAAA"), probe="dns.mx_hosts")  # side by side
+    if isinstance(a, DnsAnswer) and not a.exists:
+        aaaa = a  # an NXDOMAIN: the AAAA answer is not used, as when AAAA was only asked after A
+    for answer in (cname_answer, a, aaaa):
+        if isinstance(answer, ProbeError):
+            return MxTarget(name, literal, None, "", (), error=reason_of(answer), detail=answer.detail)
+    assert isinstance(cname_answer, DnsAnswer) and isinstance(a, DnsAnswer) and isinstance(aaaa, DnsAnswer)
     cname = cname_answer.records[0].rstrip(".") if cname_answer.records else None
     return MxTarget(name, literal, cname, a.rcode, (*a.records, *aaaa.records))
 
@@ -81,7 +90,7 @@ def _mx_target(ctx: ProbeContext, name: str) -> MxTarget:
 def probe_mx_hosts(ctx: ProbeContext, domain: str) -> MxTargetsFact:
     mx: MxFact = ctx.fact("dns.mx")
     names = sorted(list(dict.fromkeys(h.exchange.lower() for h in mx.hosts if h.exchange))[:MAX_MX_HOSTS])
-    return MxTargetsFact(tuple(ctx.map(lambda n: _mx_target(ctx, n), names)))
+    return MxTargetsFact(tuple(fanout.run(lambda n: _mx_target(ctx, n), names, cancel=ctx.cancel_event)))
 
 
 # ------------------------------------------------------------------------------------------ CAA
@@ -155,16 +164,15 @@ def _ask_soa(ctx: ProbeContext, address: str, ns_name: str, domain: str, port: i
 def _ns_server(ctx: ProbeContext, name: str, domain: str, port: int) -> NsServer:
     addresses: list[str] = []
     rcode = "NOERROR"
-    try:
-        for rdtype in ("A", "AAAA"):
-            answer = lookup(ctx, name, rdtype, probe="dns.ns")
-            addresses.extend(answer.records)
-            rcode = answer.rcode
-            if not answer.exists:
-                break
-    except ProbeError as exc:
-        return NsServer(name, tuple(addresses), (), error=reason_of(exc), detail=exc.detail)
-    replies = tuple(_ask_soa(ctx, address, name, domain, port) for address in addresses)
+    for answer in lookups(ctx, name, ("A", "AAAA"), probe="dns.ns"):  # side by side, read in turn
+        if isinstance(answer, ProbeError):
+            return NsServer(name, tuple(addresses), (), error=reason_of(answer), detail=answer.detail)
+        addresses.extend(answer.records)
+        rcode = answer.rcode
+        if not answer.exists:
+            break
+    replies = tuple(fanout.run(lambda address: _ask_soa(ctx, address, name, domain, port), addresses,
+                               cancel=ctx.cancel_event))
     return NsServer(name, tuple(addresses), replies, rcode=rcode)
 
 
@@ -176,13 +184,29 @@ def probe_ns(ctx: ProbeContext, domain: str) -> NsFact:
         ctx.notice("limits.ns-capped", count=len(names), kept=MAX_NS_HOSTS)
         names = names[:MAX_NS_HOSTS]
     port = dns_port(ctx)
-    servers = ctx.map(lambda n: _ns_server(ctx, n, domain, port), names)
+    servers = fanout.run(lambda n: _ns_server(ctx, n, domain, port), names, cancel=ctx.cancel_event)
     return NsFact(domain, tuple(names), tuple(servers), port)
 
 
 # ------------------------------------------------------------------------------------------ AXFR
 
-MAX_ZONE_NAMES = 500  # owner names kept from a transferred zone
+MAX_ZONE_NAMES = 500  # owner names (and, apart, CNAME/MX/NS/SRV records) kept from a transferred zone
+_LINK_TYPES = (dns.rdatatype.CNAME, dns.rdatatype.MX, dns.rdatatype.NS, dns.rdatatype.SRV)
+
+
+def _links(answer: list[dns.rrset.RRset]) -> tuple[ZoneLink, ...]:
+    """The records of a transferred zone that point at other names (for the host inventory)."""
+    links = set()
+    for rrset in answer:
+        if rrset.rdtype not in _LINK_TYPES:
+            continue
+        owner = rrset.name.to_text().rstrip(".").lower()
+        for rdata in rrset:
+            target = rdata.exchange if rrset.rdtype == dns.rdatatype.MX else rdata.target
+            text = target.to_text().rstrip(".").lower()
+            if text:
+                links.add(ZoneLink(owner, dns.rdatatype.to_text(rrset.rdtype), text))
+    return tuple(sorted(links, key=lambda link: (link.owner, link.rdtype, link.target))[:MAX_ZONE_NAMES])
 
 
 def _try_axfr(ctx: ProbeContext, server: str, address: str, domain: str, port: int) -> AxfrAttempt:
@@ -215,7 +239,7 @@ def _try_axfr(ctx: ProbeContext, server: str, address: str, domain: str, port: i
     if response.rcode() == dns.rcode.NOERROR and has_soa:
         count = sum(len(r) for r in response.answer)
         names = sorted({r.name.to_text().rstrip(".").lower() for r in response.answer})[:MAX_ZONE_NAMES]
-        return AxfrAttempt(server, address, True, rcode, count, tuple(names))
+        return AxfrAttempt(server, address, True, rcode, count, tuple(names), _links(response.answer))
     return AxfrAttempt(server, address, rcode=rcode)
 
 
@@ -223,9 +247,43 @@ def _try_axfr(ctx: ProbeContext, server: str, address: str, domain: str, port: i
 def probe_axfr(ctx: ProbeContext, domain: str) -> AxfrFact:
     ns: NsFact = ctx.fact("dns.ns")
     pairs = [(s.name, a) for s in ns.servers for a in s.addresses]
-    attempts = ctx.map(lambda p: _try_axfr(ctx, p[0], p[1], domain, ns.port), pairs)
+    attempts = fanout.run(lambda p: _try_axfr(ctx, p[0], p[1], domain, ns.port), pairs, cancel=ctx.cancel_event)
     missing = tuple(s.name for s in ns.servers if not s.addresses)
     return AxfrFact(domain, tuple(attempts), missing)
+
+
+# ------------------------------------------------------------------------------------------ SRV
+
+
+def srv_services(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The SRV service names looked up under the domain (``srv`` in ``checks/data/found.yaml``)."""
+    found = data.get("found")
+    raw = found.get("srv") if isinstance(found, Mapping) else None
+    if not isinstance(raw, list):
+        return ()
+    return tuple(dict.fromkeys(str(s).strip(".").lower() for s in raw if isinstance(s, str) and s.startswith("_")))
+
+
+def _srv(ctx: ProbeContext, service: str, domain: str) -> SrvAnswer:
+    try:
+        answer = lookup(ctx, f"{service}.{domain}", "SRV", probe="dns.srv")
+    except ProbeError as exc:
+        return SrvAnswer(service, error=reason_of(exc), detail=exc.detail)
+    targets = []
+    for record in answer.records:  # "priority weight port target"
+        parts = record.split()
+        target = parts[3].rstrip(".").lower() if len(parts) == 4 else ""
+        if target and target not in targets:  # "." says the service is not offered (RFC 2782)
+            targets.append(target)
+    return SrvAnswer(service, answer.rcode, tuple(targets))
+
+
+@probe("dns.srv", fact=SrvFact)
+def probe_srv(ctx: ProbeContext, domain: str) -> SrvFact:
+    """SRV records of a short list of common services (in data): their targets are names the domain
+    itself reveals, for the host inventory."""
+    services = srv_services(ctx.data)
+    return SrvFact(domain, tuple(ctx.map(lambda s: _srv(ctx, s, domain), services, workers=max(1, len(services)))))
 
 
 # ------------------------------------------------------------------------------------------ CNAMEs
@@ -266,5 +324,5 @@ def probe_cnames(ctx: ProbeContext, domain: str) -> CnameFact:
     inventory: HostInventory = ctx.fact("hosts.inventory")
     names: dict[str, tuple[str, ...]] = {h.name: h.roles for h in inventory.hosts}
     names.setdefault(f"mta-sts.{domain}", ("mta-sts",))  # the inventory drops it when it has no address
-    chains = ctx.map(lambda item: _follow(ctx, item[0], item[1]), sorted(names.items()))
+    chains = fanout.run(lambda item: _follow(ctx, item[0], item[1]), sorted(names.items()), cancel=ctx.cancel_event)
     return CnameFact(tuple(chains))

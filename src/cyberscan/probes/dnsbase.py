@@ -15,10 +15,11 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-from ..errors import ProbeError, ProbeTimeout, ServerFailure, TargetUnreachable, Truncated
+from ..errors import Interrupted, ProbeError, ProbeTimeout, ServerFailure, TargetUnreachable, Truncated
 from ..facts.dns import DnsAnswer
 from ..models import ErrorReason
 from ..runtime import ProbeContext
+from . import fanout
 
 
 def lookup(ctx: ProbeContext, name: str, rdtype: str, *, probe: str = "dns") -> DnsAnswer:
@@ -48,6 +49,35 @@ def lookup(ctx: ProbeContext, name: str, rdtype: str, *, probe: str = "dns") -> 
             chain.extend(r.target.to_text().rstrip(".") for r in rrset)
     authenticated = bool(answer.response.flags & dns.flags.AD)
     return DnsAnswer(name.rstrip("."), rdtype, "NOERROR", records, ttl, authenticated, tuple(chain))
+
+
+def lookups(ctx: ProbeContext, name: str, rdtypes: tuple[str, ...], *, probe: str = "dns") -> list[DnsAnswer | ProbeError]:
+    """:func:`lookup` of several types of one name at the same time: each answer, or its ProbeError,
+    in the order asked (Interrupted raises). Callers that would have skipped a later type after an
+    earlier answer (no AAAA after an NXDOMAIN for A) ignore that later answer."""
+
+    def one(rdtype: str) -> DnsAnswer | ProbeError:
+        try:
+            return lookup(ctx, name, rdtype, probe=probe)
+        except Interrupted:
+            raise
+        except ProbeError as exc:
+            return exc
+
+    return fanout.run(one, rdtypes, workers=len(rdtypes), cancel=ctx.cancel_event)
+
+
+def addresses_of(ctx: ProbeContext, name: str, *, probe: str) -> tuple[DnsAnswer, DnsAnswer]:
+    """A and AAAA of ``name`` at the same time; an NXDOMAIN for A stands for AAAA too (as when AAAA was
+    only asked after A). Raises the ProbeError of the first that failed."""
+    a, aaaa = lookups(ctx, name, ("A", "AAAA"), probe=probe)
+    if isinstance(a, ProbeError):
+        raise a
+    if not a.exists:
+        return a, a
+    if isinstance(aaaa, ProbeError):
+        raise aaaa
+    return a, aaaa
 
 
 def _aliases(response: dns.message.Message, qname: dns.name.Name) -> list[tuple[str, str]]:

@@ -13,10 +13,11 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
-from ..errors import ProbeTimeout, ServerFailure, TargetUnreachable
+from ..errors import ProbeError, ProbeTimeout, ServerFailure, TargetUnreachable
 from ..facts.dns import DnssecFact, SignedRRset
 from ..plugin import probe
 from ..runtime import ProbeContext, make_resolver
+from . import fanout
 from .dnsbase import no_nameservers
 
 
@@ -60,14 +61,32 @@ def _checking_disabled(ctx: ProbeContext) -> dns.resolver.Resolver:
 
 @probe("dns.dnssec", fact=DnssecFact)
 def probe_dnssec(ctx: ProbeContext, domain: str) -> DnssecFact:
+    """DNSKEY, SOA and DS with CD set, and SOA as a validating resolver answers it: four questions
+    asked at the same time (each with its own resolver object), read in that order."""
     ctx.check_cancelled()
-    res = _checking_disabled(ctx)
-    dnskey = fetch_signed(res, domain, "DNSKEY", probe="dns.dnssec")
-    soa = fetch_signed(res, domain, "SOA", probe="dns.dnssec")
-    ds = fetch_signed(res, domain, "DS", probe="dns.dnssec")
-    try:
-        plain = fetch_signed(ctx.resolver, domain, "SOA", probe="dns.dnssec")
-        verdict = "validated" if plain.authenticated else "not-validated"
-    except ServerFailure:
-        verdict = "rejected"
+
+    def signed(rdtype: str) -> SignedRRset | ProbeError:
+        try:
+            return fetch_signed(_checking_disabled(ctx), domain, rdtype, probe="dns.dnssec")
+        except ProbeError as exc:
+            return exc
+
+    def validated() -> str | ProbeError:
+        try:
+            plain = fetch_signed(ctx.resolver, domain, "SOA", probe="dns.dnssec")
+        except ServerFailure:
+            return "rejected"
+        except ProbeError as exc:
+            return exc
+        return "validated" if plain.authenticated else "not-validated"
+
+    asked: list[SignedRRset | str | ProbeError] = fanout.run(
+        lambda part: part(), [lambda: signed("DNSKEY"), lambda: signed("SOA"), lambda: signed("DS"), validated],
+        workers=4, cancel=ctx.cancel_event)
+    for answer in asked:
+        if isinstance(answer, ProbeError):
+            raise answer
+    dnskey, soa, ds, verdict = asked
+    assert isinstance(dnskey, SignedRRset) and isinstance(soa, SignedRRset) and isinstance(ds, SignedRRset)
+    assert isinstance(verdict, str)
     return DnssecFact(domain, dnskey, soa, ds, verdict)

@@ -33,6 +33,7 @@ from ..parsers.headers import generators
 from ..plugin import probe
 from ..runtime import Endpoint, ProbeContext
 from ..version import USER_AGENT
+from . import fanout
 from .hosts import web_targets
 from .tls import classify_oserror, permissive_context
 
@@ -228,5 +229,6 @@ def probe_site(ctx: ProbeContext, domain: str) -> HttpSite:
     http_port = int(ctx.settings.get("http_port", 80))
     https_port = int(ctx.settings.get("https_port", 443))
     pairs, unresolved, failed = web_targets(inventory)
-    endpoints = ctx.map(lambda t: probe_endpoint(ctx, t[0], t[1], t[2], http_port, https_port), pairs)
+    endpoints = fanout.run(lambda t: probe_endpoint(ctx, t[0], t[1], t[2], http_port, https_port), pairs,
+                           cancel=ctx.cancel_event)
     return HttpSite(domain, tuple(endpoints), tuple(unresolved), tuple(failed))

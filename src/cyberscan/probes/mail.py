@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import ssl
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,9 +34,10 @@ from ..parsers.orgdomain import org_domain
 from ..parsers.spf import is_spf, parse_spf
 from ..plugin import probe
 from ..runtime import Deadline, ProbeContext
-from .dnsbase import lookup, txt_strings
+from . import fanout
+from .dnsbase import addresses_of, lookup, txt_strings
 from .http import fetch_once
-from .tls import classify_oserror
+from .tls import bundle_key, classify_oserror
 
 # ------------------------------------------------------------------------------------------ TXT
 
@@ -224,12 +226,17 @@ def dkim_selectors(ctx: ProbeContext) -> tuple[str, ...]:
     return tuple(out)
 
 
+DKIM_WORKERS = 16  # selectors asked at the same time (with the base name: 40 questions in three rounds)
+
+
 @probe("dns.dkim", fact=DkimFact)
 def probe_dkim(ctx: ProbeContext, domain: str) -> DkimFact:
+    """``_domainkey.<domain>`` and every selector of :func:`dkim_selectors`, all asked side by side."""
     selectors = dkim_selectors(ctx)
-    base = lookup(ctx, f"_domainkey.{domain}", "TXT", probe="dns.dkim")
 
-    def one(selector: str) -> DkimSelector | str:
+    def one(selector: str | None) -> DkimSelector | str | DnsAnswer:
+        if selector is None:  # the base name: its errors are the probe's own (the check is then ERROR)
+            return lookup(ctx, f"_domainkey.{domain}", "TXT", probe="dns.dkim")
         name = f"{selector}._domainkey.{domain}"
         try:
             answer = lookup(ctx, name, "TXT", probe="dns.dkim")
@@ -238,7 +245,8 @@ def probe_dkim(ctx: ProbeContext, domain: str) -> DkimFact:
         records = tuple(s for s in txt_strings(answer) if is_dkim_candidate(s))
         return DkimSelector(selector, name, answer.rcode, records, answer.cname_chain)
 
-    results = ctx.map(one, selectors, workers=8)
+    base, *results = fanout.run(one, [None, *selectors], workers=DKIM_WORKERS, cancel=ctx.cancel_event)
+    assert isinstance(base, DnsAnswer)
     found = tuple(r for r in results if isinstance(r, DkimSelector) and r.records)
     errors = tuple(r for r in results if isinstance(r, str))
     return DkimFact(domain, selectors, found, base.rcode, errors)
@@ -269,14 +277,28 @@ def https_port(ctx: ProbeContext) -> int:
     return port if 0 < port < 65536 else 443
 
 
+_POLICY_CONTEXTS: dict[tuple[str | None, int, int], ssl.SSLContext] = {}
+_POLICY_LOCK = threading.Lock()
+
+
 def policy_context(ca_bundle: str | None) -> ssl.SSLContext:
     """What a sending mail server uses to fetch a policy: the default verifying context (system
-    store plus ``--ca-bundle``), the host name checked (RFC 8461 3.3)."""
+    store plus ``--ca-bundle``), the host name checked (RFC 8461 3.3). Made once per process and
+    bundle (a bundle changed on disk gets a new one)."""
+    key = bundle_key(ca_bundle)
+    if key is not None:
+        with _POLICY_LOCK:
+            found = _POLICY_CONTEXTS.get(key)
+        if found is not None:
+            return found
     context = ssl.create_default_context()
     if ca_bundle:
         context.load_verify_locations(cafile=ca_bundle)
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
+    if key is not None:
+        with _POLICY_LOCK:
+            context = _POLICY_CONTEXTS.setdefault(key, context)
     return context
 
 
@@ -333,12 +355,8 @@ def probe_mta_sts_policy(ctx: ProbeContext, domain: str) -> StsPolicyFetch:
     txt: TxtFact = ctx.fact("dns.mta_sts")
     if not any(is_sts_candidate(s) for s in txt.strings):
         return StsPolicyFetch(url, False, problem="no-record")
-    addresses: list[str] = []
-    for rdtype in ("A", "AAAA"):
-        answer = lookup(ctx, host, rdtype, probe="http.mta_sts")
-        addresses.extend(answer.records)
-        if not answer.exists:
-            break
+    a, aaaa = addresses_of(ctx, host, probe="http.mta_sts")
+    addresses = [*a.records, *(aaaa.records if aaaa is not a else ())]
     if not addresses:
         return StsPolicyFetch(url, False, problem="no-host", detail=host)
     last: ProbeError | None = None

@@ -1,7 +1,7 @@
 """Which services answer on the domain's own addresses: one port scan shared by every ``net.*`` check.
 
 Scope: the addresses come only from the ``hosts.inventory`` fact (apex, www, MX hosts, mta-sts and
-the user's ``--host`` names), each admitted through the scan's scope before it is contacted. Never
+the user's ``--host`` names; not the names the zone revealed, role ``found``), each admitted through the scan's scope before it is contacted. Never
 ranges, never neighbours. MX hosts outside the scanned domain (a mail provider's servers, such as
 Microsoft 365 or Google) are not the user's to authorise: they are left out, with a notice. The checks are ``active: true``, so the engine runs this probe only with
 ``--ports`` and the user's confirmation.
@@ -86,6 +86,8 @@ def _targets(
     refused: list[str] = []
     foreign: list[str] = []
     for host in inventory.hosts:
+        if host.roles == ("found",):
+            continue  # names the zone revealed are examined passively only
         if not external and "extra" not in host.roles and not in_domain(host.name, inventory.domain):
             foreign.append(host.name)  # e.g. the mail provider's MX: not the user's to authorise
             continue

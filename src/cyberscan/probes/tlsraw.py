@@ -12,15 +12,20 @@ overall deadline); the parsing helpers are pure and total.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import ipaddress
 import os
 import socket
 import struct
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
+from ..errors import ProbeError
 from ..parsers.tlsrating import CIPHER_SUITES, rate_suite, suite_name
 from ..runtime import Endpoint
+from . import fanout
 
 SSL3, TLS10, TLS11, TLS12, TLS13 = 0x0300, 0x0301, 0x0302, 0x0303, 0x0304
 VERSION_NAMES = {SSL3: "SSLv3", TLS10: "TLSv1.0", TLS11: "TLSv1.1", TLS12: "TLSv1.2", TLS13: "TLSv1.3"}
@@ -273,10 +278,43 @@ def hello(
     endpoint's deadline cut the exchange.
     """
     with ep.connect(port) as sock:
-        if preamble is not None:
-            preamble(sock)
-        sock.sendall(client_hello(version, suites, server_name))
-        return read_flight(sock)
+        return exchange(sock, version=version, suites=suites, server_name=server_name, preamble=preamble)
+
+
+def exchange(sock: socket.socket, *, version: int, suites: Iterable[int], server_name: str | None,
+             preamble: Preamble | None = None) -> ServerFlight:
+    """On a fresh connection: ``preamble``, one ClientHello, the server's answer."""
+    if preamble is not None:
+        preamble(sock)
+    sock.sendall(client_hello(version, suites, server_name))
+    return read_flight(sock)
+
+
+class Ahead:
+    """A connection to the endpoint opened in a pool thread while the previous ClientHello of a suite
+    walk is still on its way, so the next one goes out without waiting for a TCP handshake. It counts
+    against the address's connection limit and the endpoint's deadline like any other."""
+
+    def __init__(self, ep: Endpoint, port: int) -> None:
+        self._stack = contextlib.ExitStack()
+        stack = self._stack
+        self._future: Future[socket.socket] = fanout.start(lambda: stack.enter_context(ep.connect(port)))
+
+    def use(self, body: Callable[[socket.socket], ServerFlight]) -> ServerFlight:
+        """``body(sock)`` on the opened connection, which is closed after it; raises what connecting
+        raised (OSError, ProbeTimeout), or what ``body`` or the closing raised (a cut connection)."""
+        sock = self._future.result()
+        with self._stack:
+            return body(sock)
+
+    def discard(self) -> None:
+        """Close it unused (after the walk ended). A connection that was never made needs nothing."""
+        try:
+            self._future.result()
+        except (OSError, ProbeError):
+            return
+        with contextlib.suppress(OSError, ProbeError):
+            self._stack.close()
 
 
 def candidate_suites(version: int, *, weakest_first: bool = True) -> list[int]:
@@ -303,6 +341,32 @@ class VersionScan:
     complete: bool = True  # False when enumeration stopped at the cap
     attempts: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    first: tuple[object, ...] = ()  # signature() of the answer to the first ClientHello
+
+
+def signature(flight: ServerFlight) -> tuple[object, ...]:
+    """What one answer says about the server's TLS configuration (not about its certificate): two names
+    on one address whose answers to the same ClientHello have equal signatures were configured alike."""
+    if flight.outcome == "accepted":
+        return ("accepted", flight.version, flight.suite, flight.group, flight.dh_bits, flight.retry_request)
+    if flight.outcome == "alert":
+        return ("alert", flight.alert)
+    return (flight.outcome,)
+
+
+def first_hello(
+    ep: Endpoint,
+    port: int,
+    *,
+    version: int,
+    server_name: str | None,
+    enumerate_suites: bool = True,
+    preamble: Preamble | None = None,
+) -> ServerFlight:
+    """The ClientHello that :func:`scan_version` sends first for ``version`` (every candidate suite, in
+    the same order), and the answer. Raises as :func:`hello`."""
+    suites = candidate_suites(version, weakest_first=enumerate_suites)
+    return hello(ep, port, version=version, suites=suites, server_name=server_name, preamble=preamble)
 
 
 def scan_version(
@@ -327,31 +391,49 @@ def scan_version(
     certs: tuple[bytes, ...] = ()
     attempts = 0
     first = True
-    while remaining and attempts < max_attempts:
-        attempts += 1
-        try:
-            flight = hello(ep, port, version=version, suites=remaining, server_name=server_name, preamble=preamble)
-        except OSError:
+    answer: tuple[object, ...] = ()
+    ahead: Ahead | None = None  # the connection for the next hello, opened while this one is answered
+    try:
+        while remaining and attempts < max_attempts:
+            attempts += 1
+            offer = list(remaining)
+            conn, ahead = ahead, None
+            # from the second hello on the version is known to be accepted, so another hello follows
+            # unless this one is refused: open its connection now (at most one is ever opened for nothing)
+            if not first and enumerate_suites and len(remaining) >= 2 and attempts < max_attempts:
+                ahead = Ahead(ep, port)
+            try:
+                if conn is None:
+                    flight = hello(ep, port, version=version, suites=offer, server_name=server_name, preamble=preamble)
+                else:
+                    flight = conn.use(functools.partial(exchange, version=version, suites=offer,
+                                                        server_name=server_name, preamble=preamble))
+            except OSError:
+                if first:
+                    raise
+                break
             if first:
-                raise
-            break
-        if flight.outcome == "timeout" and first:
-            return VersionScan(version, False, error="timeout", attempts=attempts)
-        if flight.outcome == "garbage" and first:
-            return VersionScan(version, False, error=f"garbage: {flight.detail}", attempts=attempts)
-        first = False
-        if flight.outcome != "accepted" or flight.version != version or flight.suite not in remaining:
-            break
-        chosen.append(flight.suite)
-        remaining.remove(flight.suite)
-        if flight.group and flight.group not in groups:
-            groups.append(flight.group)
-        if flight.dh_bits:
-            dh_bits = min(dh_bits, flight.dh_bits) if dh_bits else flight.dh_bits
-        if not certs and flight.certificates:
-            certs = flight.certificates
-        if not enumerate_suites:
-            break
+                answer = signature(flight)
+            if flight.outcome == "timeout" and first:
+                return VersionScan(version, False, error="timeout", attempts=attempts, first=answer)
+            if flight.outcome == "garbage" and first:
+                return VersionScan(version, False, error=f"garbage: {flight.detail}", attempts=attempts, first=answer)
+            first = False
+            if flight.outcome != "accepted" or flight.version != version or flight.suite not in remaining:
+                break
+            chosen.append(flight.suite)
+            remaining.remove(flight.suite)
+            if flight.group and flight.group not in groups:
+                groups.append(flight.group)
+            if flight.dh_bits:
+                dh_bits = min(dh_bits, flight.dh_bits) if dh_bits else flight.dh_bits
+            if not certs and flight.certificates:
+                certs = flight.certificates
+            if not enumerate_suites:
+                break
+    finally:
+        if ahead is not None:
+            ahead.discard()
     complete = not remaining or attempts < max_attempts or not enumerate_suites
     return VersionScan(version, bool(chosen), tuple(chosen), tuple(groups), dh_bits, certs,
-                       complete=complete, attempts=attempts)
+                       complete=complete, attempts=attempts, first=answer)
