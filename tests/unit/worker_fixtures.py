@@ -1,16 +1,16 @@
 """Shared by the worker tests: a real Redis, zones on the in-process DNS server, a loopback server that
 counts concurrent connections, and real ``cyberscan worker`` processes.
 
-Nothing here talks to anything but loopback. Redis and the DNS server take free ports; the counting
-server takes a free loopback address (the scan connects to the fixed ports 80, 443 and 25 of the
-addresses in the zones, so each test gets its own 127.x.y.z, which needs root as those ports do).
+Nothing here talks to anything but loopback. Redis takes a free port on an address of this test
+process's own loopback block (tests/fixtures/loopback.py), the DNS server a free port; the counting
+server takes a free address of that block (the scan connects to the fixed ports 80, 443 and 25 of the
+addresses in the zones, so each server gets an address of its own, which needs root as those ports do).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import random
 import re
 import signal
 import socket
@@ -27,8 +27,11 @@ import pytest
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from cyberscan.history import open_store
 from tests.conftest import IN_CI, require_binary
+from tests.fixtures import loopback
 
 T = TypeVar("T")
+REDIS_HOST = 63  # in this process's loopback block (62 is PostgreSQL's)
+COUNTING_HOSTS = range(200, 240)  # the counting servers' addresses in that block
 ROOT = Path(__file__).resolve().parents[2]
 
 # The command line, with the guard of tests/conftest.py installed first: no connection and no datagram to
@@ -76,20 +79,24 @@ class RedisServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
+    def host(self) -> str:
+        return loopback.block().address(REDIS_HOST)
+
+    @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self, *, same_port: bool = False) -> RedisServer:
         """Start on a free port (or, after :meth:`stop`, on the port it had: a Redis that comes back)."""
         for _ in range(1 if same_port else 10):
-            self.port = self.port if same_port else free_port()
+            self.port = self.port if same_port else free_port(self.host)
             self.proc = subprocess.Popen(
-                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                [self.binary, "--port", str(self.port), "--bind", self.host, "--save", "", "--appendonly", "no",
                  "--dir", str(self.folder), "--protected-mode", "no", "--loglevel", "warning"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             end = time.monotonic() + 10
             while time.monotonic() < end and self.proc.poll() is None:
-                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as c:
+                with contextlib.suppress(OSError), socket.create_connection((self.host, self.port), timeout=0.5) as c:
                     c.sendall(b"PING\r\n")
                     if c.recv(16).startswith(b"+PONG"):
                         return self
@@ -145,10 +152,11 @@ class CountingServer:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.listeners: list[socket.socket] = []
-        for _ in range(50):
-            candidate = address or f"127.{random.randint(100, 250)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+        candidates = [address] if address else [loopback.block().address(host) for host in COUNTING_HOSTS]
+        for candidate in candidates:
             try:
-                self.listeners = [self._listen(candidate, port) for port in self.PORTS]
+                for port in self.PORTS:
+                    self.listeners.append(self._listen(candidate, port))
             except OSError:
                 for s in self.listeners:
                     s.close()
@@ -159,7 +167,7 @@ class CountingServer:
             self.address = candidate
             break
         else:  # pragma: no cover
-            raise RuntimeError("no free loopback address")
+            raise RuntimeError("no free address in this process's loopback block")
         self.threads = [threading.Thread(target=self._accept, args=(s,), daemon=True) for s in self.listeners]
 
     @staticmethod
