@@ -50,10 +50,11 @@ NS2 = _BLOCK.address(12)
 MAIL = _BLOCK.address(13)  # mail.<zone>: looked up, nothing listens there
 WEB = _BLOCK.address(15)  # mta-sts.good.test: HTTPS with the policy file
 WEB_UNTRUSTED = _BLOCK.address(16)  # mta-sts.badsts.test: the same policy, certificate from a CA nobody trusts
+UNUSED = _BLOCK.address(17)  # an intranet host the open zone reveals: nothing listens there
 PORT = 53
 # ``{name}`` in a zone file -> address
 PLACEHOLDERS = {
-    "ns1": NS1, "ns2": NS2, "mail": MAIL, "web": WEB, "web_untrusted": WEB_UNTRUSTED,
+    "ns1": NS1, "ns2": NS2, "mail": MAIL, "web": WEB, "web_untrusted": WEB_UNTRUSTED, "unused": UNUSED,
     **{f"nginx_{site}": address for site, address in nginx_mod.ADDRESSES.items()},
     "postfix": postfix_mod.ADDRESS,
 }  # fmt: skip

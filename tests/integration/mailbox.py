@@ -2,7 +2,7 @@
 Maildir the test reads (for the agent's e-mail alerts).
 
     box = start("/usr/sbin/postfix", pki, user="agent@agent.test", password="...")
-    box.address, box.port        # 127.0.30.2:587; the certificate names the address (IP SAN)
+    box.address, box.port        # <block>.32:587; the certificate names the address (IP SAN)
     box.messages()               # every message delivered to it@museum.test, oldest first
     box.stop(); box.start()      # to make it unreachable for a while
 
@@ -34,9 +34,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from tests.fixtures import loopback
 from tests.fixtures.certs import TestPki
 
-ADDRESS = "127.0.30.2"
+ADDRESS = loopback.block().address(32)  # this test process's own block, next to Postfix (31)
 PORT = 587
 RECIPIENT = "it@museum.test"
 
@@ -135,6 +136,7 @@ class Mailbox:
 
 def start(binary: str, pki: TestPki, *, user: str, password: str, address: str = ADDRESS,
           port: int = PORT) -> Mailbox:
+    loopback.ensure_free(address, tcp=(port,))
     saslpasswd = shutil.which("saslpasswd2") or "/usr/sbin/saslpasswd2"
     folder = Path(tempfile.mkdtemp(prefix="cyberscan-mailbox-"))  # Postfix's daemons must reach it
     folder.chmod(0o755)

@@ -4,7 +4,8 @@ servers whose configuration the test changes in between, with its alerts caught 
 
 The servers: the session's BIND9 serving agent.test (tests/fixtures/zones/bind9/agent.test.zone;
 rewritten and BIND restarted to change it), nginx serving its website with a certificate the test
-swaps, small listeners for a remote desktop and VNC on the same address, Postfix on 127.0.30.2:587.
+swaps, small listeners for a remote desktop and VNC on the same address, Postfix on port 587 of an
+address of the test process's own loopback block.
 nmap is kept off the agent's PATH, so the built-in connect scan looks at the ports (quick and
 deterministic).
 

@@ -107,7 +107,7 @@ def test_unreachable_nameserver() -> None:
         (["scan", "ok.test", "--timeout", "-1"], "Ongeldige waarde voor", "Invalid value for"),
         (["scan", "ok.test", "--fail-on", "huge"], "is geen van", "is not one of"),
         (["scan", "ok.test", "--no-such-option"], "Onbekende optie", "No such option"),
-        (["scan"], "Ontbrekend argument 'DOMEINEN...'", "Missing argument 'DOMAINS...'"),
+        (["scan"], "geef een of meer domeinen, of --targets BESTAND", "give one or more domains, or --targets FILE"),
         (["scan", "ok.test", "--timeout", "-1"], "Probeer 'cyberscan scan --help'", "Try 'cyberscan scan --help'"),
     ],
 )

@@ -37,13 +37,13 @@ TLS_CHECKS = ("web.tls.version", "web.tls.ciphers", "web.tls.cert.valid")
 
 
 def web_zone(domain: str, address: str) -> str:
+    # the hoster's nameserver (outside the domain): a name inside it would be a found name, examined too
     return f"""
 $TTL 300
-@ IN SOA ns.{domain}. admin.{domain}. 1 3600 600 86400 300
-@ IN NS ns.{domain}.
+@ IN SOA ns.provider.test. admin.provider.test. 1 3600 600 86400 300
+@ IN NS ns.provider.test.
 @ IN A {address}
 www IN A {address}
-ns IN A 127.0.0.1
 """
 
 
@@ -122,8 +122,11 @@ def test_every_name_and_domain_on_one_address_shares_one_walk(dns_server: LocalD
     # one walk and one handshake for the first name; one handshake and four first ClientHellos (TLS 1.0
     # to 1.3) to check each of the three others: instead of four walks. A suite walk opens the
     # connection for its next hello ahead, so each accepted version may leave one connection unused.
+    # tls.names (the certificate names the host inventory looks for found names in) makes one more
+    # handshake for each apex and www name.
     accepted = sum(1 for v in walk.results if v.accepted)
-    assert hellos(walk) + 1 + 3 * (1 + 4) <= connections <= hellos(walk) + 1 + 3 * (1 + 4) + accepted
+    least = hellos(walk) + 1 + 3 * (1 + 4) + len(names)
+    assert least <= connections <= least + accepted
     assert connections < len(names) * (hellos(walk) + 1) / 1.5
     assert {r.status for r in result.results} == {Status.PASS}
 

@@ -224,7 +224,7 @@ class Batch:
             if self._attempts[job.index] < 2:
                 self._pending.appendleft(job)
             else:
-                params = {"domain": job.target.domain, "detail": "scanning process ended"}
+                params = {"domain": job.target.domain, "detail": "scanner-exited"}
                 row = not_scanned(job.target, "batch.crashed", params, self.request.scan.lang, state=CRASHED)
                 record(job, row, ("batch.crashed", {**params, "state": CRASHED}))
         if self._pending and sum(s.alive for s in self._scanners) < self.request.processes:
