@@ -38,6 +38,8 @@ def test_workers_store_what_a_local_assessment_finds(bind9: tuple[Bind9, Path], 
     with open_store(db) as store:
         for domain in domains:
             stored = {key: f.status for key, f in store.get(numbers[domain]).findings.items()}
-            local = {r.key: r.status for r in cyberscan.assess([domain], options=options).results}
-            assert stored == local, (domain, {k: (stored.get(k), local.get(k)) for k in stored.keys() | local.keys()
-                                              if stored.get(k) != local.get(k)})
+            results = {r.key: r for r in cyberscan.assess([domain], options=options).results}
+            local = {key: r.status for key, r in results.items()}
+            assert stored == local, (domain, {k: (stored.get(k), local.get(k), k in results and results[k].message,
+                                                  k in results and results[k].params)
+                                              for k in stored.keys() | local.keys() if stored.get(k) != local.get(k)})
