@@ -22,14 +22,13 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-import ssl
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import dns.exception
@@ -40,6 +39,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.fixtures import loopback
+from tests.fixtures.tlsservers import TlsHttpServer
 from tests.integration import nginx as nginx_mod
 from tests.integration import postfix as postfix_mod
 
@@ -311,9 +311,10 @@ def policy_server(
     folder.mkdir(parents=True, exist_ok=True)
     ca = DemoCA(folder, datetime.now(UTC))
     leaf = ca.issue("mta-sts", list(names), valid_days=30)
-    server = ThreadingHTTPServer((address, port), _PolicyHandler)
-    context: ssl.SSLContext = tls_context(leaf.cert_file, leaf.key_file)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    # each connection's TLS handshake in its own thread: a client that connects and has not sent its
+    # ClientHello yet (a scanner opens the next connection ahead) must not hold up the others
+    server = TlsHttpServer((address, port), _PolicyHandler)
+    server.context = tls_context(leaf.cert_file, leaf.key_file)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:

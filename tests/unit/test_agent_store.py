@@ -88,3 +88,42 @@ def test_two_agents_cannot_hold_the_round_lock_at_once(store_url: str) -> None:
 def test_the_sqlite_lock_file_sits_beside_the_store(tmp_path: Path) -> None:
     with open_store(tmp_path / "h.sqlite") as store, round_lock(store) as mine:
         assert mine and (tmp_path / "h.sqlite.agent.lock").exists()
+
+
+def test_the_outbox_selects_by_channel_and_a_message_can_wait_for_a_later_first_try(store_url: str) -> None:
+    now, later = "2026-12-02T06:00:00+00:00", "2026-12-02T07:00:00+00:00"
+    with open_store(store_url) as store:
+        tables = store.agent
+        mail = tables.enqueue("email", {"id": "m1"}, now)
+        hub = tables.enqueue("hub", {"summary": {"submission_id": "s1"}}, now)
+        waits = tables.enqueue("hub", {"summary": {"submission_id": "s2"}}, now, not_before=later)
+        early = tables.enqueue("hub", {"summary": {"submission_id": "s3"}}, now, not_before="2026-12-01T00:00:00+00:00")
+        assert [r.id for r in tables.due(now)] == [mail, hub, early]  # not_before in the past: at once
+        assert [r.id for r in tables.due(now, channels=("hub",))] == [hub, early]
+        assert [r.id for r in tables.due(now, not_channels=("hub",))] == [mail]
+        assert tables.due(now, channels=()) == []
+        assert [r.id for r in tables.due(later, channels=("hub",), not_channels=("email",))] == [hub, waits, early]
+        tables.delivered(mail, now, 1)
+        tables.delivered(hub, now, 1)
+        tables.delivered(early, now, 1)
+        assert tables.next_due(not_channels=("hub",)) is None
+        assert tables.next_due(channels=("hub",)) == tables.next_due() == later
+
+
+def test_the_outbox_remembers_what_it_holds_sent_or_not_until_it_is_pruned(store_url: str) -> None:
+    now = "2026-12-02T06:00:00+00:00"
+    with open_store(store_url) as store:
+        tables = store.agent
+        sent = tables.enqueue("hub", {"domain": "a.test", "summary": {"submission_id": "ab12", "week": "2026-W49"}}, now)
+        tables.enqueue("hub", {"domain": "b.test", "summary": {"submission_id": "cd_%"}}, now)
+        tables.enqueue("email", {"id": "ef34"}, now)
+        tables.delivered(sent, now, 1)
+        assert tables.holds("hub", "submission_id", "ab12")  # sent: still remembered
+        assert tables.holds("hub", "submission_id", "cd_%")  # waiting; LIKE's wildcards are taken literally
+        assert not tables.holds("hub", "submission_id", "cdx%")
+        assert not tables.holds("hub", "submission_id", "ab1")  # a prefix is another id
+        assert not tables.holds("hub", "submission_id", "cd")
+        assert not tables.holds("hub", "id", "ef34")  # another channel's message
+        assert not tables.holds("email", "submission_id", "ab12")
+        tables.prune("2026-12-03T00:00:00+00:00")
+        assert not tables.holds("hub", "submission_id", "ab12") and tables.holds("hub", "submission_id", "cd_%")

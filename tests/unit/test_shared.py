@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 
@@ -23,14 +22,14 @@ def test_limiter_caps_connections_per_address_not_across_addresses() -> None:
 
 
 def test_limiter_paces_connection_starts_to_one_address() -> None:
+    """Five starts to one address take at least four intervals, however the threads are scheduled (a
+    late thread only adds time); another address is not held up by them."""
     limiter = LocalLimiter(10, interval=0.05)
-    starts = []
+    began = time.monotonic()
     for _ in range(5):
         assert limiter.acquire("192.0.2.1", 5)
-        starts.append(time.monotonic())
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.045
-    assert limiter.acquire("192.0.2.9", 5)  # pacing is per address
+    assert time.monotonic() - began >= 4 * 0.05
+    assert limiter.acquire("192.0.2.9", 0.0)  # pacing is per address: no wait for another one
 
 
 def test_limiter_refuses_a_start_beyond_the_wait() -> None:

@@ -13,9 +13,18 @@
         smtp: {host: smtp.museum.nl, port: 587, user: cyberscan, password_file: /etc/cyberscan/smtp.pass}
     rules: {score_drop: 5, confirm_after: 60s, flapping_rounds: 3, cannot_check_rounds: 5,
             reminders: {critical: 1d, high: 3d, medium: 7d, low: 30d, info: never}}
+    share:                                            # anonymised scores to DEN's hub after each round
+      submit: true
+      hub: https://hub.den.nl                         # https (plain http only to this computer)
+      token_file: /etc/cyberscan/hub.token            # or token_env: NAME (default: CYBERSCAN_HUB_TOKEN)
+      sector: museum                                  # museum | archive | library | other
+      size: small                                     # micro | small | medium | large
+      province: utrecht                               # optional
+      # ca_bundle: /etc/cyberscan/hub-ca.pem, identity_folder: /var/lib/cyberscan, timeout: 15
 
-Secrets (the webhook's signing key, the SMTP password) come only from a file (``*_file``) or an
-environment variable (``*_env``): a secret written into this file, or into a URL, is refused. They
+Secrets (the webhook's signing key, the SMTP password, the hub's enrolment token) come only from a
+file (``*_file``) or an environment variable (``*_env``): a secret written into this file, or into a
+URL, is refused. They
 are kept out of every ``repr`` and never logged. Every problem is a :class:`ConfigError` naming the
 file and line (``agent.config.*`` in ``texts/agent.yaml``).
 """
@@ -40,6 +49,8 @@ from ..errors import ConfigError, UsageError
 from ..models import Severity
 from ..options import Nameserver, ScanOptions, check_timeout
 from ..scope import normalize_domain
+from ..share import client as hub_client
+from ..share.summary import PROVINCES, SECTORS, SIZES, Organisation
 from ..texts import LANGUAGES
 from .schedule import Cron, Every, Schedule, parse_duration
 
@@ -103,6 +114,18 @@ class Webhook:
 
 
 @dataclass(frozen=True, slots=True)
+class Share:
+    """Submitting anonymised scores to DEN's hub (``share:`` with ``submit: true``)."""
+
+    hub: str  # the base URL, as :func:`cyberscan.share.client.hub_base` gives it
+    token: Secret = field(repr=False)  # the enrolment token
+    organisation: Organisation
+    ca_bundle: str | None = None
+    identity_folder: Path | None = None  # None: where ``cyberscan submit`` keeps the organisation id
+    timeout: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
 class Rules:
     """When a change is worth a message (``rules:`` in agent.yaml)."""
 
@@ -133,7 +156,14 @@ class AgentConfig:
     email: Email | None = None
     webhook: Webhook | None = None
     rules: Rules = field(default_factory=Rules)
-    share: bool = False  # submit anonymised scores to DEN's hub after each round
+    share: Share | None = None  # submit anonymised scores to DEN's hub after each round
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        found = [self.email.smtp.password if self.email is not None else None,
+                 self.webhook.secret if self.webhook is not None else None,
+                 self.share.token if self.share is not None else None]
+        return tuple(s for s in found if s is not None)
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -511,9 +541,66 @@ def _rules(r: _Reader, raw: Any) -> Rules:
     )
 
 
-def _share(r: _Reader, raw: Any) -> bool:
-    section = r.mapping(raw, ("share",), {"submit"})
-    return r.flag(section.get("submit", False), ("share", "submit"))
+def _choice(r: _Reader, section: Mapping[str, Any], path: tuple[Any, ...], name: str, choices: Sequence[str]
+            ) -> str:
+    value = r.text(section[name], (*path, name), limit=40)
+    if value not in choices:
+        raise ConfigError("agent.config.bad-choice", **r.at((*path, name)), value=value[:40], choices=", ".join(choices))
+    return value
+
+
+def _hub_url(r: _Reader, raw: Any, path: tuple[Any, ...]) -> str:
+    url = r.text(raw, path, limit=2000)
+    _no_password_in_url(r, url, path)
+    try:
+        return hub_client.hub_base(url)
+    except UsageError as exc:
+        if exc.key == "hub.url-insecure":
+            raise ConfigError("agent.config.hub-insecure", **r.at(path), value=url[:80]) from None
+        raise ConfigError("agent.config.bad-hub", **r.at(path), value=url[:80]) from None
+
+
+def _hub_token(r: _Reader, section: Mapping[str, Any], path: tuple[Any, ...], environ: Mapping[str, str]) -> Secret:
+    """``token_file`` or ``token_env``; with neither, the variable ``cyberscan submit`` reads
+    (CYBERSCAN_HUB_TOKEN). The token's own rules are those of :func:`cyberscan.share.client.read_token`."""
+    token = r.secret(section, path, "token", environ)
+    if token is None:
+        value = environ.get(hub_client.TOKEN_ENV, "").strip()
+        if not value:
+            raise ConfigError("agent.config.hub-no-token", **r.at(path), variable=hub_client.TOKEN_ENV)
+        token = Secret(value, f"env {hub_client.TOKEN_ENV}")
+    given = (*path, "token_file") if "token_file" in section else (*path, "token_env") if "token_env" in section else path
+    if (len(token.value) > hub_client.MAX_TOKEN_BYTES or not token.value.isascii()
+            or any(c.isspace() or not c.isprintable() for c in token.value)):
+        raise ConfigError("agent.config.hub-bad-token", **r.at(given), source=token.source)
+    return token
+
+
+def _share(r: _Reader, raw: Any, environ: Mapping[str, str]) -> Share | None:
+    """The ``share:`` section. Everything in it is checked, also with ``submit: false``; the token is
+    only read when it is needed (``submit: true``)."""
+    p = ("share",)
+    section = r.mapping(raw, p, {"submit", "hub", "token", "token_file", "token_env", "ca_bundle", "sector", "size",
+                                 "province", "identity_folder", "timeout"})
+    submit = r.flag(section.get("submit", False), (*p, "submit"))
+    hub = _hub_url(r, section["hub"], (*p, "hub")) if "hub" in section else None
+    sector = _choice(r, section, p, "sector", SECTORS) if "sector" in section else None
+    size = _choice(r, section, p, "size", SIZES) if "size" in section else None
+    province = _choice(r, section, p, "province", [*PROVINCES, "none"]) if "province" in section else None
+    ca_bundle = str(r.file(section["ca_bundle"], (*p, "ca_bundle"))) if "ca_bundle" in section else None
+    folder = r.folder(section["identity_folder"], (*p, "identity_folder")) if "identity_folder" in section else None
+    timeout = r.number(section.get("timeout", 15), (*p, "timeout"), 1, 300)
+    if "token" in section:
+        raise ConfigError("agent.config.secret-inline", **r.at((*p, "token")), name="token")
+    if not submit:
+        return None
+    for name, value in (("hub", hub), ("sector", sector), ("size", size)):
+        if value is None:
+            raise ConfigError("agent.config.missing", **r.at((*p, name)), name=name)
+    assert hub is not None and sector is not None and size is not None
+    token = _hub_token(r, section, p, environ)
+    organisation = Organisation(sector, size, None if province in (None, "none") else province)
+    return Share(hub, token, organisation, ca_bundle, folder, timeout)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -554,9 +641,7 @@ def parse_config(text: str, *, where: str, base: Path | None = None, environ: Ma
     catalogue_dirs = tuple(r.folder(v, ("options", "catalogue", i) if isinstance(catalogue_raw, list)
                                     else ("options", "catalogue"))
                            for i, v in enumerate(r.texts(catalogue_raw, ("options", "catalogue"))))
-    share = _share(r, top.get("share"))
-    if share:
-        raise ConfigError("agent.config.share-unavailable", **r.at(("share", "submit")))
+    share = _share(r, top.get("share"), env)
     return AgentConfig(
         path=where,
         domains=domains,

@@ -41,6 +41,7 @@ log = logging.getLogger("cyberscan.agent")
 SIGNATURE_HEADER = "X-Cyberscan-Signature-256"
 DELIVERY_HEADER = "X-Cyberscan-Delivery"
 TIMESTAMP_HEADER = "X-Cyberscan-Timestamp"
+HUB_CHANNEL = "hub"  # the outbox rows of summaries for DEN's hub: sent by .sharing, never here
 
 
 class DeliveryError(Exception):
@@ -148,10 +149,12 @@ def enqueue(tables: AgentTables, message: Message, channels: Mapping[str, Sender
 
 def flush(tables: AgentTables, channels: Mapping[str, Sender], rules: Rules, now: datetime, lang: str,
           *, stop: Callable[[], bool] = lambda: False) -> tuple[int, int]:
-    """Try every due message once; returns (delivered, failed). Never raises for a delivery problem."""
+    """Try every due message once; returns (delivered, failed). Never raises for a delivery problem.
+    A message for a channel that is no longer configured is abandoned; the hub's rows are not
+    messages and are left to :mod:`.sharing`."""
     delivered = failed = 0
     stamp = now.isoformat(timespec="seconds")
-    for row in tables.due(stamp):
+    for row in tables.due(stamp, not_channels=(HUB_CHANNEL,)):
         if stop():
             break
         message = Message.from_dict(row.message)
@@ -181,5 +184,5 @@ def flush(tables: AgentTables, channels: Mapping[str, Sender], rules: Rules, now
     return delivered, failed
 
 
-__all__ = ["DELIVERY_HEADER", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "DeliveryError", "backoff", "enqueue", "flush",
+__all__ = ["DELIVERY_HEADER", "HUB_CHANNEL", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "DeliveryError", "backoff", "enqueue", "flush",
            "send_email", "send_webhook", "senders", "signature", "webhook_body"]

@@ -12,6 +12,9 @@
 3. After ``confirm_after`` seconds the affected checks are probed again (:mod:`.confirm`); the
    confirmed assessment is saved in the history and :func:`.alerts.settle` decides what is said.
 4. One message with everything worth saying goes into the outbox and out (:mod:`.deliver`).
+5. With ``share: {submit: true}``, the anonymous summary of each domain's (complete) assessment goes
+   into the outbox too and is submitted to DEN's hub (:mod:`.sharing`); a hub that is down or
+   refuses never fails the round, the summaries wait for the next try.
 
 A round stopped by SIGTERM while it scans or waits stores nothing half: it is recorded as
 interrupted. Once the saving has begun it is finished first.
@@ -42,7 +45,9 @@ from ..questionnaire import Answers, parse_answers
 from ..registry import Registry
 from ..risks import parse_risks
 from ..serialize import to_jsonable
+from ..share import identity
 from ..texts import say
+from . import sharing
 from .alerts import (
     CANNOT_CHECK,
     LEVEL,
@@ -61,7 +66,7 @@ from .alerts import (
 from .config import AgentConfig
 from .confirm import affected_checks, merge, probe_again
 from .dates import dated
-from .deliver import Sender, enqueue, flush, senders
+from .deliver import HUB_CHANNEL, Sender, enqueue, flush, senders
 from .messages import Message, compose
 
 log = logging.getLogger("cyberscan.agent")
@@ -104,6 +109,8 @@ def prepare(config: AgentConfig, lang: str) -> Setup:
     profile = catalogue_mod.profile(cat, config.profile)
     setup = Setup(config, cat, registry, profile, lang, senders(config.email, config.webhook))
     read_inputs(setup)
+    if config.share is not None:
+        identity.load(config.share.identity_folder)  # a broken organisation file is said at the start
     return setup
 
 
@@ -342,8 +349,9 @@ class Round:
         # from here on everything is written: a SIGTERM waits for it
         items: list[Item] = []
         detail: dict[str, Any] = {"domains": {}, "blind": blind, "unscannable": {}}
+        finals: dict[str, Assessment] = {}
         for domain, plan in plans.items():
-            final = plan.confirmed or plan.first
+            final = finals[domain] = plan.confirmed or plan.first
             saved = self.store.save(final)
             score = den_scores(final.readiness)[0]
             plan.meta.unscannable = None
@@ -378,12 +386,30 @@ class Round:
                 items.append(Item(CANNOT_CHECK, domain, f"domain|{domain}", params={"rounds": meta.blind,
                                                                                      "reason": reason}))
             _save_meta(self.store, domain, meta, iso(started))
+        queued = self._queue_for_hub(finals)
         message = self._tell(items, number, started)
         detail["items"] = [{"kind": i.kind, "domain": i.domain, "key": i.key} for i in items]
         detail["message"] = message.id if message is not None else None
+        if config.share is not None:
+            detail["hub"] = {"queued": queued, **self._submit().to_dict()}
         self.store.agent.finish_round(number, OK, iso(self.clock()), detail)
         self.store.agent.prune(iso(started - KEEP_SENT))
         return RoundResult(number, OK, tuple(items), message, detail)
+
+    def _queue_for_hub(self, finals: Mapping[str, Assessment]) -> int:
+        """The summaries of this round's assessments into the outbox, the first domain of the
+        configuration last: the hub keeps an organisation's latest summary of a quarter."""
+        share = self.setup.config.share
+        if share is None:
+            return 0
+        found = sharing.summaries(dict(reversed(list(finals.items()))), share, self.lang)
+        return sharing.queue(self.store.agent, found, self.clock(), self.lang)
+
+    def _submit(self) -> sharing.Sent:
+        share = self.setup.config.share
+        if share is None or self.cancel.is_set():  # stopped: the summaries wait in the outbox
+            return sharing.Sent()
+        return sharing.send_due(self.store.agent, share, self.rules, self.clock(), self.lang, stop=self.cancel.is_set)
 
     def _network_back(self) -> None:
         _states, meta, _raw = _load(self.store, AGENT)
@@ -423,10 +449,34 @@ class Round:
         return stored
 
 
+def _outbox_channels(setup: Setup) -> dict[str, Any] | None:
+    """The outbox rows this setup sends (as :meth:`AgentTables.due` selects them), None: none. Alerts
+    are only sent when a channel is configured, the hub's summaries only when sharing is on: rows
+    that nothing sends wait, and never wake the agent."""
+    alerts, hub = bool(setup.channels), setup.config.share is not None
+    if alerts and hub:
+        return {}
+    if alerts:
+        return {"not_channels": (HUB_CHANNEL,)}
+    if hub:
+        return {"channels": (HUB_CHANNEL,)}
+    return None
+
+
+def next_delivery(store: Store, setup: Setup) -> str | None:
+    """When the outbox next has something to try that this setup sends (ISO time), or None."""
+    selected = _outbox_channels(setup)
+    return None if selected is None else store.agent.next_due(**selected)
+
+
 def deliver_due(store: Store, setup: Setup, *, cancel: threading.Event | None = None,
                 clock: Callable[[], datetime] = utcnow) -> tuple[int, int]:
-    """Retry the outbox's due messages (between rounds)."""
-    if not setup.channels:
-        return 0, 0
-    return flush(store.agent, setup.channels, setup.config.rules, clock(), setup.lang,
-                 stop=(cancel.is_set if cancel is not None else (lambda: False)))
+    """Retry the outbox's due messages and the hub's due summaries (before a round and between rounds);
+    returns (delivered, failed) of the messages."""
+    stop = cancel.is_set if cancel is not None else (lambda: False)
+    done = (0, 0)
+    if setup.channels:
+        done = flush(store.agent, setup.channels, setup.config.rules, clock(), setup.lang, stop=stop)
+    if setup.config.share is not None and not stop():
+        sharing.send_due(store.agent, setup.config.share, setup.config.rules, clock(), setup.lang, stop=stop)
+    return done

@@ -3,8 +3,9 @@
 Each round runs under the store's agent lock (:mod:`.lock`). In the long-running mode the next round
 is due one schedule step after the last round that started (read from the round log in the store,
 so a restart does not scan again at once, and a missed round is caught up once). Between rounds the
-outbox is retried when its next attempt comes. SIGTERM (or Ctrl-C) sets the stop event: a scan or
-a pause ends at once, a write in progress is finished, and :func:`serve` returns.
+outbox (messages, and the hub's summaries when sharing is on) is retried when its next attempt
+comes. SIGTERM (or Ctrl-C) sets the stop event: a scan or a pause ends at once, a write in progress
+is finished, and :func:`serve` returns.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..history import HistoryError, Store
 from ..history.agentstore import RUNNING
 from ..texts import say
 from .lock import describe, round_lock
-from .rounds import ERROR, FAILED, OK, Round, RoundResult, Setup, deliver_due, utcnow
+from .rounds import ERROR, FAILED, OK, Round, RoundResult, Setup, deliver_due, next_delivery, utcnow
 from .schedule import Every, next_round
 
 log = logging.getLogger("cyberscan.agent")
@@ -61,9 +62,9 @@ def serve(store: Store, setup: Setup, *, cancel: threading.Event, clock: Callabl
             if due != announced:
                 log.info(say("agent.log.next", setup.lang, when=due.isoformat(timespec="seconds")))
                 announced = due
-            outbox = store.agent.next_due()
+            outbox = next_delivery(store, setup)
             wake = due
-            if outbox is not None and setup.channels:
+            if outbox is not None:
                 retry_at = datetime.fromisoformat(outbox)
                 if retry_at <= now:
                     deliver_due(store, setup, cancel=cancel, clock=clock)

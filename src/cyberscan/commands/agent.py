@@ -56,12 +56,7 @@ def stop_on_signals(lang: str) -> Iterator[threading.Event]:
 
 
 def _warn_about_secrets(config: AgentConfig, lang: str) -> None:
-    secrets = []
-    if config.email is not None and config.email.smtp.password is not None:
-        secrets.append(config.email.smtp.password)
-    if config.webhook is not None and config.webhook.secret is not None:
-        secrets.append(config.webhook.secret)
-    for secret in secrets:
+    for secret in config.secrets:
         if secret.world_readable:
             log.warning(say("agent.log.secret-readable", lang, source=secret.source))
 
@@ -94,6 +89,8 @@ def command(ctx: click.Context, config_path: Path, run_once: bool, check_only: b
         click.echo(say("agent.config-ok", language, path=str(config_path), domains=len(config.domains),
                        schedule=config.schedule.describe(),
                        channels=", ".join(config.channels) or say("agent.no-channels", language)))
+        if config.share is not None:
+            click.echo(say("agent.config-share", language, hub=config.share.hub, source=config.share.token.source))
         sys.exit(EXIT_OK)
     try:
         store = open_store(config.db)
@@ -104,6 +101,10 @@ def command(ctx: click.Context, config_path: Path, run_once: bool, check_only: b
                      store=f"{display(store.where)} ({describe(store)})"))
         if not config.channels:
             log.warning(say("agent.log.no-channels", language))
+        if config.share is not None:
+            org = config.share.organisation
+            log.info(say("agent.log.sharing", language, hub=config.share.hub, sector=org.sector, size=org.size,
+                         province=org.province or "-"))
         try:
             if run_once:
                 result = once(store, setup, cancel=stop)

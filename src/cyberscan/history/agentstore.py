@@ -144,18 +144,37 @@ class AgentTables:
 
     # -------------------------------------------------------------- outbox
 
-    def enqueue(self, channel: str, message: Mapping[str, Any], now: str) -> int:
+    def enqueue(self, channel: str, message: Mapping[str, Any], now: str, *, not_before: str | None = None) -> int:
+        """A message for ``channel``, first tried at once (or at ``not_before``, when that is later)."""
+        first = not_before if not_before is not None and not_before > now else now
         with self._write():
             return self._db.insert(
                 "INSERT INTO agent_outbox (created, channel, message, attempts, next_attempt, last_error, sent, gave_up) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (now, channel, _dump(dict(message)), 0, now, None, None, None))
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (now, channel, _dump(dict(message)), 0, first, None, None, None))
 
-    def due(self, now: str, *, limit: int = 50) -> list[Outgoing]:
-        """Undelivered messages whose next attempt is due, oldest first."""
+    @staticmethod
+    def _channels(channels: Sequence[str] | None, not_channels: Sequence[str]) -> tuple[str, list[str]]:
+        """The SQL condition (and its parameters) of a selection of channels: only ``channels`` (None:
+        every one), without ``not_channels``."""
+        conditions, params = [""], []
+        if channels is not None:
+            conditions.append(f"(channel IN ({', '.join('?' for _ in channels) or 'NULL'}))")
+            params += list(channels)
+        if not_channels:
+            conditions.append(f"NOT (channel IN ({', '.join('?' for _ in not_channels)}))")
+            params += list(not_channels)
+        return " AND ".join(conditions), params
+
+    def due(self, now: str, *, limit: int = 50, channels: Sequence[str] | None = None,
+            not_channels: Sequence[str] = ()) -> list[Outgoing]:
+        """Undelivered messages whose next attempt is due, oldest first (of ``channels`` only, when
+        given, and not of ``not_channels``)."""
+        where, params = self._channels(channels, not_channels)
         with self._guard():
             rows = self._db.query(
-                "SELECT id, created, channel, message, attempts, next_attempt, last_error FROM agent_outbox "
-                "WHERE sent IS NULL AND gave_up IS NULL AND next_attempt <= ? ORDER BY id LIMIT ?", (now, limit))
+                "SELECT id, created, channel, message, attempts, next_attempt, last_error FROM agent_outbox "  # noqa: S608
+                f"WHERE sent IS NULL AND gave_up IS NULL AND next_attempt <= ?{where} ORDER BY id LIMIT ?",
+                (now, *params, limit))
         return [Outgoing(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3]), int(r[4]), str(r[5]),
                          str(r[6]) if r[6] is not None else None) for r in rows]
 
@@ -168,11 +187,25 @@ class AgentTables:
         return [Outgoing(int(r[0]), str(r[1]), str(r[2]), json.loads(r[3]), int(r[4]), str(r[5]),
                          str(r[6]) if r[6] is not None else None) for r in rows]
 
-    def next_due(self) -> str | None:
-        """When the earliest undelivered message is next tried (ISO time), or None."""
+    def next_due(self, *, channels: Sequence[str] | None = None, not_channels: Sequence[str] = ()) -> str | None:
+        """When the earliest undelivered message (of the channels selected as in :meth:`due`) is next
+        tried (ISO time), or None."""
+        where, params = self._channels(channels, not_channels)
         with self._guard():
-            rows = self._db.query("SELECT MIN(next_attempt) FROM agent_outbox WHERE sent IS NULL AND gave_up IS NULL")
+            rows = self._db.query("SELECT MIN(next_attempt) FROM agent_outbox "  # noqa: S608
+                                  f"WHERE sent IS NULL AND gave_up IS NULL{where}", tuple(params))
         return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def holds(self, channel: str, key: str, value: str) -> bool:
+        """Whether the outbox has a message for ``channel`` (waiting, sent or abandoned, until it is
+        pruned) with ``key: value`` in it, at any depth, e.g. a summary's ``submission_id``: how the
+        agent remembers what it already queued and sent."""
+        fragment = _dump({key: value})[1:-1]  # "key":"value", as _dump writes it inside any message
+        pattern = "%" + fragment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        with self._guard():
+            rows = self._db.query("SELECT 1 FROM agent_outbox WHERE channel = ? AND message LIKE ? ESCAPE '\\' LIMIT 1",
+                                  (channel, pattern))
+        return bool(rows)
 
     def delivered(self, number: int, when: str, attempts: int) -> None:
         with self._write():
