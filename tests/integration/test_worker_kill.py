@@ -31,16 +31,17 @@ def test_a_worker_killed_mid_task_loses_nothing(tmp_path: Path, redis_server: fi
     fixtures.need_root("the kill test")
     db = postgres_url(postgres_dsn)
     domains = ["slow.test", *(f"quick{i}.test" for i in range(5))]
-    visibility = 8.0  # longer than the slowest task here; the production default is 3600 s
+    scan_timeout = 4.0  # slow.test then takes some 5 s: time enough to kill its worker mid-task on a loaded machine
+    visibility = 15.0  # longer than the slowest task here; the production default is 3600 s
     with fixtures.CountingServer(hold=0.05) as web, \
             fixtures.zones_on(domains, web.address, hang=["slow.test MX"]) as dns, \
             fixtures.workers(2, ["--broker", redis_server.url, "--db", db, "--allow-private", "--concurrency", "1",
                                  "--per-address", "8", "--visibility-timeout", str(visibility)], tmp_path) as running:
         sent = fixtures.submit(fixtures.targets_file(tmp_path, domains), redis_server.url, db, dns.nameserver,
-                               "--no-wait")
+                               "--no-wait", scan_timeout=scan_timeout)
         assert sent.returncode == 0, sent.stderr
         batch = fixtures.batch_id(sent.stderr)
-        victim = fixtures.wait_for(lambda: next((w for w in running if "assessing slow.test" in w.text()), None), 60)
+        victim = fixtures.wait_for(lambda: next((w for w in running if "assessing slow.test" in w.text()), None), 120)
         victim.kill()
         killed = time.monotonic()
         with open_store(db) as store:
