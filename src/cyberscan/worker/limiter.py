@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from importlib import resources
 
 import redis
 from redis.backoff import NoBackoff
@@ -48,49 +49,14 @@ POLL_MAX = 0.1
 # KEYS: leases, next start. ARGV: limit, interval ms, lease ms, token, longest wait ms.
 # Returns {1, wait ms} when taken (start after wait ms), {0, -1} when full, {0, wait ms} when the
 # next start is further away than the caller may wait.
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
-  return {0, -1}
-end
-local interval = tonumber(ARGV[2])
-local start = now
-if interval > 0 then
-  local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if nxt > start then start = nxt end
-  if start - now > tonumber(ARGV[5]) then
-    return {0, start - now}
-  end
-  redis.call('SET', KEYS[2], start + interval, 'PX', start - now + interval + 1000)
-end
-redis.call('ZADD', KEYS[1], start + tonumber(ARGV[3]), ARGV[4])
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]) + 1000)
-return {1, start - now}
-"""
+_ACQUIRE = "acquire.lua"  # next to this module: Lua, run inside Redis
 
 # KEYS: leases. ARGV: lease ms, tokens... Renews the tokens still held; returns those that were lost.
-_RENEW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local lost = {}
-for i = 2, #ARGV do
-  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
-  if score and tonumber(score) >= now then
-    redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[i])
-  else
-    redis.call('ZREM', KEYS[1], ARGV[i])
-    lost[#lost + 1] = ARGV[i]
-  end
-end
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then
-  redis.call('PEXPIREAT', KEYS[1], tonumber(last[2]) + 1000)
-end
-return lost
-"""
+_RENEW = "renew.lua"
+
+
+def _script(name: str) -> str:
+    return resources.files("cyberscan.worker").joinpath(name).read_text(encoding="utf-8")
 
 
 class LimiterUnavailable(Interrupted):
@@ -114,8 +80,8 @@ class RedisLimiter:
         self._client = redis.Redis.from_url(
             url, socket_timeout=call_timeout, socket_connect_timeout=call_timeout, retry=Retry(NoBackoff(), 0),
             health_check_interval=0, client_name="cyberscan-limiter")
-        self._acquire = self._client.register_script(_ACQUIRE)
-        self._renew = self._client.register_script(_RENEW)
+        self._acquire = self._client.register_script(_script(_ACQUIRE))
+        self._renew = self._client.register_script(_script(_RENEW))
         self._lock = threading.Lock()
         self._held: dict[str, list[str]] = {}
         self._listeners: list[Callable[[BaseException], None]] = []
