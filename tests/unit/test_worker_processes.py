@@ -71,4 +71,4 @@ def test_an_unreachable_limiter_is_retried_with_backoff_and_the_domain_stored_on
         limiter.stop()
     assert watch.returncode == 0, watch.stderr + log[-3000:]
     fixtures.assert_exactly_once(db, fixtures.batch_id(sent.stderr), domains)
-    assert "limiter unavailable while assessing museum.test" in log
+    assert "will retry (1 of 10): limiter-failed: museum.test" in log  # a retry, the limiter named

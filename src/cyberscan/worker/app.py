@@ -90,7 +90,7 @@ def make_app(broker: str, *, queue: str = DEFAULT_QUEUE, visibility_timeout: flo
               max_retries=MAX_RETRIES)
     def assess_item(self: Task, item: Any) -> None:
         if settings is None:
-            raise RuntimeError("this cyberscan app only sends tasks")
+            raise RuntimeError("make_app(settings=None) is send-only")  # a programming error, never a user's
         try:
             current(settings).run(item)
         except Transient as exc:

@@ -176,7 +176,7 @@ class Process:
         if self.limiter.failures != failures or cancel.is_set() or (
                 isinstance(result, Assessment) and not result.complete):
             self._forget_shared(item.batch, shared)
-            raise Transient(f"limiter unavailable while assessing {item.domain}")
+            raise Transient(f"limiter-failed: {item.domain}")  # the shared limiter failed meanwhile
         return result
 
     def _record(self, store: Store, item: Item, key: str, params: Mapping[str, Any]) -> None:
