@@ -42,6 +42,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("cyberscan.commands.share", "compare_cmd"),
     "hub": ("cyberscan.commands.share", "hub_group"),
     "agent": ("cyberscan.commands.agent", "command"),
+    "worker": ("cyberscan.commands.worker", "worker_group"),
 }
 
 

@@ -618,6 +618,17 @@ class Store:
         return {str(d): BatchItem(str(d), int(a) if a is not None else None,
                                   json.loads(f) if f is not None else None, str(t)) for d, a, f, t in rows}
 
+    def batch_item(self, batch_id: str, domain: str) -> BatchItem | None:
+        """One item of a batch if it is done, else None (one indexed row: a worker asks before scanning)."""
+        with self._guard():
+            rows = self._db.query("SELECT domain, assessment_id, failure, finished FROM batch_items WHERE batch_id = ? "
+                                  "AND domain = ?", (batch_id, domain))
+        if not rows:
+            return None
+        name, number, failure, finished = rows[0]
+        return BatchItem(str(name), int(number) if number is not None else None,
+                         json.loads(failure) if failure is not None else None, str(finished))
+
     def _insert(self, record: Record, facts_id: int, judgement: bytes,
                 titles: Mapping[tuple[str, int], tuple[str, str]]) -> int:
         s = record.summary
