@@ -5,6 +5,7 @@ limiter that goes away is retried, never a result. (A worker killed mid-task: te
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,3 +73,25 @@ def test_an_unreachable_limiter_is_retried_with_backoff_and_the_domain_stored_on
     assert watch.returncode == 0, watch.stderr + log[-3000:]
     fixtures.assert_exactly_once(db, fixtures.batch_id(sent.stderr), domains)
     assert "will retry (1 of 10): limiter-failed: museum.test" in log  # a retry, the limiter named
+
+
+def test_scan_targets_with_a_broker_hands_the_batch_to_the_workers(
+        tmp_path: Path, redis_server: fixtures.RedisServer, db: str) -> None:
+    """`cyberscan scan --targets FILE --broker URL --db URL` queues the batch for the workers and waits for
+    them, as `worker submit` does; an option the workers set themselves is refused before anything is sent."""
+    domains = [f"archief{i}.test" for i in range(3)]
+    path = fixtures.targets_file(tmp_path, domains)
+    with fixtures.CountingServer(hold=0.0) as web, fixtures.zones_on(domains, web.address) as dns, \
+            fixtures.workers(1, ["--broker", redis_server.url, "--db", db, "--allow-private", "--concurrency", "2"],
+                             tmp_path):
+        common = ["--lang", "en", "scan", "--targets", str(path), "--broker", redis_server.url, "--db", db,
+                  "--allow-private", "--nameserver", dns.nameserver, "--timeout", "1.5", "--no-progress"]
+        refused = subprocess.run([*fixtures.CYBERSCAN, *common, "--per-address", "2"], capture_output=True, text=True,
+                                 timeout=60, check=False)
+        assert refused.returncode == 2 and "--per-address does not go with --broker" in refused.stderr
+        with open_store(db) as store:
+            assert store.count() == 0  # nothing was queued
+        done = subprocess.run([*fixtures.CYBERSCAN, *common], capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "3 domains assessed, 0 could not be scanned" in done.stderr
+    fixtures.assert_exactly_once(db, fixtures.batch_id(done.stderr), domains)

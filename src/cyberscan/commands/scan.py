@@ -149,6 +149,7 @@ def confirm_authorised(targets: Sequence[str], lang: str) -> bool:
 @click.option("--targets", "targets_file", type=click.Path(path_type=Path), metavar=h("metavar.file"),
               help=h("opt.targets"))
 @click.option("--resume", is_flag=True, help=h("opt.resume"))
+@click.option("--broker", metavar="URL", default=None, help=h("opt.broker"))
 @click.option("--processes", type=click.IntRange(1, 64), default=None, help=h("opt.processes"))
 @click.option("--parallel", type=click.IntRange(1, 4096), default=BATCH_PARALLEL, show_default=True,
               help=h("opt.parallel"))
@@ -183,6 +184,7 @@ def command(
     parallel: int,
     per_address: int,
     pace: float,
+    broker: str | None,
 ) -> None:
     language = lang_of(lang)
     if targets_file is not None:
@@ -197,7 +199,7 @@ def command(
         fail("batch.no-domains", EXIT_USAGE, language)
     else:
         for name, option in (("resume", "--resume"), ("processes", "--processes"), ("parallel", "--parallel"),
-                             ("per_address", "--per-address"), ("pace", "--pace")):
+                             ("per_address", "--per-address"), ("pace", "--pace"), ("broker", "--broker")):
             if click.get_current_context().get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
                 fail("batch.needs-targets", EXIT_USAGE, language, option=option)
     cat, registry = load_catalogue(catalogue_dirs, lang=language)
@@ -210,9 +212,10 @@ def command(
                               authorised=authorised, per_host_connections=per_address)
         if options.ports and not authorised:
             fail("batch.ports-need-authorised", EXIT_USAGE, language)
+        if broker is not None:
+            broker_command(targets_file, broker=broker, db=db, profile=profile, options=options, resume=resume,
+                           no_progress=no_progress, lang=language)
         risks = read_risks(risks_file, lang=language) if risks_file else ()
-        # Here `--targets FILE --broker URL` will hand the batch to the Celery queue (`cyberscan worker`)
-        # instead of scanning on this machine: same targets, options, profile and fingerprint.
         batch_command(targets_file, cat=cat, registry=registry, profile=profile, options=options, risks=risks,
                       output=output, db=db, lang=language, resume=resume, processes=processes, parallel=parallel,
                       pace=pace, fail_on=fail_on, no_progress=no_progress)
@@ -349,6 +352,30 @@ def batch_command(path: Path, *, cat: Catalogue, registry: Registry, profile: Pr
     if fail_on != "none" and result.fail_rank >= Severity(fail_on).rank:
         sys.exit(EXIT_FINDINGS)
     sys.exit(EXIT_OK)
+
+
+def broker_command(path: Path, *, broker: str, db: str | None, profile: Profile, options: ScanOptions, resume: bool,
+                   no_progress: bool, lang: str) -> NoReturn:
+    """``scan --targets FILE --broker URL``: hand the batch to the Celery workers (``cyberscan worker``)
+    as ``cyberscan worker submit`` does, wait for them with progress, then exit with the batch's code.
+    What the workers set themselves (trusted CAs, the per-address limit and pacing, accepted risks that
+    are files on this machine, where summaries go) is refused here rather than silently ignored."""
+    given = click.get_current_context().get_parameter_source
+    for name, option in (("ca_bundle", "--ca-bundle"), ("risks_file", "--accepted"), ("processes", "--processes"),
+                         ("parallel", "--parallel"), ("per_address", "--per-address"), ("pace", "--pace"),
+                         ("output", "--output"), ("fail_on", "--fail-on")):
+        if given(name) is not click.core.ParameterSource.DEFAULT:
+            fail("batch.not-with-broker", EXIT_USAGE, lang, option=option)
+    # the Celery side is imported only when a batch goes to the workers
+    from ..batch import read_targets
+    from .worker import enqueue
+
+    try:
+        targets = read_targets(path)
+    except ConfigError as exc:
+        fail_with(exc, EXIT_USAGE, lang)
+    sys.exit(enqueue(targets, broker=broker, db=db, profile=profile.id, options=options,
+                     resume=resume, wait=True, show_progress=not no_progress, lang=lang))
 
 
 def _ca_bundle(value: str | None, lang: str) -> str | None:
