@@ -361,7 +361,8 @@ def section_tls(state: control.State, args: argparse.Namespace) -> dict[str, Any
             return client("bash", "-c", script)
         result["testssl_matched"] = repeat("testssl.sh -p -E -S (protocols, suites per protocol, certificate)",
                                            each(["-p", "-E", "-S"]), runs)
-        result["testssl_default"] = repeat("testssl.sh, default run", each([]), args.repeats_testssl)
+        if not args.skip_testssl_default:  # about three minutes a run
+            result["testssl_default"] = repeat("testssl.sh, default run", each([]), args.repeats_testssl)
     base = cyber["median_s"]
     for key in ("sslyze_matched", "sslyze_default", "testssl_matched", "testssl_default"):
         if key in result:
@@ -755,6 +756,7 @@ def main() -> None:
     parser.add_argument("--repeats-testssl", type=int, default=3)
     parser.add_argument("--batch", type=int, nargs="*", default=[100, 1000, 5000])
     parser.add_argument("--batch-zero-rtt", type=int, nargs="*", default=[100])
+    parser.add_argument("--skip-testssl-default", action="store_true", help="only testssl.sh with sslyze's coverage")
     parser.add_argument("--batch-mode", choices=("targets", "args"), default="targets",
                         help="targets: cyberscan scan --targets FILE (the batch mode); args: the domains on the "
                              "command line, one process and a JSON report (the baseline's way)")
