@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 U = TypeVar("U")
 
+CACHE_MIN = 4_000  # DNS answers a process keeps at least (one scan asks a few hundred)
+CACHE_PER_WORKER = 40  # and per probe thread (a batch process runs 4 threads per domain in flight)
 SLOT_SLICE = 0.25  # seconds between cancel checks while a connection waits for its slot
 SLOT_QUEUE_LIMIT = 600.0  # seconds a connection may wait for its turn at one address (then: timeout)
 
@@ -554,7 +556,10 @@ class Shared:
                  cancel: threading.Event | None = None, patient: bool = False) -> None:
         self.limiter: Limiter = limiter or LocalLimiter(per_address, interval)
         self.patient = patient  # a batch: waiting for a connection slot is not an endpoint's time
-        self.cache = cache if cache is not None else ResolverCache()
+        # Sized by what is in flight, not by the batch: a domain's scan re-reads its own answers within
+        # seconds and a provider's (MX, NS, SPF includes) stay read, so they keep their place; a bigger
+        # cache only holds answers of domains long done (about 6 KB each: 20,000 were 115 MB a process).
+        self.cache = cache if cache is not None else ResolverCache(max(CACHE_MIN, CACHE_PER_WORKER * workers))
         self.cancel = cancel or threading.Event()
         self.pool = Pool(workers, name="probe")
         self.reaper = Reaper(self.cancel)
