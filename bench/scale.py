@@ -31,6 +31,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -360,7 +361,8 @@ def section_tls(state: control.State, args: argparse.Namespace) -> dict[str, Any
             return client("bash", "-c", script)
         result["testssl_matched"] = repeat("testssl.sh -p -E -S (protocols, suites per protocol, certificate)",
                                            each(["-p", "-E", "-S"]), runs)
-        result["testssl_default"] = repeat("testssl.sh, default run", each([]), args.repeats_testssl)
+        if not args.skip_testssl_default:  # about three minutes a run
+            result["testssl_default"] = repeat("testssl.sh, default run", each([]), args.repeats_testssl)
     base = cyber["median_s"]
     for key in ("sslyze_matched", "sslyze_default", "testssl_matched", "testssl_default"):
         if key in result:
@@ -448,13 +450,109 @@ def _count_errors(report: Path) -> dict[str, int]:
     return dict(counts)
 
 
-def run_batch(state: control.State, count: int, work: Path, *, prefix: list[str] | None = None) -> dict[str, Any]:
+class TreeMemory:
+    """Samples, every ``every`` seconds, the memory of a process and all its descendants (the batch
+    forks its scanning processes): the sum of their RSS (shared pages counted once per process: an
+    upper bound) and of their PSS (shared pages split between the processes that share them: what the
+    tree really holds), from /proc/PID/smaps_rollup. /usr/bin/time -v reports only the largest single
+    process. The peaks and the most processes seen at once are kept."""
+
+    def __init__(self, root: int, every: float = 0.25) -> None:
+        self.root = root
+        self.every = every
+        self.peak_rss_kb = 0
+        self.peak_pss_kb = 0
+        self.max_processes = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _tree(self) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+        out, todo = [], [self.root]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            todo.extend(children.get(pid, ()))
+        return out
+
+    def sample(self) -> None:
+        rss = pss = count = 0
+        for pid in self._tree():
+            try:
+                text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            except OSError:
+                continue
+            m_rss = re.search(r"^Rss:\s+(\d+) kB", text, re.M)
+            m_pss = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+            if m_rss:
+                count += 1
+                rss += int(m_rss.group(1))
+                pss += int(m_pss.group(1)) if m_pss else 0
+        self.samples += 1
+        self.peak_rss_kb = max(self.peak_rss_kb, rss)
+        self.peak_pss_kb = max(self.peak_pss_kb, pss)
+        self.max_processes = max(self.max_processes, count)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+
+def batch_cmd(targets: Path, work: Path, ca: str, *extra: str) -> list[str]:
+    """``cyberscan scan --targets FILE``: the batch mode (forked scanning processes, one writer to the
+    history database, the summary streamed to ``work/cyberscan-batch.{csv,json}``)."""
+    return client(str(VENV / "cyberscan"), "scan", "--targets", str(targets), "--nameserver", NS, "--ca-bundle", ca,
+                  "--allow-private", "-o", f"{work}/", "--db", str(work / "history.db"), "--no-progress", *extra)
+
+
+def _summary_counts(summary: Path) -> dict[str, Any]:
+    """States of the summary's rows and result statuses summed over the assessed domains."""
+    data = json.loads(summary.read_text())
+    states: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+    incomplete = 0
+    for row in data.get("rows", []):
+        states[row.get("state", "")] += 1
+        statuses.update(row.get("counts") or {})
+        incomplete += 0 if row.get("complete", True) else 1
+    return {"states": dict(states), "statuses": dict(statuses), "incomplete": incomplete,
+            "complete": data.get("complete"), "done": data.get("done"), "total": data.get("total")}
+
+
+def run_batch(state: control.State, count: int, work: Path, *, mode: str = "targets",
+              extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One batch of the first ``count`` domains: ``mode`` "targets" (``scan --targets FILE``, the batch
+    mode) or "args" (every domain on the command line, one process, a JSON report: the old way)."""
     domains = state.names[:count]
-    report = work / f"batch-{count}.json"
-    timing = work / f"time-{count}.txt"
-    cmd = ["/usr/bin/time", "-v", "-o", str(timing), *scan_cmd(domains, report, state.ca_file)]
-    if prefix:
-        cmd = [*prefix, *cmd]
+    run_dir = work / f"{mode}-{count}"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    timing = run_dir / "time.txt"
+    report = run_dir / "report.json"
+    if mode == "targets":
+        targets = run_dir / "targets.txt"
+        targets.write_text("\n".join(domains) + "\n")
+        scan = batch_cmd(targets, run_dir, state.ca_file, *extra)
+    else:
+        scan = scan_cmd(domains, report, state.ca_file)
+    cmd = ["/usr/bin/time", "-v", "-o", str(timing), *scan]
     loads: list[float] = []
     stop = threading.Event()
 
@@ -464,26 +562,33 @@ def run_batch(state: control.State, count: int, work: Path, *, prefix: list[str]
 
     sampler = threading.Thread(target=sample, daemon=True)
     before = wait_quiet(limit=60)
-    estate0 = estate_cpu()
-    busy0, total0 = _cpu_busy()
-    sampler.start()
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - start
-    stop.set()
-    busy1, total1 = _cpu_busy()
-    estate1 = estate_cpu()
+    with measuring():
+        load_start = os.getloadavg()
+        estate0 = estate_cpu()
+        busy0, total0 = _cpu_busy()
+        sampler.start()
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        with TreeMemory(proc.pid) as memory:
+            output, _ = proc.communicate()
+        wall = time.perf_counter() - start
+        stop.set()
+        busy1, total1 = _cpu_busy()
+        estate1 = estate_cpu()
+        load_end = os.getloadavg()
     text = timing.read_text()
 
     def field(name: str) -> str:
         m = re.search(rf"{re.escape(name)}: (.+)", text)
         return m.group(1).strip() if m else ""
 
+    # user and system time of the process and every descendant it waited for (the scanning processes)
     user, system = float(field("User time (seconds)") or 0), float(field("System time (seconds)") or 0)
-    rss_mb = int(field("Maximum resident set size (kbytes)") or 0) / 1024
+    largest_mb = int(field("Maximum resident set size (kbytes)") or 0) / 1024
     cores = os.cpu_count() or 1
     machine_cpu = (busy1 - busy0) / (total1 - total0) * cores * wall if total1 > total0 else 0.0
-    result = {
+    result: dict[str, Any] = {
+        "mode": mode,
         "domains": count,
         "wall_s": wall,
         "domains_per_minute": count / wall * 60,
@@ -491,38 +596,57 @@ def run_batch(state: control.State, count: int, work: Path, *, prefix: list[str]
         "cpu_system_s": system,
         "cpu_s": user + system,
         "cpu_per_domain_ms": (user + system) / count * 1000,
-        "peak_rss_mb": rss_mb,
+        "peak_rss_tree_mb": memory.peak_rss_kb / 1024,  # sum over the process tree (shared pages per process)
+        "peak_pss_tree_mb": memory.peak_pss_kb / 1024,  # sum of proportional set sizes (shared pages split)
+        "largest_process_rss_mb": largest_mb,  # /usr/bin/time -v: the largest single process
+        "processes_max": memory.max_processes,
+        "memory_samples": memory.samples,
         "machine_cpu_s": machine_cpu,
         "estate_cpu_s": estate1 - estate0,  # BIND, nginx, Postfix, the delayer
         "other_cpu_s": machine_cpu - user - system,  # the estate and anything else on the machine
+        "load_avg_start": [round(x, 2) for x in load_start],
+        "load_avg_end": [round(x, 2) for x in load_end],
         "load_avg_max": max(loads, default=os.getloadavg()[0]),
+        "load_avg_median": statistics.median(loads) if loads else load_start[0],
         "machine_busy_before": round(before, 2),
-        "exit": done.returncode,
-        "report_mb": report.stat().st_size / 1e6 if report.exists() else 0,
-        "statuses": _count_errors(report) if report.exists() else {},
+        "exit": proc.returncode,
+        "extra_args": list(extra),
     }
-    if done.returncode not in (0, 1):
-        result["stderr"] = done.stderr[-2000:]
-    log(f"  {count} domains: {wall:.1f} s, {result['domains_per_minute']:.0f} a minute, CPU {user + system:.1f} s "
-        f"({result['cpu_per_domain_ms']:.0f} ms a domain), peak RSS {rss_mb:.0f} MB, estate "
-        f"{result['estate_cpu_s']:.0f} CPU s, all others {result['other_cpu_s']:.0f} CPU s, load max {result['load_avg_max']:.1f}, errors "
-        f"{result['statuses'].get('error', 0)}, report {result['report_mb']:.0f} MB")
-    report.unlink(missing_ok=True)
+    if mode == "targets":
+        summary = run_dir / "cyberscan-batch.json"
+        result["summary"] = _summary_counts(summary) if summary.exists() else {}
+        result["statuses"] = result["summary"].get("statuses", {})
+        history = run_dir / "history.db"
+        result["history_mb"] = history.stat().st_size / 1e6 if history.exists() else 0
+        result["summary_mb"] = sum(p.stat().st_size for p in run_dir.glob("cyberscan-batch.*")) / 1e6
+    else:
+        result["report_mb"] = report.stat().st_size / 1e6 if report.exists() else 0
+        result["statuses"] = _count_errors(report) if report.exists() else {}
+    if proc.returncode not in (0, 1):
+        result["output"] = output[-2000:]
+    log(f"  {count} domains ({mode}): {wall:.1f} s, {result['domains_per_minute']:.0f} a minute, CPU {user + system:.1f} s "
+        f"({result['cpu_per_domain_ms']:.0f} ms a domain), peak tree RSS {result['peak_rss_tree_mb']:.0f} MB "
+        f"(PSS {result['peak_pss_tree_mb']:.0f} MB, {memory.max_processes} processes; largest one "
+        f"{largest_mb:.0f} MB), estate {result['estate_cpu_s']:.0f} CPU s, all others "
+        f"{result['other_cpu_s']:.0f} CPU s, load {load_start[0]:.1f} at start, max {result['load_avg_max']:.1f}, "
+        f"errors {result['statuses'].get('error', 0)}, exit {proc.returncode}")
+    shutil.rmtree(run_dir, ignore_errors=True)
     return result
 
 
 def section_batch(state: control.State, args: argparse.Namespace) -> dict[str, Any]:
-    log(f"Batch: {args.batch} domains in one cyberscan scan (RTT {state.rtt_ms:g} ms)")
+    log(f"Batch: {args.batch} domains in one cyberscan scan ({args.batch_mode}; RTT {state.rtt_ms:g} ms)")
     work = Path(tempfile.mkdtemp(prefix="csb-batch-"))
-    out: dict[str, Any] = {"rtt_ms": state.rtt_ms, "runs": []}
+    out: dict[str, Any] = {"rtt_ms": state.rtt_ms, "mode": args.batch_mode, "runs": []}
     for count in args.batch:
         if count > state.domains:
             log(f"  {count}: the estate has only {state.domains} domains")
             continue
-        out["runs"].append(run_batch(state, count, work))
+        out["runs"].append(run_batch(state, count, work, mode=args.batch_mode, extra=tuple(args.batch_args)))
     if args.batch_zero_rtt and not args.keep_rtt:
         control.set_rtt(0)
-        out["runs_at_0ms"] = [run_batch(state, count, work) for count in args.batch_zero_rtt if count <= state.domains]
+        out["runs_at_0ms"] = [run_batch(state, count, work, mode=args.batch_mode, extra=tuple(args.batch_args))
+                              for count in args.batch_zero_rtt if count <= state.domains]
         control.set_rtt(args.rtt)
     runs = out["runs"]
     if len(runs) >= 2:
@@ -532,8 +656,8 @@ def section_batch(state: control.State, args: argparse.Namespace) -> dict[str, A
             "n_factor": factor,
             "wall_factor": b["wall_s"] / a["wall_s"],
             "cpu_factor": b["cpu_s"] / a["cpu_s"],
-            "rss_factor": b["peak_rss_mb"] / a["peak_rss_mb"],
-            "rss_mb_per_1000_domains": (b["peak_rss_mb"] - a["peak_rss_mb"]) / (b["domains"] - a["domains"]) * 1000,
+            "rss_factor": b["peak_rss_tree_mb"] / a["peak_rss_tree_mb"],
+            "rss_mb_per_1000_domains": (b["peak_rss_tree_mb"] - a["peak_rss_tree_mb"]) / (b["domains"] - a["domains"]) * 1000,
         }
         log(f"  growth {a['domains']} -> {b['domains']} (x{factor:g}): wall x{out['growth']['wall_factor']:.1f}, "
             f"CPU x{out['growth']['cpu_factor']:.1f}, RSS x{out['growth']['rss_factor']:.1f} "
@@ -556,8 +680,13 @@ def section_profile(state: control.State, args: argparse.Namespace) -> dict[str,
     # gil: only the thread holding the GIL, i.e. where Python spends CPU; wall: every thread, waiting too
     for mode, extra in (("gil", ["--gil"]), ("wall", ["--idle"])):
         raw = work / f"{mode}.txt"
-        scan = scan_cmd(state.names[: args.profile_domains], work / "r.json", state.ca_file)
-        cmd = client(pyspy, "record", "--format", "raw", "-r", "200", "-o", str(raw), *extra, "--",
+        targets = work / "targets.txt"
+        targets.write_text("\n".join(state.names[: args.profile_domains]) + "\n")
+        batch_dir = work / f"batch-{mode}"
+        batch_dir.mkdir()
+        scan = batch_cmd(targets, batch_dir, state.ca_file)
+        # --subprocesses: the batch's scanning processes are forked children of the writer
+        cmd = client(pyspy, "record", "--format", "raw", "-r", "200", "--subprocesses", "-o", str(raw), *extra, "--",
                      *scan[scan.index(net.CLIENT_NS) + 1 :])
         subprocess.run(cmd, capture_output=True, text=True, check=False)
         if not raw.exists():
@@ -627,6 +756,12 @@ def main() -> None:
     parser.add_argument("--repeats-testssl", type=int, default=3)
     parser.add_argument("--batch", type=int, nargs="*", default=[100, 1000, 5000])
     parser.add_argument("--batch-zero-rtt", type=int, nargs="*", default=[100])
+    parser.add_argument("--skip-testssl-default", action="store_true", help="only testssl.sh with sslyze's coverage")
+    parser.add_argument("--batch-mode", choices=("targets", "args"), default="targets",
+                        help="targets: cyberscan scan --targets FILE (the batch mode); args: the domains on the "
+                             "command line, one process and a JSON report (the baseline's way)")
+    parser.add_argument("--batch-args", type=shlex.split, default=[],
+                        help="more options for the batch's cyberscan scan, in one string: --batch-args='--processes 3'")
     parser.add_argument("--profile-domains", type=int, default=100)
     parser.add_argument("--sslyze", default="/tmp/cs-bench-sslyze/bin/sslyze")
     parser.add_argument("--py-spy", default="/tmp/cs-bench-sslyze/bin/py-spy")

@@ -68,14 +68,14 @@ def summary(data: dict[str, Any]) -> str:
     if "batch" in data:
         b = data["batch"]
         out.append(f"| domains in one run (RTT {b['rtt_ms']:g} ms) | wall | domains/min | CPU (user+sys) | CPU/domain | "
-                   "peak RSS | estate CPU | machine load max | error results | JSON report |")
+                   "peak RSS | estate CPU | machine load max | error results | report or history |")
         out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         rows = [(r, b["rtt_ms"]) for r in b.get("runs", [])] + [(r, 0) for r in b.get("runs_at_0ms", [])]
         for r, rtt in rows:
             label = f"{r['domains']:,}" + ("" if rtt == b["rtt_ms"] else f" (at {rtt:g} ms)")
             out.append(f"| {label} | {r['wall_s']:.1f} s | {r['domains_per_minute']:.0f} | {r['cpu_s']:.1f} s | "
-                       f"{r['cpu_per_domain_ms']:.0f} ms | {r['peak_rss_mb']:.0f} MB | {r['estate_cpu_s']:.0f} s | "
-                       f"{r['load_avg_max']:.1f} | {r['statuses'].get('error', 0)} | {r['report_mb']:.0f} MB |")
+                       f"{r['cpu_per_domain_ms']:.0f} ms | {r.get('peak_rss_tree_mb', r.get('peak_rss_mb', 0)):.0f} MB | {r['estate_cpu_s']:.0f} s | "
+                       f"{r['load_avg_max']:.1f} | {r['statuses'].get('error', 0)} | {r.get('report_mb', r.get('history_mb', 0)):.0f} MB |")
         g = b.get("growth")
         if g:
             out.append("")

@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--rtt", type=float, default=20.0, help="round-trip time in milliseconds")
     sub.add_parser("down", help="stop everything and remove the namespaces")
     sub.add_parser("status", help="what runs")
+    sub.add_parser("restart", help="start again the servers that stopped (nothing rebuilt)")
     rtt = sub.add_parser("rtt", help="change the round-trip time")
     rtt.add_argument("ms", type=float)
     run = sub.add_parser("exec", help="run a command in the client namespace")
@@ -42,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "down":
         control.down(args.dir)
     elif args.command == "status":
+        print(json.dumps(control.status(args.dir), indent=2))
+    elif args.command == "restart":
+        control.restart(args.dir)
         print(json.dumps(control.status(args.dir), indent=2))
     elif args.command == "rtt":
         control.set_rtt(args.ms, args.dir)

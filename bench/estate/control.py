@@ -158,6 +158,62 @@ def up(count: int, rtt_ms: float, folder: Path = DEFAULT_DIR) -> State:
     return state
 
 
+def restart(folder: Path = DEFAULT_DIR) -> State:
+    """Start again, from the files already built, every server of the estate that is no longer running
+    (something outside the estate stopped it); a running one is left alone. Nothing is rebuilt."""
+    state = State.load(folder)
+    if not net.exists():
+        raise RuntimeError("the namespaces are gone: run `down` and `up`")
+
+    def alive(name: str) -> bool:
+        pid = state.pids.get(name, -1)
+        if pid < 0:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    if not alive("delay"):
+        log = folder / "delay.log"
+        seen = log.read_text().count("delayer: queue") if log.exists() else 0
+        delayer = _spawn(_in_ns(sys.executable, "-m", "bench.estate.delay", "--queue", str(net.QUEUE),
+                                "--delay-file", str(folder / "rtt_ms")), folder / "delay.log")
+        state.pids["delay"] = delayer.pid
+        state.save()
+        _wait("delayer", lambda: log.read_text().count("delayer: queue") > seen, delayer, log, 15)
+        _log(f"delayer started again (pid {delayer.pid})")
+    if not alive("named"):
+        named = _spawn(_in_ns("/usr/sbin/named", "-g", "-c", str(folder / "zones" / "named.conf")),
+                       folder / "named.log")
+        state.pids["named"] = named.pid
+        state.save()
+        last = state.names[-1]
+        _wait("named", lambda: subprocess.run(_in_ns(sys.executable, "-c", (
+            "import sys, dns.message, dns.query\n"
+            f"r = dns.query.udp(dns.message.make_query({last!r}, 'SOA'), {plan.RESOLVER!r}, timeout=1)\n"
+            "sys.exit(0 if r.rcode() == 0 else 1)\n")), capture_output=True, check=False).returncode == 0,
+            named, folder / "named.log", 600)
+        _log(f"named started again (pid {named.pid})")
+    if not alive("nginx"):
+        conf = folder / "nginx" / "nginx.conf"
+        nginx = _spawn(_in_ns("/usr/sbin/nginx", "-p", str(conf.parent), "-c", str(conf), "-g", "daemon off;"),
+                       folder / "nginx.log")
+        state.pids["nginx"] = nginx.pid
+        state.save()
+        _wait("nginx", lambda: _tcp_ready(plan.HOSTING[-1], 443), nginx, folder / "nginx.log", 300)
+        _log(f"nginx started again (pid {nginx.pid})")
+    last_mail = plan.MAIL_PROVIDERS[-1].hosts[-1][1]
+    if not _tcp_ready(last_mail, 25, banner=True):
+        subprocess.run(_in_ns("/usr/sbin/postfix", "-c", state.postfix_dir, "start"), capture_output=True,
+                       text=True, check=False)
+        _wait("postfix", lambda: _tcp_ready(last_mail, 25, banner=True), None,
+              Path(state.postfix_dir) / "maillog", 60)
+        _log("postfix started again")
+    return state
+
+
 def set_rtt(rtt_ms: float, folder: Path = DEFAULT_DIR) -> None:
     """Change the delay without restarting the delayer (no packet is dropped)."""
     state = State.load(folder)

@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 U = TypeVar("U")
 
+CACHE_MIN = 4_000  # DNS answers a process keeps at least (one scan asks a few hundred)
+CACHE_PER_WORKER = 40  # and per probe thread (a batch process runs 4 threads per domain in flight)
 SLOT_SLICE = 0.25  # seconds between cancel checks while a connection waits for its slot
 SLOT_QUEUE_LIMIT = 600.0  # seconds a connection may wait for its turn at one address (then: timeout)
 
@@ -554,7 +556,10 @@ class Shared:
                  cancel: threading.Event | None = None, patient: bool = False) -> None:
         self.limiter: Limiter = limiter or LocalLimiter(per_address, interval)
         self.patient = patient  # a batch: waiting for a connection slot is not an endpoint's time
-        self.cache = cache if cache is not None else ResolverCache()
+        # Sized by what is in flight, not by the batch: a domain's scan re-reads its own answers within
+        # seconds and a provider's (MX, NS, SPF includes) stay read, so they keep their place; a bigger
+        # cache only holds answers of domains long done (about 6 KB each: 20,000 were 115 MB a process).
+        self.cache = cache if cache is not None else ResolverCache(max(CACHE_MIN, CACHE_PER_WORKER * workers))
         self.cancel = cancel or threading.Event()
         self.pool = Pool(workers, name="probe")
         self.reaper = Reaper(self.cancel)
@@ -765,13 +770,16 @@ class Endpoint:
         return self.deadline.timeout(self._per_read, f"{self.address}: deadline")
 
     @contextlib.contextmanager
-    def connect(self, port: int) -> Iterator[socket.socket]:
+    def connect(self, port: int, *, slot_taken: bool = False) -> Iterator[socket.socket]:
         """A TCP connection to ``address:port``, cut by the reaper at the deadline or on cancel.
 
         Raises ProbeTimeout/Interrupted when it was cut (whatever was read meanwhile) or no connection
         slot for this address came free before the deadline, OSError when no connection could be made.
+        ``slot_taken``: the caller already took this connection's slot (:meth:`take_free_slot`); it is
+        released when the connection ends, however it ends.
         """
-        self._wait_for_slot(port)
+        if not slot_taken:
+            self._wait_for_slot(port)
         try:
             sock = socket.create_connection((self.address, port), timeout=self.timeout)
             watch = self._reaper.watch(sock, self.deadline)
@@ -795,6 +803,21 @@ class Endpoint:
         finally:
             self._slot.release()
 
+
+    def take_slot(self, port: int) -> None:
+        """Take a connection slot of this address, waiting as :meth:`connect` does, for a
+        ``connect(port, slot_taken=True)`` that follows; raises as :meth:`connect` does for its slot."""
+        self._wait_for_slot(port)
+
+    def take_free_slot(self) -> bool:
+        """Take a connection slot of this address only if one is free now; never waits.
+
+        For a connection opened ahead by a thread that still holds another connection to the address:
+        such a thread must never wait for a slot, or two walks that each hold one and wait for a second
+        would wait for each other (with patient batch slots, until ``SLOT_QUEUE_LIMIT``)."""
+        if self.deadline.cancelled or self.deadline.remaining <= 0:
+            return False
+        return bool(self._slot.acquire(timeout=0.0))
 
     def _wait_for_slot(self, port: int) -> None:
         """Take a connection slot of this address.

@@ -293,12 +293,33 @@ def exchange(sock: socket.socket, *, version: int, suites: Iterable[int], server
 class Ahead:
     """A connection to the endpoint opened in a pool thread while the previous ClientHello of a suite
     walk is still on its way, so the next one goes out without waiting for a TCP handshake. It counts
-    against the address's connection limit and the endpoint's deadline like any other."""
+    against the address's connection limit and the endpoint's deadline like any other.
+
+    It is only opened when a slot of the address is free at once (:meth:`open`): the walk that asks for
+    it still holds the connection of the current hello, and a thread holding one slot must never wait
+    for a second (walks side by side on one shared address would wait for each other)."""
 
     def __init__(self, ep: Endpoint, port: int) -> None:
+        """Use :meth:`open`; here the slot of the connection is already taken."""
         self._stack = contextlib.ExitStack()
         stack = self._stack
-        self._future: Future[socket.socket] = fanout.start(lambda: stack.enter_context(ep.connect(port)))
+        self._future: Future[socket.socket] = fanout.start(
+            lambda: stack.enter_context(ep.connect(port, slot_taken=True)))
+
+    @classmethod
+    def waiting(cls, ep: Endpoint, port: int) -> Ahead:
+        """A connection whose slot this thread waits for now (it must hold no other slot of the
+        address); raises ProbeTimeout/Interrupted as :meth:`Endpoint.connect` does for its slot."""
+        ep.take_slot(port)
+        return cls(ep, port)
+
+    @classmethod
+    def open(cls, ep: Endpoint, port: int) -> Ahead | None:
+        """An ahead connection, or None when no slot of the address is free right now (the next hello
+        then opens its own connection, after this one has ended and given its slot back)."""
+        if not ep.take_free_slot():
+            return None
+        return cls(ep, port)
 
     def use(self, body: Callable[[socket.socket], ServerFlight]) -> ServerFlight:
         """``body(sock)`` on the opened connection, which is closed after it; raises what connecting
@@ -401,7 +422,9 @@ def scan_version(
             # from the second hello on the version is known to be accepted, so another hello follows
             # unless this one is refused: open its connection now (at most one is ever opened for nothing)
             if not first and enumerate_suites and len(remaining) >= 2 and attempts < max_attempts:
-                ahead = Ahead(ep, port)
+                if conn is None:  # this hello's own slot first (waiting while holding none), then the next's
+                    conn = Ahead.waiting(ep, port)
+                ahead = Ahead.open(ep, port)
             try:
                 if conn is None:
                     flight = hello(ep, port, version=version, suites=offer, server_name=server_name, preamble=preamble)
