@@ -345,6 +345,20 @@ def test_the_default_store_is_in_the_user_data_folder_and_cyberscan_db_chooses_a
     assert location(None) == str(tmp_path / "chosen.sqlite") and location("x.sqlite") == "x.sqlite"
 
 
+def test_a_sqlite_url_is_its_file_and_an_unknown_scheme_is_refused(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from cyberscan.history.store import location
+
+    monkeypatch.chdir(tmp_path)
+    with open_store(f"sqlite:///{tmp_path}/h.sqlite") as store:  # sqlite:////abs/h.sqlite
+        assert store.where == f"{tmp_path}/h.sqlite"
+    assert location("sqlite:///relative.sqlite") == "relative.sqlite"
+    with pytest.raises(HistoryError) as refused:
+        open_store("mysql://scan@db/cyberscan")
+    assert refused.value.key == "history.unknown-scheme" and "mysql://" in str(refused.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.sqlite"]  # no folder named "sqlite:" or "mysql:"
+
+
 def test_an_unreachable_postgresql_is_a_clear_error_without_the_password() -> None:
     import socket
 

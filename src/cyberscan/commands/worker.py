@@ -55,7 +55,10 @@ PLAIN_EVERY = 10.0  # seconds between progress lines when standard error is not 
 
 
 def _store_url(db: str | None, lang: str) -> str:
-    where = location(db)
+    try:
+        where = location(db)
+    except HistoryError as exc:
+        fail_with(exc, EXIT_USAGE, lang)
     if not where.startswith(("postgresql://", "postgres://")):
         fail("worker.needs-postgres", EXIT_USAGE, lang, path=where)
     return where

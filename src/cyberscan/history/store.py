@@ -107,8 +107,15 @@ def default_path() -> Path:
 
 
 def location(db: str | os.PathLike[str] | None = None) -> str:
-    """The store to use: ``db``, else ``CYBERSCAN_DB``, else the default file."""
+    """The store to use: ``db``, else ``CYBERSCAN_DB``, else the default file. A ``sqlite:///PATH`` URL
+    (as SQLAlchemy and Django write it: ``sqlite:////abs/h.db``, ``sqlite:///relative.db``) is its file;
+    any other ``scheme://`` than PostgreSQL's is refused (it would otherwise become a folder's name)."""
     chosen = os.fspath(db) if db else os.environ.get(ENV_DB, "").strip()
+    if chosen.startswith("sqlite:///"):
+        return chosen.removeprefix("sqlite:///") or str(default_path())
+    scheme = chosen.partition("://")[0]
+    if "://" in chosen and not is_url(chosen) and scheme.replace("+", "").isalnum():
+        raise HistoryError("history.unknown-scheme", scheme=scheme)
     return chosen or str(default_path())
 
 
