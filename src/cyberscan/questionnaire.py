@@ -252,9 +252,22 @@ def parse_questionnaire(raw: Any, where: str = "data/questions.yaml") -> Questio
     return Questionnaire(int(raw.get("version", 1)), sections, questions)
 
 
+_PARSED: dict[int, tuple[Any, Questionnaire]] = {}  # id(raw) -> (raw, its questionnaire); raw kept, so no id reuse
+_PARSED_MAX = 16
+
+
 def questionnaire(catalogue: Catalogue) -> Questionnaire:
-    """The catalogue's questionnaire (an empty one when the catalogue has none)."""
-    return parse_questionnaire(catalogue.extras.get("questions"))
+    """The catalogue's questionnaire (an empty one when the catalogue has none), parsed once per loaded
+    catalogue (every scan's actions ask for it: a batch would parse it again for every domain)."""
+    raw = catalogue.extras.get("questions")
+    hit = _PARSED.get(id(raw))
+    if hit is not None and hit[0] is raw:
+        return hit[1]
+    parsed = parse_questionnaire(raw)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[id(raw)] = (raw, parsed)
+    return parsed
 
 
 def selected(qn: Questionnaire, profile: Profile | None) -> list[Question]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import heapq
+import ipaddress
 import itertools
 import logging
 import os
@@ -39,6 +40,7 @@ from typing import Any, Protocol, TypeVar
 
 import dns.exception
 import dns.flags
+import dns.message
 import dns.name
 import dns.nameserver
 import dns.rdataclass
@@ -439,15 +441,78 @@ class ResolverCache(dns.resolver.CacheBase):
                 self._used.discard(key)
 
 
+def _same_address(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:
+        return ipaddress.ip_address(a.split("%")[0]) == ipaddress.ip_address(b.split("%")[0])
+    except ValueError:
+        return False
+
+
+class UdpNameserver(dns.nameserver.Do53Nameserver):
+    """``Do53Nameserver`` with a leaner UDP exchange (about 90 queries a domain: the batch is CPU-bound).
+
+    dnspython's ``dns.query.udp`` makes a new ``epoll`` selector for every wait, so a query costs a
+    socket, two selectors and a dozen system calls. This one sends and receives on a fresh socket
+    (so a fresh source port, as before) with the socket's own timeout (one ``poll`` per wait), and
+    accepts an answer exactly as ``dns.query.receive_udp`` does with the arguments ``Do53Nameserver``
+    gives it (``ignore_unexpected``, ``ignore_errors``, ``raise_on_truncation``): a datagram from
+    another address, one that does not parse or that is no response to this query is ignored and
+    the wait goes on; a truncated response raises ``dns.message.Truncated`` (the resolver then asks
+    over TCP). A query over TCP (``max_size``) or from a given source is dnspython's own."""
+
+    def query(self, request: dns.message.QueryMessage, timeout: float, source: str | None, source_port: int,
+              max_size: bool, one_rr_per_rrset: bool = False, ignore_trailing: bool = False) -> dns.message.Message:
+        if max_size or source is not None or source_port:
+            return super().query(request, timeout, source, source_port, max_size, one_rr_per_rrset, ignore_trailing)
+        wire = request.to_wire()
+        begin = time.time()
+        expiration = begin + timeout
+        family = socket.AF_INET6 if ":" in self.address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(max(timeout, 0.0))
+            try:
+                sock.sendto(wire, (self.address, self.port))
+                while True:
+                    left = expiration - time.time()
+                    if left <= 0:
+                        raise dns.exception.Timeout
+                    sock.settimeout(left)
+                    data, sender = sock.recvfrom(65535)
+                    if not (_same_address(str(sender[0]), self.address) and sender[1] == self.port):
+                        continue  # ignore_unexpected
+                    received = time.time()
+                    try:
+                        response = dns.message.from_wire(data, keyring=request.keyring, request_mac=request.mac,
+                                                         one_rr_per_rrset=one_rr_per_rrset,
+                                                         ignore_trailing=ignore_trailing, raise_on_truncation=True)
+                    except dns.message.Truncated as exc:
+                        partial: dns.message.Message = exc.message()  # type: ignore[no-untyped-call]
+                        if not request.is_response(partial):
+                            continue
+                        raise
+                    except Exception:  # noqa: BLE001, S112 - ignore_errors: a malformed datagram is not the answer
+                        continue
+                    if not request.is_response(response):
+                        continue
+                    response.time = received - begin
+                    return response
+            except TimeoutError as exc:
+                raise dns.exception.Timeout from exc
+
+
 def make_resolver(options: ScanOptions, cache: dns.resolver.CacheBase | None = None) -> dns.resolver.Resolver:
     """A resolver that asks the configured nameservers in turn: each attempt waits ``timeout``, all
     attempts of one lookup together at most ``BUDGETS['dns']`` times it (so a silent first nameserver
     never uses up the time of the second)."""
     if options.nameservers:
         res = dns.resolver.Resolver(configure=False)
-        res.nameservers = [dns.nameserver.Do53Nameserver(ns.address, ns.port) for ns in options.nameservers]
+        res.nameservers = [UdpNameserver(ns.address, ns.port) for ns in options.nameservers]
     else:
         res = dns.resolver.Resolver(configure=True)
+        res.nameservers = [UdpNameserver(ns.address, ns.port) if type(ns) is dns.nameserver.Do53Nameserver else ns
+                           for ns in res.nameservers]
     servers = max(1, min(len(res.nameservers), int(BUDGETS["dns"])))
     res.timeout = options.timeout
     res.lifetime = options.timeout * servers
@@ -943,4 +1008,4 @@ class ProbeContext:
 
 
 __all__ = ["Deadline", "Endpoint", "Limiter", "LocalLimiter", "OutOfScope", "Pool", "ProbeContext", "Reaper",
-           "ResolverCache", "Run", "Shared", "Slot", "make_resolver", "run_all"]
+           "ResolverCache", "Run", "Shared", "Slot", "UdpNameserver", "make_resolver", "run_all"]
