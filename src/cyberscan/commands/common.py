@@ -7,8 +7,13 @@ Exit codes: see :mod:`.base` (also in README.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 
 from .. import catalogue as catalogue_mod
 from .. import registry as registry_mod
@@ -17,6 +22,7 @@ from ..errors import ConfigError
 from ..models import AcceptedRisk
 from ..questionnaire import Answers, parse_answers
 from ..risks import parse_risks
+from ..texts import say
 from .base import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -88,3 +94,25 @@ def read_risks(path: Path, *, lang: str) -> tuple[AcceptedRisk, ...]:
         return parse_risks(content, where=str(path))
     except ConfigError as exc:
         fail_with(exc, EXIT_USAGE, lang)
+
+
+@contextlib.contextmanager
+def stoppable(lang: str, announce: str | None = None) -> Iterator[threading.Event]:
+    """An event that the first Ctrl-C (or SIGTERM) sets, saying the text ``announce`` if given; the
+    second one exits at once (code 130)."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            sys.stderr.write("\n")
+            sys.exit(EXIT_INTERRUPTED)
+        stop.set()
+        if announce is not None:
+            sys.stderr.write("\n" + say(announce, lang) + "\n")
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -14,14 +14,10 @@ scan crashed); 4 the history or the summary could not be written; 130 interrupte
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any, NoReturn
 
 import click
@@ -54,6 +50,7 @@ from .common import (
     pick_profile,
     read_answers,
     read_risks,
+    stoppable,
 )
 from .help import h
 from .history import db_option, report_extra, save_scan, store_for_scan
@@ -83,26 +80,6 @@ def exit_code(assessment: Assessment, fail_on: str) -> int:
     failing = any(r.status is Status.FAIL and r.severity.rank >= threshold and r.accepted is None
                   for r in assessment.results)
     return EXIT_FINDINGS if failing else EXIT_OK
-
-
-@contextlib.contextmanager
-def stoppable(lang: str) -> Iterator[threading.Event]:
-    """An event that the first Ctrl-C (or SIGTERM) sets; the second one exits at once."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            sys.stderr.write("\n")
-            sys.exit(EXIT_INTERRUPTED)
-        stop.set()
-        click.echo("\n" + say("scan.stopping", lang), err=True)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def confirm_authorised(targets: Sequence[str], lang: str) -> bool:
@@ -255,7 +232,7 @@ def command(
         authorised=authorised,
     )
     show_progress = not no_progress and sys.stderr.isatty()
-    with stoppable(language) as stop:
+    with stoppable(language, "scan.stopping") as stop:
         try:
             if show_progress:
                 with click.progressbar(length=1, label=say("scan.progress", language), file=sys.stderr) as bar:
@@ -325,7 +302,7 @@ def batch_command(path: Path, *, cat: Catalogue, registry: Registry, profile: Pr
     def notify(key: str, **params: Any) -> None:
         echo(key, lang, **params)
 
-    with stoppable(lang) as stop:
+    with stoppable(lang, "scan.stopping") as stop:
         try:
             result = run_batch(request, store, stop=stop, progress=progress_for(sys.stderr, lang, show=not no_progress),
                                notify=notify)

@@ -11,17 +11,13 @@ when one of these runs. See docs/workers.md.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import socket
 import sys
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 import click
 
@@ -46,6 +42,7 @@ from .common import (
     lang_of,
     load_catalogue,
     pick_profile,
+    stoppable,
 )
 from .help import h
 
@@ -79,25 +76,6 @@ def _nameservers(values: Sequence[str], lang: str) -> tuple[Nameserver, ...]:
         except ValueError:
             raise click.BadParameter(say("option.bad-nameserver", lang, value=value), param_hint="--nameserver") from None
     return tuple(out)
-
-
-@contextlib.contextmanager
-def _stoppable(lang: str) -> Iterator[threading.Event]:
-    """An event the first Ctrl-C (or SIGTERM) sets; the second one exits at once."""
-    stop = threading.Event()
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            sys.stderr.write("\n")
-            sys.exit(EXIT_INTERRUPTED)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 # ----------------------------------------------------------------------------- enqueuing and waiting
@@ -172,7 +150,7 @@ def watch(batch_id: str, *, db: str, show_progress: bool | None = None, lang: st
 
     tty = sys.stderr.isatty()
     progress = _Progress(lang, tty=tty) if (show_progress if show_progress is not None else True) else None
-    with _stoppable(lang) as stop:
+    with stoppable(lang) as stop:
         try:
             info = wait(db, batch_id, progress=progress, stop=stop)
         except (HistoryError, WorkerError) as exc:
