@@ -85,7 +85,7 @@ def test_scan_targets_with_a_broker_hands_the_batch_to_the_workers(
             fixtures.workers(1, ["--broker", redis_server.url, "--db", db, "--allow-private", "--concurrency", "2"],
                              tmp_path):
         common = ["--lang", "en", "scan", "--targets", str(path), "--broker", redis_server.url, "--db", db,
-                  "--allow-private", "--nameserver", dns.nameserver, "--timeout", "1.5", "--no-progress"]
+                  "--allow-private", "--nameserver", dns.nameserver, "--timeout", "4", "--no-progress"]
         refused = subprocess.run([*fixtures.CYBERSCAN, *common, "--per-address", "2"], capture_output=True, text=True,
                                  timeout=60, check=False)
         assert refused.returncode == 2 and "--per-address does not go with --broker" in refused.stderr

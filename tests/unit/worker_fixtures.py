@@ -339,9 +339,11 @@ def targets_file(folder: Path, domains: list[str]) -> Path:
     return path
 
 
-def submit(path: Path, broker: str, db: str, nameserver: str, *extra: str, scan_timeout: float = 1.5,
+def submit(path: Path, broker: str, db: str, nameserver: str, *extra: str, scan_timeout: float = 4.0,
            timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """``cyberscan worker submit`` (in English) of a targets file, loopback addresses allowed."""
+    """``cyberscan worker submit`` (in English) of a targets file, loopback addresses allowed. The scan
+    timeout leaves the in-process DNS server (answering two workers' lookups at once) room on a
+    loaded machine: at 1.5 s two domains' preflights once went unanswered during a full test run."""
     return subprocess.run([*CYBERSCAN, "--lang", "en", "worker", "submit", str(path), "--broker", broker, "--db", db,
                            "--allow-private", "--nameserver", nameserver, "--timeout", str(scan_timeout), *extra],
                           capture_output=True, text=True, timeout=timeout, check=False)
