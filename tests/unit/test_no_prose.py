@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from cyberscan.version import USER_AGENT, __version__
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "cyberscan"
 HOME_PAGE = next(  # the demo museum's home page (long HTML), found by its opening
     n.value for n in ast.walk(ast.parse((SRC / "demo" / "museum.py").read_text(encoding="utf-8")))
@@ -32,7 +34,7 @@ PLACEHOLDER = "{}"  # what an f-string's formatted parts count as: never a word
 # (file under src/cyberscan, the literal or the f-string with {} for its formatted parts): reason.
 ALLOWED: dict[tuple[str, str], str] = {
     # --- not interface text: protocol data, page content of the fictional demo museum, identifiers
-    ("version.py", "cyberscan/{} (+https://github.com/cyberscan; readiness scan for heritage organisations)"):
+    ("version.py", USER_AGENT.replace(__version__, PLACEHOLDER, 1)):
         "the HTTP User-Agent sent to scanned servers: it identifies the tool to server operators",
     ("demo/museum.py", HOME_PAGE): "the web page of the fictional demo museum: content the demo scan fetches",
     ("demo/pki.py", "cyberscan demo CA"): "the subject name of the demo's own test certificate authority",
