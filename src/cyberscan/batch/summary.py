@@ -23,14 +23,14 @@ import csv
 import io
 import json
 import os
-import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 from ..actions import prioritise
 from ..assessment import Assessment
+from ..atomicfile import atomic_text
 from ..catalogue import Catalogue, Profile
 from ..errors import UsageError
 from ..history import BatchItem, Store
@@ -158,32 +158,6 @@ def check_symlink(path: Path) -> None:
         raise UsageError("output.symlink", path=str(path))
 
 
-@contextlib.contextmanager
-def atomic(path: Path) -> Iterator[IO[str]]:
-    """A text file written to a temporary file beside ``path`` and renamed over it when the block ends
-    without an error (as ``commands.output.write_atomic``, but streamed). Raises OSError."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    check_symlink(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
-
 def paths(stem: Path) -> tuple[Path, Path, Path]:
     """(CSV, JSON, rows journal) for a summary named ``stem`` (without suffix)."""
     return stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".json"), \
@@ -285,7 +259,7 @@ class SummaryWriter:
 
     def finish(self, rows: Iterable[Row], header: Mapping[str, Any]) -> None:
         """Write the CSV and the JSON of ``rows`` (in target order) atomically, streaming."""
-        with atomic(self.csv_path) as out_csv, atomic(self.json_path) as out_json:
+        with atomic_text(self.csv_path, newline="") as out_csv, atomic_text(self.json_path, newline="") as out_json:
             writer = csv.writer(out_csv)
             writer.writerow(csv_header(self.frameworks))
             head = json.dumps({"format": FORMAT, "version": VERSION, **header}, ensure_ascii=False, indent=1)
@@ -308,5 +282,5 @@ def read_csv(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
 
 
-__all__ = ["ASSESSED", "CRASHED", "NOT_SCANNED", "Row", "SummaryWriter", "atomic", "not_scanned", "paths",
+__all__ = ["ASSESSED", "CRASHED", "NOT_SCANNED", "Row", "SummaryWriter", "not_scanned", "paths",
            "read_csv", "read_summary", "row_from_store", "row_of"]

@@ -13,14 +13,13 @@ import contextlib
 import gzip
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import click
 
+from ..atomicfile import open_atomic
 from ..errors import UsageError
 from ..history import HistoryError, Record, Store, Summary, open_store
 from ..history.context import since, trend
@@ -120,24 +119,16 @@ def history_text(summaries: Sequence[Summary], where: str, domain: str | None, l
 
 @contextlib.contextmanager
 def _atomic_text(path: Path) -> Iterator[IO[str]]:
-    """A text stream that becomes ``path`` only when complete (gzip for ``.gz``)."""
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            binary: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb") if path.suffix == ".gz" else raw  # type: ignore[assignment]
-            with io.TextIOWrapper(binary, encoding="utf-8", newline="\n") as text:
-                yield text
-            if binary is not raw:
-                binary.close()
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.chmod(tmp, 0o600)  # answers and accepted risks are the organisation's own
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """A text stream that becomes ``path`` only when complete (gzip for ``.gz``); private (0600):
+    answers and accepted risks are the organisation's own."""
+    with open_atomic(path, mode=0o600) as raw:
+        binary: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="wb") if path.suffix == ".gz" else raw  # type: ignore[assignment]
+        text = io.TextIOWrapper(binary, encoding="utf-8", newline="\n")
+        yield text
+        text.flush()
+        text.detach()
+        if binary is not raw:
+            binary.close()  # the gzip trailer; the file itself stays open for open_atomic
 
 
 def _open_export(path: Path) -> IO[str]:
@@ -170,6 +161,8 @@ def history_cmd(domain: str | None, fmt: str, export_file: Path | None, import_f
                         count = store.export_to(stream)
                 except OSError as exc:
                     fail("file.unwritable", EXIT_IO, language, path=str(export_file), detail=exc.strerror or str(exc))
+                except UsageError as exc:  # a symbolic link
+                    fail_with(exc, EXIT_USAGE, language)
                 echo("history.exported", language, count=count, path=str(export_file))
                 return
             if import_file is not None:

@@ -7,13 +7,12 @@ as it was). A target that is a symbolic link is refused: cyberscan never writes 
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomicfile import write_atomic
 from ..errors import UsageError
 
 STDOUT = "-"
@@ -70,30 +69,4 @@ def check_writable(path: Path) -> None:
         raise UsageError("output.not-writable", path=str(path))
 
 
-def write_atomic(path: Path, content: str | bytes, *, mode: int = 0o644) -> None:
-    """Write ``content`` to ``path`` through a temporary file in the same folder and a rename.
-
-    Raises OSError (disk full, no permission); the target is then untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_symlink():
-        raise UsageError("output.symlink", path=str(path))
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-
+__all__ = ["Planned", "check_writable", "plan", "write_atomic"]

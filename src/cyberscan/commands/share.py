@@ -98,8 +98,8 @@ def _identity(sector: str | None, size: str | None, province: str | None, rotate
     org = Organisation(chosen_sector, chosen_size, chosen_province)
     try:
         ident, _ = identity.obtain(rotate=rotate, organisation=org)
-    except (OSError, ConfigError) as exc:
-        if isinstance(exc, ConfigError):
+    except (OSError, ConfigError, UsageError) as exc:  # UsageError: the identity file is a symbolic link
+        if isinstance(exc, (ConfigError, UsageError)):
             fail_with(exc, EXIT_USAGE, lang)
         fail("share.identity-unwritable", EXIT_IO, lang, detail=exc.strerror or str(exc))
     if rotate:

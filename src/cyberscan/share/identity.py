@@ -14,17 +14,15 @@ sees a new organisation, and the old trend ends.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from ..atomicfile import atomic_text
 from ..errors import ConfigError
 from .summary import PROVINCES, SECTORS, SIZES, Organisation
 
@@ -81,19 +79,9 @@ def save(identity: Identity, folder: Path | None = None) -> Path:
             "sector": org.sector if org else None, "size": org.size if org else None,
             "province": org.province if org else None}
     path = folder / FILE_NAME
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILE_NAME}.", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_text(path, mode=0o600) as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")
     return path
 
 
