@@ -584,19 +584,6 @@ def _lines(text_: str, where: str) -> _Lines:
     return _Lines(top, answers)
 
 
-def _iso_date(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()).isoformat()
-        except ValueError:
-            return None
-    return None
-
-
 def parse_answers(text_: str, catalogue: Catalogue, *, where: str = "answers") -> Answers:
     """Read an answers document: total on any YAML, so every problem is an :class:`AnswersFileError`
     (a ConfigError) naming the file, the line and, for an answer, the question id."""
@@ -626,7 +613,7 @@ def parse_answers(text_: str, catalogue: Catalogue, *, where: str = "answers") -
     if profile is not None and (not isinstance(profile, str) or not 0 < len(profile.strip()) <= 100):
         raise AnswersFileError("answers.bad-profile", where=where, line=line("profile"))
     updated = raw.get("updated")
-    if updated is not None and _iso_date(updated) is None:
+    if updated is not None and safeyaml.iso_date(updated) is None:
         raise AnswersFileError("answers.bad-updated", where=where, line=line("updated"))
     skipped_raw = raw.get("skipped") or []
     if not isinstance(skipped_raw, list) or not all(isinstance(s, str) for s in skipped_raw):
@@ -660,7 +647,7 @@ def parse_answers(text_: str, catalogue: Catalogue, *, where: str = "answers") -
         lang=lang.strip().lower(),
         profile=profile.strip() if isinstance(profile, str) else None,
         skipped=[s for s in skipped_raw if s in known],
-        updated=_iso_date(updated) if updated is not None else None,
+        updated=safeyaml.iso_date(updated) if updated is not None else None,
         lines=dict(lines.answers),
     )
 

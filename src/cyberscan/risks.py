@@ -18,8 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
 import yaml
 
@@ -48,19 +47,6 @@ def _lines(text: str, where: str) -> tuple[dict[str, int], list[int]]:
         if key.value == "accepted" and isinstance(value, yaml.SequenceNode):
             out = [item.start_mark.line + 1 for item in value.value]
     return top, out
-
-
-def _iso(value: Any) -> str | None:
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value.strip()).isoformat()
-        except ValueError:
-            return None
-    return None
 
 
 def parse_risks(text: str, *, where: str = "accepted") -> tuple[AcceptedRisk, ...]:
@@ -94,7 +80,7 @@ def parse_risks(text: str, *, where: str = "accepted") -> tuple[AcceptedRisk, ..
         kind = str(entry.get("kind") or "accepted")
         if kind not in KINDS:
             raise ConfigError("risks.bad-kind", where=where, line=line, value=kind[:40])
-        expires = _iso(entry.get("expires"))
+        expires = safeyaml.iso_date(entry.get("expires"))
         if expires is None:
             raise ConfigError("risks.bad-expires", where=where, line=line, value=str(entry.get("expires"))[:40])
         reason, who = str(entry.get("reason") or "").strip(), str(entry.get("who") or "").strip()

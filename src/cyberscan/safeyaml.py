@@ -13,6 +13,7 @@ nothing but :class:`ConfigError` on any text.
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import yaml
@@ -121,3 +122,18 @@ def compose(text: str, *, where: str) -> Any:
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def iso_date(value: Any) -> str | None:
+    """A date as YAML gives it (a date, a timestamp, or text such as ``2026-12-31``) as ISO text;
+    None for anything that is no date."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            return None
+    return None
