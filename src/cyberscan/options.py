@@ -84,7 +84,9 @@ class ScanOptions:
     ports: bool = False  # active port checks requested
     authorised: bool = False  # the user confirmed they may scan these hosts
     workers: int = 32
-    per_host_connections: int = 4
+    # connections to one address at once in one scan: a browser's six per host (a batch sets its own, 4 by
+    # default for the whole batch); at 4 a typical domain's TLS walk waited for slots (0.93 s -> 0.78 s)
+    per_host_connections: int = 6
 
     def __post_init__(self) -> None:
         check_timeout(self.timeout)
