@@ -25,6 +25,7 @@ journaled is in the store, and the summary is rebuilt from the journal and the s
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -183,6 +184,9 @@ class Batch:
         process: Any
         if self.forked:
             context = multiprocessing.get_context("fork")
+            # what the writer holds now (the catalogue, the registry, imported code) is inherited: frozen,
+            # the scanner's garbage collector never walks it, so its pages stay shared instead of copied
+            gc.freeze()
             mine, theirs = context.Pipe(duplex=True)
             others = [mine, *(s.conn for s in self._scanners if s.alive)]
             process = context.Process(target=child_main, args=(theirs, others, self.request.scan, self.limiter, number),

@@ -18,12 +18,13 @@ writer was killed): there is nothing it could still save.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import queue
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
@@ -96,6 +97,30 @@ def scan_one(job: Job, settings: ScanSettings, shared: Shared, cancel: threading
                     failure=("batch.crashed", {**params, "state": CRASHED}))
 
 
+TRIM_EVERY = 16  # domains between two returns of free heap memory to the system (a forked scanner)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to call
+        return None
+
+
+_TRIM = _malloc_trim()
+
+
+def give_back_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's ``malloc_trim``).
+
+    A scanning process frees most of what a domain's scan allocated once it is sent, but glibc keeps
+    freed memory in its arenas (one per busy thread), where pieces still in use pin whole pages: in a
+    1,000-domain batch each scanner held about 25 MB more than it used. Trimming every
+    ``TRIM_EVERY`` domains keeps the batch's memory near what it uses; elsewhere it does nothing."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
 def serve(conn: Connection, settings: ScanSettings, limiter: Limiter, *, forked: bool) -> None:
     """The loop of one scanning process (or, without fork, of a thread group in the writer's process)."""
     cancel = threading.Event()
@@ -103,15 +128,22 @@ def serve(conn: Connection, settings: ScanSettings, limiter: Limiter, *, forked:
     jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
     send_lock = threading.Lock()
 
+    finished = [0]
+
     def domain_thread() -> None:
         while (job := jobs.get()) is not None:
             done = scan_one(job, settings, shared, cancel)
             try:
                 with send_lock:
                     conn.send(done)
+                    finished[0] += 1
+                    trim = forked and finished[0] % TRIM_EVERY == 0
             except (OSError, EOFError, ValueError):
                 cancel.set()
                 return
+            del done
+            if trim:
+                give_back_free_memory()
 
     threads = [threading.Thread(target=domain_thread, name=f"domain-{n}", daemon=True)
                for n in range(settings.domains)]
