@@ -4,6 +4,7 @@ its timeout. A loopback server sends noise before (or instead of) the real answe
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -18,7 +19,7 @@ import dns.rrset
 import pytest
 
 from cyberscan.options import Nameserver, ScanOptions
-from cyberscan.runtime import UdpNameserver, make_resolver
+from cyberscan.runtime import QUERY_IDS, QueryIds, UdpNameserver, make_resolver
 
 Reply = Callable[[dns.message.Message, socket.socket, tuple[str, int]], None]
 
@@ -96,3 +97,45 @@ def test_a_silent_nameserver_times_out() -> None:
         query = dns.message.make_query("silent.test.", dns.rdatatype.TXT)
         with pytest.raises(dns.exception.Timeout):
             ns.query(query, 0.2, None, 0, False)
+
+
+# ------------------------------------------------------------------------------------------ query ids
+
+
+def test_query_ids_cover_the_whole_range_and_do_not_repeat_in_a_row() -> None:
+    ids = QueryIds()
+    drawn = [ids.next() for _ in range(20_000)]  # ten buffers' worth
+    assert all(0 <= i <= 0xFFFF for i in drawn)
+    assert min(drawn) < 0x0400 and max(drawn) > 0xFC00  # the whole 16-bit range, both ends
+    assert len(set(drawn)) > 15_000  # 20,000 draws from 65,536 values: about 17,400 distinct
+    assert sum(a == b for a, b in zip(drawn, drawn[1:], strict=False)) < 10
+
+
+def test_a_resolver_s_queries_take_their_ids_from_the_buffer() -> None:
+    make_resolver(ScanOptions(nameservers=(Nameserver("127.0.0.1", 53),)))
+    while not QUERY_IDS._buffer or QUERY_IDS._at + 4 > len(QUERY_IDS._buffer):
+        QUERY_IDS.next()  # two ids left in the buffer: no refill between the two queries
+    first = dns.message.make_query("a.test.", "A").id
+    second = dns.message.make_query("a.test.", "A").id
+    ahead = QUERY_IDS._buffer[QUERY_IDS._at - 4:QUERY_IDS._at]  # the two ids just handed out
+    assert ahead == first.to_bytes(2, "big") + second.to_bytes(2, "big")
+
+
+def test_a_forked_process_does_not_send_its_parent_s_next_ids() -> None:
+    ids = QueryIds()
+    ids.next()  # the buffer is filled: the parent's next ids are known in advance
+    parent_next = ids._buffer[ids._at:ids._at + 64]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        os.write(write, b"".join(ids.next().to_bytes(2, "big") for _ in range(32)))
+        os._exit(0)
+    os.close(write)
+    child = b""
+    while chunk := os.read(read, 64):
+        child += chunk
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert len(child) == 64
+    assert child != parent_next
