@@ -112,8 +112,9 @@ def critical_path_v1(facts: Mapping[str, Any], domain: str) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------------- the probes as they are now
 
-PER_ADDRESS = 4  # runtime.LocalLimiter default (ScanOptions.per_host_connections): connections at once
-DKIM_QUESTIONS = 40  # the base name and 39 selectors
+PER_ADDRESS = 6  # ScanOptions.per_host_connections (one scan): connections to one address at once
+DKIM_FIRST = 8  # probes/mail.py: the base name and DKIM_FIRST (7) selectors in the first round
+DKIM_REST = 32  # then, unless _domainkey is NXDOMAIN, the other selectors
 DKIM_AT_ONCE = 16  # probes/mail.py DKIM_WORKERS
 
 
@@ -195,7 +196,10 @@ def critical_path(facts: Mapping[str, Any], domain: str) -> dict[str, Any]:
     chains["dns.mx_hosts (MX + CNAME, A, AAAA at once)"] = 1 + 1
     chains["dns.axfr (NS + A/AAAA + SOA + TCP AXFR)"] = 1 + 1 + 1 + 2
     chains["dns.dnssec (DNSKEY, SOA, DS, SOA at once)"] = 1
-    chains["dns.dkim (40 questions, 16 at a time)"] = math.ceil(DKIM_QUESTIONS / DKIM_AT_ONCE)
+    dkim = facts.get("dns.dkim") or {}
+    cut = dkim.get("domainkey_rcode") == "NXDOMAIN" and len(dkim.get("selectors_tried", [])) < DKIM_FIRST
+    chains["dns.dkim (base + 7 selectors, then the rest 16 at a time)"] = 1 + (0 if cut else
+                                                                            math.ceil(DKIM_REST / DKIM_AT_ONCE))
     spf = facts.get("dns.spf") or {}
     depth = max((n.get("depth", 0) for n in spf.get("nodes", [])), default=0)
     chains["dns.spf (TXT + include depth)"] = 1 + depth + 1

@@ -175,6 +175,40 @@ def test_dkim_not_found_is_never_a_failure() -> None:
     assert fact(nomail, "dns.dkim").domainkey_rcode == "NXDOMAIN"
 
 
+def test_dkim_asks_no_further_selectors_below_a_domainkey_name_that_does_not_exist() -> None:
+    zones = ZoneSet()
+    zones.add_text("nokey.test", zone_text("nokey.test", "@ MX 10 mail\nmail A 192.0.2.1\n"))
+    result = scan_zones(zones, "nokey.test", ["mail.dkim"], dkim_selectors=("own",))
+    dkim = fact(result, "dns.dkim")
+    assert dkim.domainkey_rcode == "NXDOMAIN"
+    assert dkim.selectors_tried == ("own", "default", "selector1", "selector2", "google", "k1", "k2")
+    assert summary(result, "mail.dkim") == {("warn", "not-found")}
+    assert of(result, "mail.dkim")[0].params["count"] == 7
+
+
+def test_dkim_asks_every_selector_when_the_server_denies_an_existing_domainkey_name() -> None:
+    # against RFC 8020 the server says _domainkey does not exist, but a first-round selector does
+    zones = ZoneSet()
+    zones.add_text("liar.test", zone_text("liar.test", f"@ MX 10 mail\nmail A 192.0.2.1\n"
+                                          f"selector1._domainkey TXT {dkim_txt(2048)}\n"
+                                          f"mxvault._domainkey TXT {dkim_txt(1024)}\n"))
+    zones.nxdomain_when_empty.add("_domainkey.liar.test")
+    result = scan_zones(zones, "liar.test", ["mail.dkim"])
+    dkim = fact(result, "dns.dkim")
+    assert dkim.domainkey_rcode == "NXDOMAIN"
+    assert {s.selector for s in dkim.found} == {"selector1", "mxvault"}  # mxvault: a second-round selector
+    assert len(dkim.selectors_tried) > 30
+
+
+def test_dkim_asks_every_selector_below_an_existing_domainkey_name() -> None:
+    zones = ZoneSet()
+    zones.add_text("late.test", zone_text("late.test", f"@ MX 10 mail\nmail A 192.0.2.1\n"
+                                          f"202401._domainkey TXT {dkim_txt(2048)}\n"))
+    dkim = fact(scan_zones(zones, "late.test", ["mail.dkim"]), "dns.dkim")
+    assert dkim.domainkey_rcode == "NOERROR"
+    assert [s.selector for s in dkim.found] == ["202401"]
+
+
 # ------------------------------------------------------------------------------------------ MTA-STS
 
 

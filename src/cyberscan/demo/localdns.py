@@ -50,6 +50,8 @@ class ZoneSet:
     hang: set[str] = field(default_factory=set)
     servfail: set[str] = field(default_factory=set)
     bogus: set[str] = field(default_factory=set)  # SERVFAIL unless the query sets CD, as a validating resolver does
+    # empty names with names below them answered NXDOMAIN, as some servers do against RFC 8020
+    nxdomain_when_empty: set[str] = field(default_factory=set)
 
     def add_text(self, origin: str, text: str, *, allow_axfr: bool = False) -> None:
         self.add_zone(dns.zone.from_text(text, origin=origin, relativize=False, check_origin=True), allow_axfr=allow_axfr)
@@ -99,7 +101,7 @@ class ZoneSet:
             node = zone.get_node(name)
             if node is None:
                 # below a delegation? (NS at an intermediate name)
-                if not self._has_descendants(zone, name):
+                if key in self.nxdomain_when_empty or not self._has_descendants(zone, name):
                     response.set_rcode(dns.rcode.NXDOMAIN)
                 self._add_soa(response, zone, want_dnssec)
                 return response

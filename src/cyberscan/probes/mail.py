@@ -226,12 +226,21 @@ def dkim_selectors(ctx: ProbeContext) -> tuple[str, ...]:
     return tuple(out)
 
 
-DKIM_WORKERS = 16  # selectors asked at the same time (with the base name: 40 questions in three rounds)
+DKIM_WORKERS = 16  # selectors asked at the same time
+DKIM_FIRST = 7  # selectors asked in the first round, beside the base name (the given ones first, then the most used)
 
 
 @probe("dns.dkim", fact=DkimFact)
 def probe_dkim(ctx: ProbeContext, domain: str) -> DkimFact:
-    """``_domainkey.<domain>`` and every selector of :func:`dkim_selectors`, all asked side by side."""
+    """``_domainkey.<domain>`` and the selectors of :func:`dkim_selectors`, in two rounds.
+
+    The first round asks the base name and the first ``DKIM_FIRST`` selectors side by side. When the
+    base name does not exist (NXDOMAIN), no name below it exists either (RFC 8020), so no selector can
+    hold a key: the other selectors are not asked, about 30 questions fewer for a domain without DKIM.
+    A server that answers NXDOMAIN for an empty name although names below it exist (against RFC 8020)
+    shows itself when a first-round selector is found anyway: then every selector is asked. A base
+    name that exists, or could not be asked, leads to the second round: all the other selectors,
+    ``DKIM_WORKERS`` at a time (the same three rounds of questions as asking all at once)."""
     selectors = dkim_selectors(ctx)
 
     def one(selector: str | None) -> DkimSelector | str | DnsAnswer:
@@ -245,11 +254,18 @@ def probe_dkim(ctx: ProbeContext, domain: str) -> DkimFact:
         records = tuple(s for s in txt_strings(answer) if is_dkim_candidate(s))
         return DkimSelector(selector, name, answer.rcode, records, answer.cname_chain)
 
-    base, *results = fanout.run(one, [None, *selectors], workers=DKIM_WORKERS, cancel=ctx.cancel_event)
+    first, rest = selectors[:DKIM_FIRST], selectors[DKIM_FIRST:]
+    base, *results = fanout.run(one, [None, *first], workers=DKIM_WORKERS, cancel=ctx.cancel_event)
     assert isinstance(base, DnsAnswer)
+    found_first = any(isinstance(r, DkimSelector) and (r.rcode == "NOERROR" or r.aliases) for r in results)
+    tried = selectors
+    if base.rcode == "NXDOMAIN" and not found_first:
+        tried = first  # nothing below _domainkey exists
+    elif rest:
+        results += fanout.run(one, rest, workers=DKIM_WORKERS, cancel=ctx.cancel_event)
     found = tuple(r for r in results if isinstance(r, DkimSelector) and r.records)
     errors = tuple(r for r in results if isinstance(r, str))
-    return DkimFact(domain, selectors, found, base.rcode, errors)
+    return DkimFact(domain, tried, found, base.rcode, errors)
 
 
 # ------------------------------------------------------------------------------------------ MTA-STS / TLS-RPT
