@@ -22,7 +22,7 @@ from cyberscan import catalogue as catalogue_mod
 from cyberscan import registry as registry_mod
 from cyberscan.demo.localdns import LocalDnsServer, ZoneSet
 from cyberscan.engine import rejudge, scan
-from cyberscan.facts.dns import AxfrFact, HostInventory
+from cyberscan.facts.dns import AxfrFact, HostInventory, SrvFact
 from cyberscan.models import Result, Scan, Status
 from cyberscan.options import Nameserver, ScanOptions
 from cyberscan.probes.hosts import found_limits, host_name
@@ -199,6 +199,31 @@ _caldavs._tcp SRV 0 0 0 .
     assert found(result) == {f"autodiscover.{DOMAIN}": ("srv",)}  # chat.<hoster> is someone else's
     dangling = [r for r in of(result, "dns.dangling") if r.status is Status.FAIL]
     assert [(r.subject.host, r.evidence["sources"]) for r in dangling] == [(f"autodiscover.{DOMAIN}", ["srv"])]
+
+
+def srv_fact(result: Scan) -> SrvFact:
+    fact = next(o.fact for o in result.outcomes if o.probe == "dns.srv")
+    assert isinstance(fact, SrvFact)
+    return fact
+
+
+def test_no_service_is_asked_below_a_protocol_label_that_does_not_exist() -> None:
+    # _tls exists (a SIP record), _tcp does not: a question below _tcp would never be answered
+    zones = zoneset(f"_sip._tls SRV 0 0 443 sip.{DOMAIN}.\nsip A 192.0.2.5\n")
+    zones.hang.add(f"_autodiscover._tcp.{DOMAIN}")
+    fact = srv_fact(run(zones, ("dns.dangling",)))
+    answers = {a.service: a for a in fact.services}
+    assert answers["_autodiscover._tcp"].rcode == "NXDOMAIN" and answers["_autodiscover._tcp"].error is None
+    assert answers["_sip._tls"].targets == (f"sip.{DOMAIN}",)
+    assert answers["_sipfederationtls._tcp"].rcode == "NXDOMAIN"
+
+
+def test_services_are_asked_when_their_protocol_label_cannot_be_asked() -> None:
+    zones = zoneset(f"_autodiscover._tcp SRV 0 0 443 autodiscover.{DOMAIN}.\nautodiscover A 192.0.2.6\n")
+    zones.servfail.add(f"_tcp.{DOMAIN}")
+    result = run(zones, ("dns.dangling",))
+    assert {a.service: a.targets for a in srv_fact(result).services}["_autodiscover._tcp"] == (f"autodiscover.{DOMAIN}",)
+    assert found(result) == {f"autodiscover.{DOMAIN}": ("srv",)}
 
 
 # ----------------------------------------------------------------------------- certificate names

@@ -278,12 +278,31 @@ def _srv(ctx: ProbeContext, service: str, domain: str) -> SrvAnswer:
     return SrvAnswer(service, answer.rcode, tuple(targets))
 
 
+def _absent(ctx: ProbeContext, parent: str, domain: str) -> bool:
+    """Whether ``<parent>.<domain>`` (``_tcp``, ``_tls``) does not exist, so no service name below it
+    does either (RFC 8020). Unknown (the lookup failed) is not absent."""
+    try:
+        return lookup(ctx, f"{parent}.{domain}", "SRV", probe="dns.srv").rcode == "NXDOMAIN"
+    except ProbeError:
+        return False
+
+
 @probe("dns.srv", fact=SrvFact)
 def probe_srv(ctx: ProbeContext, domain: str) -> SrvFact:
     """SRV records of a short list of common services (in data): their targets are names the domain
-    itself reveals, for the host inventory."""
+    itself reveals, for the host inventory.
+
+    The protocol labels the services share (``_tcp``, ``_tls``) are asked first: below one that does
+    not exist no service name exists (RFC 8020), and its services are NXDOMAIN without a question of
+    their own (2 questions instead of 10 for a domain without SRV records). The services below the
+    others are then asked side by side."""
     services = srv_services(ctx.data)
-    return SrvFact(domain, tuple(ctx.map(lambda s: _srv(ctx, s, domain), services, workers=max(1, len(services)))))
+    parents = tuple(dict.fromkeys(s.partition(".")[2] for s in services if "." in s))
+    absent = {p for p, gone in zip(parents, ctx.map(lambda p: _absent(ctx, p, domain), parents,
+                                                    workers=max(1, len(parents))), strict=True) if gone}
+    asked = [s for s in services if s.partition(".")[2] not in absent]
+    answers = dict(zip(asked, ctx.map(lambda s: _srv(ctx, s, domain), asked, workers=max(1, len(asked))), strict=True))
+    return SrvFact(domain, tuple(answers.get(s) or SrvAnswer(s, "NXDOMAIN") for s in services))
 
 
 # ------------------------------------------------------------------------------------------ CNAMEs
