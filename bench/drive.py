@@ -20,6 +20,8 @@ import argparse  # noqa: E402 - the clock starts before the imports, as a user's
 import dataclasses  # noqa: E402
 import fnmatch  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
 import threading  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -113,3 +115,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    sys.stdout.flush()
+    os._exit(0)  # as the cyberscan command ends (cyberscan.cli.run): no object-by-object teardown
