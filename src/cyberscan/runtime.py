@@ -60,7 +60,7 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 CACHE_MIN = 4_000  # DNS answers a process keeps at least (one scan asks a few hundred)
-CACHE_PER_WORKER = 40  # and per probe thread (a batch process runs 4 threads per domain in flight)
+CACHE_PER_WORKER = 40  # and per probe thread (a batch process runs 2 threads per domain in flight)
 SLOT_SLICE = 0.25  # seconds between cancel checks while a connection waits for its slot
 SLOT_QUEUE_LIMIT = 600.0  # seconds a connection may wait for its turn at one address (then: timeout)
 
