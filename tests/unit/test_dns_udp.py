@@ -4,6 +4,7 @@ its timeout. A loopback server sends noise before (or instead of) the real answe
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import threading
@@ -108,7 +109,7 @@ def test_query_ids_cover_the_whole_range_and_do_not_repeat_in_a_row() -> None:
     assert all(0 <= i <= 0xFFFF for i in drawn)
     assert min(drawn) < 0x0400 and max(drawn) > 0xFC00  # the whole 16-bit range, both ends
     assert len(set(drawn)) > 15_000  # 20,000 draws from 65,536 values: about 17,400 distinct
-    assert sum(a == b for a, b in zip(drawn, drawn[1:], strict=False)) < 10
+    assert sum(a == b for a, b in itertools.pairwise(drawn)) < 10
 
 
 def test_a_resolver_s_queries_take_their_ids_from_the_buffer() -> None:
