@@ -67,6 +67,12 @@ print(steps)
                                        ["cyberscan.evaluators.tls", "cyberscan.probes.tls", "cyberscan.render.html"]])
 
 
+def test_renderers_import_jinja2_only_to_render_a_template() -> None:
+    loaded = imported_after("from cyberscan import registry\nassert 'json' in registry.load().renderers")
+    assert {"cyberscan.render.html", "cyberscan.render.incident_sheet"} <= loaded
+    assert "jinja2" not in loaded  # a JSON or terminal report needs no template engine
+
+
 def test_lazy_registry_has_what_importing_everything_has() -> None:
     lazy = registry_mod.load()
     eager = registry_mod.build(sorted(registry_mod.BUILTIN))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING
 
-import jinja2
 import markupsafe
+
+if TYPE_CHECKING:  # jinja2 is imported when a template is first rendered (a JSON scan never does)
+    import jinja2
 
 from ..plugin import renderer
 from . import Report
@@ -30,6 +33,8 @@ def words(value: object) -> markupsafe.Markup:
 @functools.cache
 def environment() -> jinja2.Environment:
     """One template environment: HTML autoescaped, undefined names an error."""
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("cyberscan", "render/templates"),
         autoescape=jinja2.select_autoescape(),

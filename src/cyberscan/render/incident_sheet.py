@@ -11,9 +11,10 @@ import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:  # jinja2 is imported when a template is first rendered (a JSON scan never does)
+    import jinja2
 
 from ..actions import recognise_suppliers
 from ..catalogue import Catalogue
@@ -152,6 +153,8 @@ def _date_of(started: str) -> str:
 
 @functools.cache
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.PackageLoader("cyberscan", "render/templates"),
         autoescape=jinja2.select_autoescape(),
