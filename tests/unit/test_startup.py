@@ -73,6 +73,13 @@ def test_renderers_import_jinja2_only_to_render_a_template() -> None:
     assert "jinja2" not in loaded  # a JSON or terminal report needs no template engine
 
 
+def test_probes_and_evaluators_leave_port_scan_and_dnssec_libraries_until_used() -> None:
+    loaded = imported_after("from cyberscan import registry\nreg = registry.load()\nreg.probes\nreg.evaluators")
+    assert {"cyberscan.probes.portscan_fallback", "cyberscan.evaluators.dns"} <= loaded
+    assert "asyncio" not in loaded  # only a port scan (--ports) needs it
+    assert "dns.dnssec" not in loaded  # only judging DNSSEC needs it
+
+
 def test_lazy_registry_has_what_importing_everything_has() -> None:
     lazy = registry_mod.load()
     eager = registry_mod.build(sorted(registry_mod.BUILTIN))

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import dns.dnssec
 import dns.exception
 import dns.rdata
 import dns.rdataclass
@@ -54,6 +53,8 @@ def _rrset(signed: SignedRRset, rdtype: str) -> dns.rrset.RRset:
 
 def _signature_problem(signed: SignedRRset, keys: dns.rrset.RRset, now: float) -> tuple[str, dict[str, Any]] | None:
     """None when some RRSIG over ``signed`` validates with ``keys`` at ``now``; else a message key + params."""
+    import dns.dnssec  # only when DNSSEC is judged: 10 ms of imports (cryptography's key types)
+
     if not signed.rrsigs:
         return "unsigned-rrset", {"rrtype": signed.rdtype}
     sigs = _rrset(SignedRRset(signed.name, "RRSIG", signed.rcode, signed.ttl, signed.rrsigs, ()), "RRSIG")
@@ -70,6 +71,8 @@ def _signature_problem(signed: SignedRRset, keys: dns.rrset.RRset, now: float) -
 
 def _ds_matches(fact: DnssecFact, keys: dns.rrset.RRset) -> tuple[list[str], list[str]]:
     """DS records that match a DNSKEY, and those that match none."""
+    import dns.dnssec  # only when DNSSEC is judged: 10 ms of imports (cryptography's key types)
+
     matched: list[str] = []
     unmatched: list[str] = []
     ds_set = _rrset(fact.ds, "DS")
@@ -89,6 +92,8 @@ def _ds_matches(fact: DnssecFact, keys: dns.rrset.RRset) -> tuple[list[str], lis
 
 @evaluator("dns.dnssec")
 def dnssec(facts: Facts, params: Mapping[str, Any]) -> list[Verdict]:
+    import dns.dnssec  # only when DNSSEC is judged: 10 ms of imports (cryptography's key types)
+
     fact: DnssecFact = facts.fact("dns.dnssec")
     evidence: dict[str, Any] = {
         "dnskey": list(fact.dnskey.records),

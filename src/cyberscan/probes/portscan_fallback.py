@@ -9,15 +9,18 @@ Detection is coarser than nmap's: no UDP, no TLS-wrapped services, no SSH login 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..facts.ports import BUDGET, OpenPort
 from ..models import ErrorReason
 from ..parsers.banner import parse_banner, printable
+
+if TYPE_CHECKING:  # asyncio is imported when a port scan runs (about 10 ms of every scan's start-up otherwise)
+    import asyncio
 
 NUDGE = b"HEAD / HTTP/1.0\r\n\r\n"
 BANNER_BYTES = 1024
@@ -32,6 +35,8 @@ class ConnectResult:
 
 
 async def _read(reader: asyncio.StreamReader, timeout: float) -> bytes:
+    import asyncio
+
     try:
         return await asyncio.wait_for(reader.read(BANNER_BYTES), timeout)
     except (TimeoutError, OSError, asyncio.IncompleteReadError):
@@ -40,6 +45,8 @@ async def _read(reader: asyncio.StreamReader, timeout: float) -> bytes:
 
 async def probe_port(address: str, port: int, *, connect_timeout: float, banner_timeout: float) -> OpenPort | None:
     """Connect to one port; an OpenPort with what the service said, or None when it is not open."""
+    import asyncio
+
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), connect_timeout)
     except (TimeoutError, OSError):
@@ -78,6 +85,8 @@ async def _scan_address(
     per_address: int,
     gate: asyncio.Semaphore,
 ) -> ConnectResult:
+    import asyncio
+
     async with gate:
         slots = asyncio.Semaphore(per_address)
 
@@ -99,6 +108,8 @@ async def _scan_all(
     budget: float,
     cancel: threading.Event | None = None,
 ) -> dict[str, ConnectResult]:
+    import asyncio
+
     loop_time = asyncio.get_running_loop().time
     gate = asyncio.Semaphore(parallel)
     tasks = {
@@ -146,6 +157,8 @@ def connect_scan(
     cancel: threading.Event | None = None,
 ) -> dict[str, ConnectResult]:
     """Scan ``targets`` (address -> TCP ports; addresses already admitted by the scope)."""
+    import asyncio
+
     return asyncio.run(
         _scan_all(
             targets,
