@@ -13,6 +13,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cyberscan.cli import main
@@ -23,8 +24,9 @@ def python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60)
 
 
-def test_everything_a_command_prints_reaches_a_pipe() -> None:
+def test_everything_a_command_prints_reaches_a_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
     # `checks` prints a long table: with stdout a pipe it is block-buffered, so a missing flush would lose its end
+    monkeypatch.setenv("CYBERSCAN_LANG", "en")  # `--lang` sets it for the process: undone after the test
     proc = subprocess.run([sys.executable, "-m", "cyberscan.cli", "--lang", "en", "checks"], capture_output=True,
                           text=True, timeout=60)
     expected = CliRunner().invoke(main, ["--lang", "en", "checks"])
