@@ -28,7 +28,17 @@ from ..errors import ConfigError, CyberscanError
 from ..history import HistoryError, open_store
 from ..history.store import display
 from ..texts import say
-from .common import EXIT_INTERRUPTED, EXIT_IO, EXIT_OK, EXIT_TARGET, EXIT_USAGE, LANGS, fail_with, lang_of
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_IO,
+    EXIT_OK,
+    EXIT_TARGET,
+    EXIT_USAGE,
+    LANGS,
+    fail_with,
+    lang_of,
+    signals_handled,
+)
 from .help import h
 
 log = logging.getLogger("cyberscan.agent")
@@ -47,12 +57,8 @@ def stop_on_signals(lang: str) -> Iterator[threading.Event]:
             log.warning(say("agent.log.stopping", lang))
         stop.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with signals_handled(handler):
         yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _warn_about_secrets(config: AgentConfig, lang: str) -> None:

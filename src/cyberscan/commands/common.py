@@ -11,7 +11,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -97,6 +97,17 @@ def read_risks(path: Path, *, lang: str) -> tuple[AcceptedRisk, ...]:
 
 
 @contextlib.contextmanager
+def signals_handled(handler: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """``handler`` for Ctrl-C and SIGTERM while the block runs, the handlers from before it afterwards."""
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
 def stoppable(lang: str, announce: str | None = None) -> Iterator[threading.Event]:
     """An event that the first Ctrl-C (or SIGTERM) sets, saying the text ``announce`` if given; the
     second one exits at once (code 130)."""
@@ -110,9 +121,5 @@ def stoppable(lang: str, announce: str | None = None) -> Iterator[threading.Even
         if announce is not None:
             sys.stderr.write("\n" + say(announce, lang) + "\n")
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with signals_handled(handler):
         yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
